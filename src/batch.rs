@@ -1,0 +1,630 @@
+//! Fluvio's record-batch format: encoder ([`BatchBuilder`]) and decoder ([`decode_batch`]).
+//!
+//! ```text
+//! preamble (12 bytes)   base_offset i64, batch_len i32 (bytes after this field)
+//! header (45 bytes)     partition_leader_epoch i32 = -1, magic i8 = 2,
+//!                       crc u32 = CRC-32C of everything after it,
+//!                       attributes i16 (bits 0-2: compression), last_offset_delta i32,
+//!                       first_timestamp i64, max_time_stamp i64,
+//!                       producer_id i64 = -1, producer_epoch i16 = -1, first_sequence i32 = -1
+//! payload               (compressed as a whole when attributes say so)
+//!                       record count u32, then each record:
+//!                       varint length, attributes i8, varint timestamp delta,
+//!                       varint offset delta, key (0 | 1 + varint length + bytes),
+//!                       value (varint length + bytes), varint header count
+//!                       [, headers: varint name length + name, varint value length + value]
+//! ```
+//! All integers big-endian; varints are zigzag (Kafka, protobuf `sint64`).
+//!
+//! Fluvio's wire format carries only the header *count* (always 0 from Fluvio's own
+//! producers). Records without headers encode byte for byte as `fluvio-protocol` encodes
+//! them (a conformance test shows it). Records with headers encode them as Kafka's v2
+//! format does after the count, so Kafka readers and our decoder see them; Fluvio's decoder
+//! would not.
+//!
+//! Fluvio's varint encoder is only correct within the `i32` range; the builder keeps every
+//! varint it writes inside that range (a timestamp delta that would leave it starts a new
+//! batch), so our bytes and Fluvio's agree and are also correct zigzag.
+
+use crate::compression;
+use crate::config::Compression;
+use crate::error::DecodeError;
+use crate::record::{ConsumedRecord, Header};
+
+/// Bytes before the header: base offset and batch length.
+pub const PREAMBLE_SIZE: usize = 12;
+/// Bytes of the header after the preamble.
+pub const HEADER_SIZE: usize = 45;
+/// Bytes of an empty, uncompressed batch: preamble, header and the record count.
+pub const BATCH_OVERHEAD: usize = PREAMBLE_SIZE + HEADER_SIZE + 4;
+
+const CRC_AT: usize = 17;
+const ATTRIBUTES_AT: usize = 21;
+const COMPRESSION_MASK: i16 = 0x07;
+const CRC32C: crc::Crc<u32, crc::Table<1>> =
+    crc::Crc::<u32, crc::Table<1>>::new(&crc::CRC_32_ISCSI);
+
+/// CRC-32C (Castagnoli), as in the batch header.
+pub fn crc32c(data: &[u8]) -> u32 {
+    CRC32C.checksum(data)
+}
+
+/// Bytes the zigzag varint of `v` takes.
+pub fn varint_len(v: i64) -> usize {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    let mut n = 1;
+    while z >= 0x80 {
+        z >>= 7;
+        n += 1;
+    }
+    n
+}
+
+/// Appends the zigzag varint of `v`.
+pub fn put_varint(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+/// The parts of one record the encoder needs, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRef<'a> {
+    /// Key, absent or bytes.
+    pub key: Option<&'a [u8]>,
+    /// Value.
+    pub value: &'a [u8],
+    /// Timestamp in ms.
+    pub timestamp: i64,
+    /// Headers.
+    pub headers: &'a [Header],
+}
+
+fn body_len(r: &RecordRef<'_>, ts_delta: i64, offset_delta: i64) -> usize {
+    let key = match r.key {
+        None => 1,
+        Some(k) => 1 + varint_len(k.len() as i64) + k.len(),
+    };
+    let headers: usize = r
+        .headers
+        .iter()
+        .map(|h| {
+            varint_len(h.name.len() as i64)
+                + h.name.len()
+                + varint_len(h.value.len() as i64)
+                + h.value.len()
+        })
+        .sum();
+    1 + varint_len(ts_delta)
+        + varint_len(offset_delta)
+        + key
+        + varint_len(r.value.len() as i64)
+        + r.value.len()
+        + varint_len(r.headers.len() as i64)
+        + headers
+}
+
+/// Encoded size of `r` as the first record of a batch (the size `max_request_size` is
+/// checked against: the record alone, with the batch's fixed overhead).
+pub fn standalone_size(r: &RecordRef<'_>) -> usize {
+    let body = body_len(r, 0, 0);
+    BATCH_OVERHEAD + varint_len(body as i64) + body
+}
+
+/// Accumulates records into one batch, encoding each as it arrives.
+#[derive(Debug, Clone)]
+pub struct BatchBuilder {
+    buf: Vec<u8>,
+    count: u32,
+    first_timestamp: i64,
+    max_timestamp: i64,
+}
+
+impl Default for BatchBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl BatchBuilder {
+    /// An empty batch.
+    pub fn new() -> Self {
+        BatchBuilder {
+            buf: vec![0; BATCH_OVERHEAD],
+            count: 0,
+            first_timestamp: -1,
+            max_timestamp: -1,
+        }
+    }
+
+    /// Records in the batch.
+    pub fn len(&self) -> u32 {
+        self.count
+    }
+
+    /// True when no record was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The batch's size if closed now, uncompressed.
+    pub fn size(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The size the batch would have with `r` pushed, or `None` if `r` cannot join this
+    /// batch (its timestamp delta would leave the `i32` range, or the batch is full at
+    /// `i32::MAX` records).
+    pub fn size_with(&self, r: &RecordRef<'_>) -> Option<usize> {
+        let (ts_delta, offset_delta) = self.deltas(r.timestamp)?;
+        let body = body_len(r, ts_delta, offset_delta);
+        Some(self.buf.len() + varint_len(body as i64) + body)
+    }
+
+    fn deltas(&self, timestamp: i64) -> Option<(i64, i64)> {
+        if self.count == i32::MAX as u32 {
+            return None;
+        }
+        let ts_delta = if self.count == 0 {
+            0
+        } else {
+            timestamp.checked_sub(self.first_timestamp)?
+        };
+        if ts_delta < i64::from(i32::MIN) || ts_delta > i64::from(i32::MAX) {
+            return None;
+        }
+        Some((ts_delta, i64::from(self.count)))
+    }
+
+    /// Appends `r`. Returns false (and changes nothing) when [`BatchBuilder::size_with`]
+    /// would return `None`.
+    pub fn push(&mut self, r: &RecordRef<'_>) -> bool {
+        let Some((ts_delta, offset_delta)) = self.deltas(r.timestamp) else {
+            return false;
+        };
+        if self.count == 0 {
+            self.first_timestamp = r.timestamp;
+            self.max_timestamp = r.timestamp;
+        } else if r.timestamp > self.max_timestamp {
+            self.max_timestamp = r.timestamp;
+        }
+        let body = body_len(r, ts_delta, offset_delta);
+        let b = &mut self.buf;
+        b.reserve(varint_len(body as i64) + body);
+        put_varint(b, body as i64);
+        b.push(0); // record attributes
+        put_varint(b, ts_delta);
+        put_varint(b, offset_delta);
+        match r.key {
+            None => b.push(0),
+            Some(k) => {
+                b.push(1);
+                put_varint(b, k.len() as i64);
+                b.extend_from_slice(k);
+            }
+        }
+        put_varint(b, r.value.len() as i64);
+        b.extend_from_slice(r.value);
+        put_varint(b, r.headers.len() as i64);
+        for h in r.headers {
+            put_varint(b, h.name.len() as i64);
+            b.extend_from_slice(h.name.as_bytes());
+            put_varint(b, h.value.len() as i64);
+            b.extend_from_slice(&h.value);
+        }
+        self.count += 1;
+        true
+    }
+
+    /// Closes the batch: writes the header and count, compresses the payload with
+    /// `codec`, and computes the CRC. The base offset is written later, by the log, with
+    /// [`EncodedBatch::set_base_offset`] (it lies outside the CRC).
+    pub fn finish(mut self, codec: Compression) -> EncodedBatch {
+        let payload_at = PREAMBLE_SIZE + HEADER_SIZE;
+        self.buf[payload_at..payload_at + 4].copy_from_slice(&self.count.to_be_bytes());
+        if codec != Compression::None {
+            let compressed = compression::compress(codec, &self.buf[payload_at..]);
+            self.buf.truncate(payload_at);
+            self.buf.extend_from_slice(&compressed);
+        }
+        let batch_len = (self.buf.len() - PREAMBLE_SIZE) as i32;
+        let b = &mut self.buf;
+        b[0..8].copy_from_slice(&0i64.to_be_bytes());
+        b[8..12].copy_from_slice(&batch_len.to_be_bytes());
+        b[12..16].copy_from_slice(&(-1i32).to_be_bytes());
+        b[16] = 2;
+        b[21..23].copy_from_slice(&(codec as i16).to_be_bytes());
+        b[23..27].copy_from_slice(&(self.count as i32 - 1).to_be_bytes());
+        b[27..35].copy_from_slice(&self.first_timestamp.to_be_bytes());
+        b[35..43].copy_from_slice(&self.max_timestamp.to_be_bytes());
+        b[43..51].copy_from_slice(&(-1i64).to_be_bytes());
+        b[51..53].copy_from_slice(&(-1i16).to_be_bytes());
+        b[53..57].copy_from_slice(&(-1i32).to_be_bytes());
+        let crc = crc32c(&b[ATTRIBUTES_AT..]);
+        b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        self.buf.shrink_to_fit();
+        EncodedBatch {
+            bytes: self.buf,
+            count: self.count,
+            first_timestamp: self.first_timestamp,
+            max_timestamp: self.max_timestamp,
+        }
+    }
+}
+
+/// A closed, encoded batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedBatch {
+    bytes: Vec<u8>,
+    count: u32,
+    first_timestamp: i64,
+    max_timestamp: i64,
+}
+
+impl EncodedBatch {
+    /// The encoded bytes, preamble included.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Consumes the batch into its bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Records in the batch.
+    pub fn count(&self) -> u32 {
+        self.count
+    }
+
+    /// The first record's timestamp.
+    pub fn first_timestamp(&self) -> i64 {
+        self.first_timestamp
+    }
+
+    /// The largest record timestamp.
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+
+    /// The base offset in the preamble.
+    pub fn base_offset(&self) -> i64 {
+        i64::from_be_bytes(self.bytes[0..8].try_into().expect("8 bytes"))
+    }
+
+    /// Writes the base offset (outside the CRC, so the batch stays valid).
+    pub fn set_base_offset(&mut self, offset: i64) {
+        self.bytes[0..8].copy_from_slice(&offset.to_be_bytes());
+    }
+}
+
+/// A batch decoded by [`decode_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedBatch {
+    /// Offset of the first record.
+    pub base_offset: i64,
+    /// The codec named in the attributes.
+    pub compression: Compression,
+    /// First timestamp from the header.
+    pub first_timestamp: i64,
+    /// Max timestamp from the header.
+    pub max_timestamp: i64,
+    /// Producer id from the header.
+    pub producer_id: i64,
+    /// The records, with absolute offsets and timestamps.
+    pub records: Vec<ConsumedRecord>,
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let left = self.data.len() - self.pos;
+        if n > left {
+            return Err(DecodeError::Truncated { needed: n - left });
+        }
+        let s = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    fn i64(&mut self) -> Result<i64, DecodeError> {
+        Ok(i64::from_be_bytes(self.array()?))
+    }
+
+    fn i32(&mut self) -> Result<i32, DecodeError> {
+        Ok(i32::from_be_bytes(self.array()?))
+    }
+
+    fn i16(&mut self) -> Result<i16, DecodeError> {
+        Ok(i16::from_be_bytes(self.array()?))
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn varint(&mut self) -> Result<i64, DecodeError> {
+        let mut z: u64 = 0;
+        for i in 0..10 {
+            let b = self.u8()?;
+            if i == 9 && b > 1 {
+                return Err(DecodeError::Varint);
+            }
+            z |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(((z >> 1) as i64) ^ -((z & 1) as i64));
+            }
+        }
+        Err(DecodeError::Varint)
+    }
+
+    fn len(&mut self) -> Result<usize, DecodeError> {
+        let n = self.varint()?;
+        if n < 0 || n as u64 > (self.data.len() - self.pos) as u64 {
+            return Err(DecodeError::InvalidLength(n));
+        }
+        Ok(n as usize)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
+        let n = self.len()?;
+        self.take(n)
+    }
+}
+
+/// Decodes one batch from the front of `data`; returns it and the bytes it took.
+///
+/// Checks the length, magic and CRC; decompresses with the output bounded by
+/// `max_uncompressed` bytes; checks that the record count, `last_offset_delta` and the
+/// records present agree. Never panics, whatever the input.
+pub fn decode_batch(
+    data: &[u8],
+    max_uncompressed: usize,
+) -> Result<(DecodedBatch, usize), DecodeError> {
+    let mut r = Reader { data, pos: 0 };
+    let base_offset = r.i64()?;
+    let batch_len = r.i32()?;
+    if batch_len < HEADER_SIZE as i32 {
+        return Err(DecodeError::BadLength(i64::from(batch_len)));
+    }
+    let total = PREAMBLE_SIZE + batch_len as usize;
+    if data.len() < total {
+        return Err(DecodeError::Truncated {
+            needed: total - data.len(),
+        });
+    }
+    let _leader_epoch = r.i32()?;
+    let magic = r.u8()? as i8;
+    if magic != 2 {
+        return Err(DecodeError::BadMagic(magic));
+    }
+    let stored = u32::from_be_bytes(r.array()?);
+    let computed = crc32c(&data[ATTRIBUTES_AT..total]);
+    if stored != computed {
+        return Err(DecodeError::CrcMismatch { stored, computed });
+    }
+    let attributes = r.i16()?;
+    let code = attributes & COMPRESSION_MASK;
+    let compression =
+        Compression::from_code(code).ok_or(DecodeError::UnsupportedCompression(code))?;
+    let last_offset_delta = r.i32()?;
+    let first_timestamp = r.i64()?;
+    let max_timestamp = r.i64()?;
+    let producer_id = r.i64()?;
+    let _producer_epoch = r.i16()?;
+    let _first_sequence = r.i32()?;
+    let payload = &data[r.pos..total];
+    let inflated;
+    let payload = if compression == Compression::None {
+        payload
+    } else {
+        inflated = compression::decompress(compression, payload, max_uncompressed)?;
+        &inflated[..]
+    };
+    let records = decode_records(payload, base_offset, first_timestamp)?;
+    if records.len() as i64 != i64::from(last_offset_delta) + 1 {
+        return Err(DecodeError::CountMismatch {
+            count: records.len() as i64,
+        });
+    }
+    Ok((
+        DecodedBatch {
+            base_offset,
+            compression,
+            first_timestamp,
+            max_timestamp,
+            producer_id,
+            records,
+        },
+        total,
+    ))
+}
+
+fn decode_records(
+    payload: &[u8],
+    base_offset: i64,
+    first_timestamp: i64,
+) -> Result<Vec<ConsumedRecord>, DecodeError> {
+    let mut r = Reader {
+        data: payload,
+        pos: 0,
+    };
+    let count = u32::from_be_bytes(r.array()?);
+    // Each record takes at least 7 bytes: refuse counts the payload cannot hold before
+    // allocating for them.
+    if count as usize > payload.len() / 7 {
+        return Err(DecodeError::CountMismatch {
+            count: i64::from(count),
+        });
+    }
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let len = r.len()?;
+        let body = r.take(len)?;
+        let mut b = Reader { data: body, pos: 0 };
+        let _attributes = b.u8()?;
+        let ts_delta = b.varint()?;
+        let offset_delta = b.varint()?;
+        let key = match b.u8()? {
+            0 => None,
+            _ => Some(b.bytes()?.to_vec()),
+        };
+        let value = b.bytes()?.to_vec();
+        let header_count = b.varint()?;
+        if header_count < 0 || header_count as u64 > body.len() as u64 {
+            return Err(DecodeError::InvalidLength(header_count));
+        }
+        let mut headers = Vec::with_capacity(header_count as usize);
+        for _ in 0..header_count {
+            let name = core::str::from_utf8(b.bytes()?)
+                .map_err(|_| DecodeError::HeaderName)?
+                .to_owned();
+            let value = b.bytes()?.to_vec();
+            headers.push(Header { name, value });
+        }
+        if b.pos != body.len() {
+            return Err(DecodeError::Trailing(body.len() - b.pos));
+        }
+        out.push(ConsumedRecord {
+            offset: base_offset.wrapping_add(offset_delta),
+            key,
+            value,
+            timestamp: first_timestamp.wrapping_add(ts_delta),
+            headers,
+        });
+    }
+    if r.pos != payload.len() {
+        return Err(DecodeError::Trailing(payload.len() - r.pos));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec<'a>(key: Option<&'a [u8]>, value: &'a [u8], ts: i64) -> RecordRef<'a> {
+        RecordRef {
+            key,
+            value,
+            timestamp: ts,
+            headers: &[],
+        }
+    }
+
+    #[test]
+    fn varint_matches_zigzag() {
+        for (v, bytes) in [
+            (0i64, vec![0u8]),
+            (-1, vec![1]),
+            (1, vec![2]),
+            (63, vec![126]),
+            (64, vec![128, 1]),
+            (-65, vec![129, 1]),
+            (i64::from(i32::MAX), vec![0xfe, 0xff, 0xff, 0xff, 0x0f]),
+        ] {
+            let mut out = Vec::new();
+            put_varint(&mut out, v);
+            assert_eq!(out, bytes, "{v}");
+            assert_eq!(varint_len(v), bytes.len());
+            let mut r = Reader { data: &out, pos: 0 };
+            assert_eq!(r.varint().unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn empty_and_absent_keys_differ() {
+        let mut b = BatchBuilder::new();
+        assert!(b.push(&rec(None, b"a", 10)));
+        assert!(b.push(&rec(Some(b""), b"b", 11)));
+        let mut enc = b.finish(Compression::None);
+        enc.set_base_offset(40);
+        let (d, used) = decode_batch(enc.bytes(), 1 << 20).unwrap();
+        assert_eq!(used, enc.bytes().len());
+        assert_eq!(d.records[0].key, None);
+        assert_eq!(d.records[1].key, Some(vec![]));
+        assert_eq!(d.records[1].offset, 41);
+        assert_eq!(d.records[1].timestamp, 11);
+    }
+
+    #[test]
+    fn size_with_is_exact() {
+        let mut b = BatchBuilder::new();
+        let headers = [Header {
+            name: "h".into(),
+            value: vec![1, 2, 3],
+        }];
+        for i in 0..300 {
+            let v = vec![7u8; i];
+            let r = RecordRef {
+                key: Some(b"key"),
+                value: &v,
+                timestamp: 1_000 + i as i64 * 1000,
+                headers: &headers,
+            };
+            let predicted = b.size_with(&r).unwrap();
+            assert!(b.push(&r));
+            assert_eq!(b.size(), predicted);
+        }
+        let enc = b.finish(Compression::None);
+        let (d, _) = decode_batch(enc.bytes(), 1 << 24).unwrap();
+        assert_eq!(d.records.len(), 300);
+        assert_eq!(d.records[299].headers, headers);
+    }
+
+    #[test]
+    fn timestamp_delta_outside_i32_is_refused() {
+        let mut b = BatchBuilder::new();
+        assert!(b.push(&rec(None, b"", 0)));
+        let far = i64::from(i32::MAX) + 1;
+        assert_eq!(b.size_with(&rec(None, b"", far)), None);
+        assert!(!b.push(&rec(None, b"", far)));
+        assert_eq!(b.len(), 1);
+        assert!(b.push(&rec(None, b"", far - 1)));
+    }
+
+    #[test]
+    fn crc_and_magic_are_checked() {
+        let mut b = BatchBuilder::new();
+        b.push(&rec(Some(b"k"), b"value", 5));
+        let bytes = b.finish(Compression::None).into_bytes();
+        let mut bad = bytes.clone();
+        *bad.last_mut().unwrap() ^= 0xff;
+        assert!(matches!(
+            decode_batch(&bad, 1 << 20),
+            Err(DecodeError::CrcMismatch { .. })
+        ));
+        let mut bad = bytes.clone();
+        bad[16] = 1;
+        assert_eq!(decode_batch(&bad, 1 << 20), Err(DecodeError::BadMagic(1)));
+        assert!(matches!(
+            decode_batch(&bytes[..bytes.len() - 1], 1 << 20),
+            Err(DecodeError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn standalone_size_matches_a_one_record_batch() {
+        let r = rec(Some(b"user"), &[9u8; 1000], 77);
+        let mut b = BatchBuilder::new();
+        b.push(&r);
+        assert_eq!(
+            standalone_size(&r),
+            b.finish(Compression::None).bytes().len()
+        );
+    }
+}

@@ -1,0 +1,488 @@
+//! The partition log: an ordered, offset-addressed, retention-bounded store of batches.
+//!
+//! - **Offsets**: appending a batch of `n` records assigns the next `n` offsets, starting at
+//!   0. An offset, once given, names that record for ever and is never reused, even after
+//!   retention removed it. No offset past `2^53 - 1` is assigned (`OffsetOverflow`).
+//! - **Segments**: batches are kept, encoded, in segments. A segment rolls when it holds
+//!   `segment_bytes` bytes or `max_records / 8` records (see [`RetentionConfig`]).
+//! - **Retention** removes whole segments from the head, by age (the segment's last append
+//!   older than `max_age_ms`), by bytes and by records, whichever bites first. The active
+//!   segment may go too when the bound demands it: memory is the limit in a browser. After
+//!   every append the log holds at most `max_bytes` bytes and `max_records` records, unless
+//!   unacknowledged records are kept (below).
+//! - **Reads** return records with their offsets; an offset retention removed is
+//!   `OffsetEvicted { next_available }`.
+//! - **The sink's cursor**: once a sink tracks the partition ([`PartitionLog::track_sink`]),
+//!   records at or past the cursor are unacknowledged. When retention would remove them,
+//!   [`UnackedPolicy::Keep`] stops retention there (the bound is exceeded, and
+//!   [`PartitionInfo::over_bound`] says so), [`UnackedPolicy::Drop`] removes them and counts
+//!   them in [`PartitionInfo::lost_records`]. Nothing is lost silently.
+
+use std::collections::VecDeque;
+
+use crate::batch::{decode_batch, EncodedBatch};
+use crate::config::{RetentionConfig, UnackedPolicy};
+use crate::error::{Error, MAX_SAFE_OFFSET};
+use crate::record::ConsumedRecord;
+
+#[derive(Debug)]
+struct StoredBatch {
+    base_offset: i64,
+    count: u32,
+    bytes: Box<[u8]>,
+}
+
+#[derive(Debug)]
+struct Segment {
+    base_offset: i64,
+    next_offset: i64,
+    bytes: u64,
+    records: u64,
+    last_append_ms: i64,
+    batches: Vec<StoredBatch>,
+}
+
+/// What a partition reports about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// The first offset still held (equals the high watermark when the log is empty).
+    pub log_start_offset: i64,
+    /// The next offset to be assigned.
+    pub high_watermark: i64,
+    /// Encoded bytes held.
+    pub bytes: u64,
+    /// Records held.
+    pub records: u64,
+    /// Segments held.
+    pub segments: u64,
+    /// Records removed by retention so far.
+    pub evicted_records: u64,
+    /// Unacknowledged records removed by retention under [`UnackedPolicy::Drop`].
+    pub lost_records: u64,
+    /// The sink's cursor (every offset below it is acknowledged), when a sink tracks it.
+    pub acked_offset: Option<i64>,
+    /// True when retention is held back by unacknowledged records ([`UnackedPolicy::Keep`]).
+    pub over_bound: bool,
+}
+
+/// One partition's log.
+#[derive(Debug)]
+pub struct PartitionLog {
+    retention: RetentionConfig,
+    segment_bytes: u64,
+    segment_records: u64,
+    segments: VecDeque<Segment>,
+    log_start: i64,
+    high_watermark: i64,
+    bytes: u64,
+    records: u64,
+    evicted_records: u64,
+    lost_records: u64,
+    acked: Option<i64>,
+    over_bound: bool,
+}
+
+/// Largest uncompressed batch the log decodes (batches are its own, bounded by
+/// `max_request_size` ≤ 2^30 plus one batch).
+const READ_LIMIT: usize = 1 << 31;
+
+impl PartitionLog {
+    /// An empty log whose first offset will be 0.
+    pub fn new(retention: RetentionConfig) -> Self {
+        Self::starting_at(retention, 0)
+    }
+
+    /// An empty log whose first offset will be `start` (to resume a persisted partition;
+    /// clamped to `0..=2^53-1`).
+    pub fn starting_at(retention: RetentionConfig, start: i64) -> Self {
+        let start = start.clamp(0, MAX_SAFE_OFFSET);
+        PartitionLog {
+            segment_bytes: retention.effective_segment_bytes(),
+            segment_records: retention.effective_segment_records(),
+            retention,
+            segments: VecDeque::new(),
+            log_start: start,
+            high_watermark: start,
+            bytes: 0,
+            records: 0,
+            evicted_records: 0,
+            lost_records: 0,
+            acked: None,
+            over_bound: false,
+        }
+    }
+
+    /// The next offset to be assigned.
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark
+    }
+
+    /// The first offset still held.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start
+    }
+
+    /// Checks that `count` more offsets can be assigned.
+    pub fn check_room(&self, count: u64, partition: u32) -> Result<(), Error> {
+        let last = (self.high_watermark as u64).saturating_add(count.saturating_sub(1));
+        if count > 0 && last > MAX_SAFE_OFFSET as u64 {
+            return Err(Error::OffsetOverflow { partition });
+        }
+        Ok(())
+    }
+
+    /// Appends a closed batch at `now_ms`: assigns its offsets, writes its base offset,
+    /// then applies retention. Returns the base offset. An empty batch assigns nothing and
+    /// returns the high watermark. Past `2^53 - 1` it is `OffsetOverflow` and nothing
+    /// changes.
+    pub fn append(
+        &mut self,
+        mut batch: EncodedBatch,
+        now_ms: i64,
+        partition: u32,
+    ) -> Result<i64, Error> {
+        let count = batch.count();
+        if count == 0 {
+            return Ok(self.high_watermark);
+        }
+        self.check_room(u64::from(count), partition)?;
+        let base = self.high_watermark;
+        batch.set_base_offset(base);
+        let size = batch.bytes().len() as u64;
+        let roll = match self.segments.back() {
+            None => true,
+            Some(s) => s.bytes >= self.segment_bytes || s.records >= self.segment_records,
+        };
+        if roll {
+            self.segments.push_back(Segment {
+                base_offset: base,
+                next_offset: base,
+                bytes: 0,
+                records: 0,
+                last_append_ms: now_ms,
+                batches: Vec::new(),
+            });
+        }
+        let seg = self
+            .segments
+            .back_mut()
+            .expect("a segment was just ensured");
+        seg.batches.push(StoredBatch {
+            base_offset: base,
+            count,
+            bytes: batch.into_bytes().into_boxed_slice(),
+        });
+        seg.next_offset = base + i64::from(count);
+        seg.bytes += size;
+        seg.records += u64::from(count);
+        seg.last_append_ms = seg.last_append_ms.max(now_ms);
+        self.high_watermark = base + i64::from(count);
+        self.bytes += size;
+        self.records += u64::from(count);
+        self.enforce_retention(now_ms);
+        Ok(base)
+    }
+
+    fn head_must_go(&self, seg: &Segment, now_ms: i64) -> bool {
+        let r = &self.retention;
+        r.max_bytes.is_some_and(|b| self.bytes > b)
+            || r.max_records.is_some_and(|n| self.records > n)
+            || r.max_age_ms.is_some_and(|age| {
+                now_ms.saturating_sub(seg.last_append_ms) > age.min(i64::MAX as u64) as i64
+            })
+    }
+
+    /// Removes head segments as the retention bounds demand at `now_ms`. Called by
+    /// [`PartitionLog::append`] and by the client's `poll` (for age).
+    pub fn enforce_retention(&mut self, now_ms: i64) {
+        self.over_bound = false;
+        while let Some(seg) = self.segments.front() {
+            if !self.head_must_go(seg, now_ms) {
+                break;
+            }
+            if let Some(acked) = self.acked {
+                if seg.next_offset > acked {
+                    match self.retention.unacked {
+                        UnackedPolicy::Keep => {
+                            self.over_bound = true;
+                            break;
+                        }
+                        UnackedPolicy::Drop => {
+                            let unacked = seg.next_offset - acked.max(seg.base_offset);
+                            self.lost_records += unacked as u64;
+                            self.acked = Some(seg.next_offset);
+                        }
+                    }
+                }
+            }
+            let seg = self.segments.pop_front().expect("front exists");
+            self.bytes -= seg.bytes;
+            self.records -= seg.records;
+            self.evicted_records += seg.records;
+            self.log_start = seg.next_offset;
+        }
+        if self.segments.is_empty() {
+            self.log_start = self.high_watermark;
+        }
+    }
+
+    /// Reads up to `max_records` records from `from_offset`.
+    ///
+    /// `from_offset` below the log start is `OffsetEvicted { next_available }`; past the
+    /// high watermark (or negative) it is `OffsetOutOfRange`; at the high watermark the
+    /// result is empty.
+    pub fn read(&self, from_offset: i64, max_records: usize) -> Result<Vec<ConsumedRecord>, Error> {
+        if from_offset < 0 || from_offset > self.high_watermark {
+            return Err(Error::OffsetOutOfRange {
+                offset: from_offset,
+                high_watermark: self.high_watermark,
+            });
+        }
+        if from_offset < self.log_start {
+            return Err(Error::OffsetEvicted {
+                offset: from_offset,
+                next_available: self.log_start,
+            });
+        }
+        let mut out = Vec::new();
+        if max_records == 0 || from_offset == self.high_watermark {
+            return Ok(out);
+        }
+        let first_seg = self
+            .segments
+            .partition_point(|s| s.next_offset <= from_offset);
+        for seg in self.segments.iter().skip(first_seg) {
+            let first_batch = seg
+                .batches
+                .partition_point(|b| b.base_offset + i64::from(b.count) <= from_offset);
+            for b in &seg.batches[first_batch..] {
+                let (decoded, _) = decode_batch(&b.bytes, READ_LIMIT)?;
+                for r in decoded.records {
+                    if r.offset >= from_offset {
+                        out.push(r);
+                        if out.len() == max_records {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The encoded batches holding offsets from `from_offset` on (the first may begin
+    /// before it), up to about `max_bytes` bytes (at least one batch). For shipping whole
+    /// batches without decoding them.
+    pub fn batches_from(&self, from_offset: i64, max_bytes: usize) -> Vec<&[u8]> {
+        let mut out = Vec::new();
+        let mut taken = 0usize;
+        let first_seg = self
+            .segments
+            .partition_point(|s| s.next_offset <= from_offset);
+        for seg in self.segments.iter().skip(first_seg) {
+            let first_batch = seg
+                .batches
+                .partition_point(|b| b.base_offset + i64::from(b.count) <= from_offset);
+            for b in &seg.batches[first_batch..] {
+                if !out.is_empty() && taken + b.bytes.len() > max_bytes {
+                    return out;
+                }
+                taken += b.bytes.len();
+                out.push(&b.bytes[..]);
+            }
+        }
+        out
+    }
+
+    /// Starts tracking a sink: every record from the log start on is unacknowledged.
+    pub fn track_sink(&mut self) {
+        if self.acked.is_none() {
+            self.acked = Some(self.log_start);
+        }
+    }
+
+    /// The sink acknowledged every offset below `next` (clamped to the high watermark;
+    /// a cursor never moves back). Retention held back by them may proceed at `now_ms`.
+    pub fn ack(&mut self, next: i64, now_ms: i64) {
+        if let Some(a) = self.acked {
+            self.acked = Some(a.max(next.min(self.high_watermark)));
+            self.enforce_retention(now_ms);
+        }
+    }
+
+    /// What the partition reports about itself.
+    pub fn info(&self) -> PartitionInfo {
+        PartitionInfo {
+            log_start_offset: self.log_start,
+            high_watermark: self.high_watermark,
+            bytes: self.bytes,
+            records: self.records,
+            segments: self.segments.len() as u64,
+            evicted_records: self.evicted_records,
+            lost_records: self.lost_records,
+            acked_offset: self.acked,
+            over_bound: self.over_bound,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{BatchBuilder, RecordRef};
+    use crate::config::Compression;
+
+    fn batch(n: usize, value_len: usize, ts: i64) -> EncodedBatch {
+        let mut b = BatchBuilder::new();
+        let v = vec![b'x'; value_len];
+        for i in 0..n {
+            let key = format!("k{i}");
+            b.push(&RecordRef {
+                key: Some(key.as_bytes()),
+                value: &v,
+                timestamp: ts,
+                headers: &[],
+            });
+        }
+        b.finish(Compression::None)
+    }
+
+    #[test]
+    fn offsets_start_at_zero_and_continue() {
+        let mut log = PartitionLog::new(RetentionConfig::default());
+        assert_eq!(log.append(batch(3, 10, 1), 1, 0).unwrap(), 0);
+        assert_eq!(log.append(batch(2, 10, 1), 1, 0).unwrap(), 3);
+        let got = log.read(0, 100).unwrap();
+        assert_eq!(
+            got.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4]
+        );
+        assert_eq!(log.read(4, 100).unwrap().len(), 1);
+        assert_eq!(log.read(5, 100).unwrap().len(), 0);
+        assert!(matches!(
+            log.read(6, 1),
+            Err(Error::OffsetOutOfRange {
+                offset: 6,
+                high_watermark: 5
+            })
+        ));
+    }
+
+    #[test]
+    fn record_retention_evicts_whole_segments_and_reports_next_available() {
+        let retention = RetentionConfig {
+            max_records: Some(16),
+            ..Default::default()
+        };
+        let mut log = PartitionLog::new(retention);
+        for _ in 0..20 {
+            log.append(batch(1, 10, 1), 1, 0).unwrap();
+        }
+        let info = log.info();
+        assert!(info.records <= 16, "{info:?}");
+        assert_eq!(info.high_watermark, 20);
+        assert_eq!(info.evicted_records, 20 - info.records);
+        assert_eq!(info.log_start_offset, 20 - info.records as i64);
+        assert_eq!(
+            log.read(0, 1).unwrap_err(),
+            Error::OffsetEvicted {
+                offset: 0,
+                next_available: info.log_start_offset
+            }
+        );
+    }
+
+    #[test]
+    fn age_retention_uses_last_append_time() {
+        let retention = RetentionConfig {
+            max_age_ms: Some(1000),
+            segment_bytes: Some(1),
+            ..Default::default()
+        };
+        let mut log = PartitionLog::new(retention);
+        log.append(batch(2, 10, 0), 0, 0).unwrap();
+        log.append(batch(2, 10, 0), 500, 0).unwrap();
+        log.enforce_retention(1000);
+        assert_eq!(log.info().records, 4);
+        log.enforce_retention(1001);
+        assert_eq!(log.info().records, 2);
+        assert_eq!(log.log_start_offset(), 2);
+        log.enforce_retention(1501);
+        assert_eq!(log.info().records, 0);
+        assert_eq!(log.log_start_offset(), 4);
+        // Offsets are not reused after everything went.
+        assert_eq!(log.append(batch(1, 1, 0), 2000, 0).unwrap(), 4);
+    }
+
+    #[test]
+    fn keep_policy_holds_unacked_records_and_reports_it() {
+        let retention = RetentionConfig {
+            max_records: Some(8),
+            unacked: UnackedPolicy::Keep,
+            ..Default::default()
+        };
+        let mut log = PartitionLog::new(retention);
+        log.track_sink();
+        for _ in 0..20 {
+            log.append(batch(1, 1, 0), 0, 0).unwrap();
+        }
+        let info = log.info();
+        assert_eq!(info.records, 20);
+        assert!(info.over_bound);
+        assert_eq!(info.lost_records, 0);
+        log.ack(20, 0);
+        let info = log.info();
+        assert!(info.records <= 8);
+        assert!(!info.over_bound);
+    }
+
+    #[test]
+    fn drop_policy_counts_lost_records() {
+        let retention = RetentionConfig {
+            max_records: Some(8),
+            unacked: UnackedPolicy::Drop,
+            ..Default::default()
+        };
+        let mut log = PartitionLog::new(retention);
+        log.track_sink();
+        for _ in 0..20 {
+            log.append(batch(1, 1, 0), 0, 0).unwrap();
+        }
+        let info = log.info();
+        assert!(info.records <= 8);
+        assert_eq!(info.lost_records, info.evicted_records);
+        assert_eq!(info.acked_offset, Some(info.log_start_offset));
+    }
+
+    #[test]
+    fn refuses_offsets_past_2_pow_53() {
+        let mut log = PartitionLog::starting_at(RetentionConfig::default(), MAX_SAFE_OFFSET - 1);
+        assert_eq!(
+            log.append(batch(3, 1, 0), 0, 7).unwrap_err(),
+            Error::OffsetOverflow { partition: 7 }
+        );
+        assert_eq!(log.high_watermark(), MAX_SAFE_OFFSET - 1);
+        assert_eq!(
+            log.append(batch(2, 1, 0), 0, 7).unwrap(),
+            MAX_SAFE_OFFSET - 1
+        );
+        let got = log.read(MAX_SAFE_OFFSET, 10).unwrap();
+        assert_eq!(got[0].offset, MAX_SAFE_OFFSET);
+        assert_eq!(log.high_watermark(), MAX_SAFE_OFFSET + 1);
+        assert!(log.append(batch(1, 1, 0), 0, 7).is_err());
+    }
+
+    #[test]
+    fn byte_bound_holds_after_every_append() {
+        let retention = RetentionConfig {
+            max_bytes: Some(10_000),
+            ..Default::default()
+        };
+        let mut log = PartitionLog::new(retention);
+        for i in 0..500 {
+            log.append(batch(1 + i % 5, 50, 0), 0, 0).unwrap();
+            assert!(log.info().bytes <= 10_000);
+        }
+        assert!(log.info().segments > 1);
+    }
+}

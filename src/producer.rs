@@ -1,0 +1,737 @@
+//! The client and its producers: the state machine behind `send`, `poll` and `flush`.
+//!
+//! A [`Client`] owns topics (each a set of [`PartitionLog`]s) and producers. Time is an
+//! argument: every call that depends on it takes `now_ms`; the core never reads a clock.
+//!
+//! - [`Client::send`] validates a record, places it in a partition, and encodes it into
+//!   that partition's open batch. It fails (and changes nothing) on an unknown or closed
+//!   producer, an out-of-range partition, a record over `max_request_size`, a full batch
+//!   queue, or an offset past `2^53 - 1`. It returns a [`SendReceipt`]: the partition and
+//!   a per-partition sequence number.
+//! - [`Client::poll`] closes the batches whose linger ended, appends every closed batch to
+//!   its partition log (which assigns offsets), and applies age retention. Its
+//!   [`PollOutcome`] maps each receipt to its offset. The bindings call it at the next turn
+//!   of the event loop (linger 0) or when the earliest linger deadline comes.
+//! - [`Client::flush`] closes every open batch and appends it, whatever its linger.
+
+use std::collections::BTreeMap;
+
+use crate::accumulator::{Limits, PartitionAccumulator};
+use crate::batch::{standalone_size, RecordRef};
+use crate::config::{Compression, ProducerConfig, TopicConfig};
+use crate::error::{Error, MAX_SAFE_OFFSET};
+use crate::log::{PartitionInfo, PartitionLog};
+use crate::partitioner::{Partitioner, Rng};
+use crate::record::{ConsumedRecord, ProduceRecord};
+
+/// Handle of a producer within its [`Client`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProducerId(pub u32);
+
+/// What `send` hands back at once: where the record will land.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendReceipt {
+    /// The partition chosen.
+    pub partition: u32,
+    /// Sequence number of the record among this producer's records for this partition.
+    pub seq: u64,
+    /// The record's timestamp.
+    pub timestamp: i64,
+}
+
+/// A batch appended to a log by `poll`/`flush`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The producer that sent it.
+    pub producer: ProducerId,
+    /// The partition.
+    pub partition: u32,
+    /// Sequence number of its first record.
+    pub first_seq: u64,
+    /// Records in it.
+    pub count: u32,
+    /// Offset of its first record.
+    pub base_offset: i64,
+}
+
+/// A batch `poll`/`flush` could not append (its records are rejected, not silently lost).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// The producer that sent it.
+    pub producer: ProducerId,
+    /// The partition.
+    pub partition: u32,
+    /// Sequence number of its first record.
+    pub first_seq: u64,
+    /// Records in it.
+    pub count: u32,
+    /// Why.
+    pub error: Error,
+}
+
+/// What `poll`/`flush` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollOutcome {
+    /// Batches appended, in order.
+    pub appended: Vec<Appended>,
+    /// Batches that could not be appended.
+    pub rejected: Vec<Rejected>,
+    /// The earliest moment (ms) an open batch's linger ends; the next `poll` is due then.
+    pub next_deadline: Option<i64>,
+}
+
+impl PollOutcome {
+    /// The offset of the record behind `receipt` from `producer`, if this outcome
+    /// appended it.
+    pub fn offset_of(&self, producer: ProducerId, receipt: &SendReceipt) -> Option<i64> {
+        self.appended.iter().find_map(|a| {
+            (a.producer == producer
+                && a.partition == receipt.partition
+                && receipt.seq >= a.first_seq
+                && receipt.seq < a.first_seq + u64::from(a.count))
+            .then(|| a.base_offset + (receipt.seq - a.first_seq) as i64)
+        })
+    }
+}
+
+/// A producer's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProducerStats {
+    /// Records accepted by `send`.
+    pub records: u64,
+    /// Encoded bytes of the records accepted (record framing included, batch headers not).
+    pub bytes: u64,
+    /// Batches appended to the log.
+    pub batches: u64,
+    /// Records appended to the log.
+    pub records_appended: u64,
+    /// Batches (open and closed) waiting to be appended, over all partitions.
+    pub queue_depth: u64,
+    /// Records waiting to be appended.
+    pub queued_records: u64,
+    /// Records refused by `send` (any error) or rejected at append.
+    pub rejected: u64,
+    /// Records retention removed from the topic's partitions (all producers).
+    pub evicted: u64,
+    /// Unacknowledged records retention dropped (all producers), see `UnackedPolicy`.
+    pub dropped: u64,
+}
+
+#[derive(Debug)]
+struct Topic {
+    config: TopicConfig,
+    partitions: Vec<PartitionLog>,
+}
+
+#[derive(Debug)]
+struct Producer {
+    topic: String,
+    config: ProducerConfig,
+    compression: Compression,
+    partitioner: Partitioner,
+    parts: Vec<PartitionAccumulator>,
+    stats: ProducerStats,
+}
+
+impl Producer {
+    fn limits(&self) -> Limits {
+        Limits {
+            batch_size: self.config.batch_size,
+            batch_queue_size: self.config.batch_queue_size,
+            compression: self.compression,
+        }
+    }
+}
+
+/// Topics, their logs, and the producers writing to them.
+#[derive(Debug)]
+pub struct Client {
+    topics: BTreeMap<String, Topic>,
+    producers: Vec<Option<Producer>>,
+    rng: Rng,
+}
+
+/// Longest topic name accepted.
+pub const MAX_TOPIC_NAME: usize = 63;
+
+fn validate_topic_name(name: &str) -> Result<(), Error> {
+    if name.is_empty() {
+        return Err(Error::InvalidTopicName {
+            reason: "it is empty",
+        });
+    }
+    if name.len() > MAX_TOPIC_NAME {
+        return Err(Error::InvalidTopicName {
+            reason: "it is longer than 63 bytes",
+        });
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::InvalidTopicName {
+            reason: "only A-Z, a-z, 0-9, '-' and '_' are allowed",
+        });
+    }
+    Ok(())
+}
+
+impl Client {
+    /// A client with no topics. `random_seed` seeds the keyless round robin's start of
+    /// each producer (the bindings pass host randomness; tests pass a constant).
+    pub fn new(random_seed: u64) -> Self {
+        Client {
+            topics: BTreeMap::new(),
+            producers: Vec::new(),
+            rng: Rng::new(random_seed),
+        }
+    }
+
+    /// Creates a topic. Names are 1..=63 bytes of `[A-Za-z0-9_-]`.
+    pub fn create_topic(&mut self, name: &str, config: TopicConfig) -> Result<(), Error> {
+        validate_topic_name(name)?;
+        config.validate()?;
+        if self.topics.contains_key(name) {
+            return Err(Error::TopicExists {
+                topic: name.to_owned(),
+            });
+        }
+        let partitions = (0..config.partitions)
+            .map(|_| PartitionLog::new(config.retention))
+            .collect();
+        self.topics
+            .insert(name.to_owned(), Topic { config, partitions });
+        Ok(())
+    }
+
+    /// The topic's configuration.
+    pub fn topic_config(&self, name: &str) -> Result<&TopicConfig, Error> {
+        self.topic(name).map(|t| &t.config)
+    }
+
+    /// Names of the topics, sorted.
+    pub fn topic_names(&self) -> impl Iterator<Item = &str> {
+        self.topics.keys().map(String::as_str)
+    }
+
+    fn topic(&self, name: &str) -> Result<&Topic, Error> {
+        self.topics.get(name).ok_or_else(|| Error::UnknownTopic {
+            topic: name.to_owned(),
+        })
+    }
+
+    fn topic_mut(&mut self, name: &str) -> Result<&mut Topic, Error> {
+        self.topics
+            .get_mut(name)
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: name.to_owned(),
+            })
+    }
+
+    /// A producer for `topic`. Its keyless round robin starts at a random partition.
+    pub fn topic_producer(
+        &mut self,
+        topic: &str,
+        config: ProducerConfig,
+    ) -> Result<ProducerId, Error> {
+        config.validate()?;
+        let t = self.topic(topic)?;
+        let partition_count = t.config.partitions;
+        let compression = config.compression.unwrap_or(t.config.compression);
+        let start = self.rng.next_u32();
+        let producer = Producer {
+            topic: topic.to_owned(),
+            config,
+            compression,
+            partitioner: Partitioner::new(config.partitioner, partition_count, start),
+            parts: (0..partition_count)
+                .map(|_| PartitionAccumulator::default())
+                .collect(),
+            stats: ProducerStats::default(),
+        };
+        let id = match self.producers.iter().position(Option::is_none) {
+            Some(free) => {
+                self.producers[free] = Some(producer);
+                free
+            }
+            None => {
+                self.producers.push(Some(producer));
+                self.producers.len() - 1
+            }
+        };
+        Ok(ProducerId(id as u32))
+    }
+
+    fn producer(&self, id: ProducerId) -> Result<&Producer, Error> {
+        self.producers
+            .get(id.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or(Error::Closed)
+    }
+
+    /// The topic a producer writes to.
+    pub fn producer_topic(&self, id: ProducerId) -> Result<&str, Error> {
+        self.producer(id).map(|p| p.topic.as_str())
+    }
+
+    /// Accepts one record at `now_ms` into its partition's open batch. On error nothing
+    /// changes: no sequence number, round-robin step or queue slot is used.
+    pub fn send(
+        &mut self,
+        id: ProducerId,
+        record: &ProduceRecord,
+        now_ms: i64,
+    ) -> Result<SendReceipt, Error> {
+        let result = self.try_send(id, record, now_ms);
+        if result.is_err() {
+            if let Some(Some(p)) = self.producers.get_mut(id.0 as usize) {
+                p.stats.rejected += 1;
+            }
+        }
+        result
+    }
+
+    fn try_send(
+        &mut self,
+        id: ProducerId,
+        record: &ProduceRecord,
+        now_ms: i64,
+    ) -> Result<SendReceipt, Error> {
+        let producer = self
+            .producers
+            .get_mut(id.0 as usize)
+            .and_then(Option::as_mut)
+            .ok_or(Error::Closed)?;
+        let timestamp = record.timestamp.unwrap_or(now_ms);
+        if !(0..=MAX_SAFE_OFFSET).contains(&timestamp) {
+            return Err(Error::InvalidTimestamp(timestamp));
+        }
+        let partition = producer
+            .partitioner
+            .choose(record.key.as_deref(), record.partition)?;
+        let r = RecordRef {
+            key: record.key.as_deref(),
+            value: &record.value,
+            timestamp,
+            headers: &record.headers,
+        };
+        let size = standalone_size(&r);
+        if size > producer.config.max_request_size {
+            return Err(Error::RecordTooLarge {
+                size,
+                max_request_size: producer.config.max_request_size,
+            });
+        }
+        let log = self
+            .topics
+            .get(&producer.topic)
+            .and_then(|t| t.partitions.get(partition as usize))
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: producer.topic.clone(),
+            })?;
+        let limits = producer.limits();
+        let acc = &mut producer.parts[partition as usize];
+        log.check_room(acc.pending_records() + 1, partition)?;
+        let seq = acc.push(&r, now_ms, limits, partition)?;
+        if record.key.is_none() && record.partition.is_none() {
+            producer.partitioner.commit_keyless();
+        }
+        producer.stats.records += 1;
+        producer.stats.bytes += (size - crate::batch::BATCH_OVERHEAD) as u64;
+        Ok(SendReceipt {
+            partition,
+            seq,
+            timestamp,
+        })
+    }
+
+    /// Closes lingered batches, appends closed ones to their logs, applies age retention.
+    pub fn poll(&mut self, now_ms: i64) -> PollOutcome {
+        self.drain(now_ms, false)
+    }
+
+    /// Closes every open batch and appends it, whatever its linger.
+    pub fn flush(&mut self, now_ms: i64) -> PollOutcome {
+        self.drain(now_ms, true)
+    }
+
+    fn drain(&mut self, now_ms: i64, all: bool) -> PollOutcome {
+        let mut out = PollOutcome::default();
+        for (index, slot) in self.producers.iter_mut().enumerate() {
+            let Some(p) = slot.as_mut() else { continue };
+            let Some(topic) = self.topics.get_mut(&p.topic) else {
+                continue;
+            };
+            let id = ProducerId(index as u32);
+            let compression = p.compression;
+            let linger = p.config.linger_ms;
+            for (partition, acc) in p.parts.iter_mut().enumerate() {
+                if all {
+                    acc.close(compression);
+                } else {
+                    acc.close_if_lingered(now_ms, linger, compression);
+                }
+                while let Some(ready) = acc.pop() {
+                    let count = ready.batch.count();
+                    let partition = partition as u32;
+                    match topic.partitions[partition as usize].append(
+                        ready.batch,
+                        now_ms,
+                        partition,
+                    ) {
+                        Ok(base_offset) => {
+                            p.stats.batches += 1;
+                            p.stats.records_appended += u64::from(count);
+                            out.appended.push(Appended {
+                                producer: id,
+                                partition,
+                                first_seq: ready.first_seq,
+                                count,
+                                base_offset,
+                            });
+                        }
+                        Err(error) => {
+                            p.stats.rejected += u64::from(count);
+                            out.rejected.push(Rejected {
+                                producer: id,
+                                partition,
+                                first_seq: ready.first_seq,
+                                count,
+                                error,
+                            });
+                        }
+                    }
+                }
+                if let Some(d) = acc.deadline(linger) {
+                    out.next_deadline = Some(out.next_deadline.map_or(d, |n: i64| n.min(d)));
+                }
+            }
+        }
+        for topic in self.topics.values_mut() {
+            if topic.config.retention.max_age_ms.is_some() {
+                for log in &mut topic.partitions {
+                    log.enforce_retention(now_ms);
+                }
+            }
+        }
+        out
+    }
+
+    /// Flushes then removes a producer; its id becomes invalid (`Closed`).
+    pub fn close_producer(&mut self, id: ProducerId, now_ms: i64) -> Result<PollOutcome, Error> {
+        self.producer(id)?;
+        let outcome = self.flush(now_ms);
+        self.producers[id.0 as usize] = None;
+        Ok(outcome)
+    }
+
+    /// A producer's counters, with the topic's evicted and dropped records.
+    pub fn producer_stats(&self, id: ProducerId) -> Result<ProducerStats, Error> {
+        let p = self.producer(id)?;
+        let mut s = p.stats;
+        s.queue_depth = p.parts.iter().map(|a| a.queued_batches() as u64).sum();
+        s.queued_records = p
+            .parts
+            .iter()
+            .map(PartitionAccumulator::pending_records)
+            .sum();
+        if let Ok(t) = self.topic(&p.topic) {
+            for log in &t.partitions {
+                let info = log.info();
+                s.evicted += info.evicted_records;
+                s.dropped += info.lost_records;
+            }
+        }
+        Ok(s)
+    }
+
+    fn log(&self, topic: &str, partition: u32) -> Result<&PartitionLog, Error> {
+        let t = self.topic(topic)?;
+        t.partitions
+            .get(partition as usize)
+            .ok_or(Error::PartitionOutOfRange {
+                partition,
+                partition_count: t.config.partitions,
+            })
+    }
+
+    /// Mutable access to one partition's log (for the sink's cursor).
+    pub fn log_mut(&mut self, topic: &str, partition: u32) -> Result<&mut PartitionLog, Error> {
+        let t = self.topic_mut(topic)?;
+        let count = t.config.partitions;
+        t.partitions
+            .get_mut(partition as usize)
+            .ok_or(Error::PartitionOutOfRange {
+                partition,
+                partition_count: count,
+            })
+    }
+
+    /// Reads up to `max_records` records of `topic`/`partition` from `from_offset`.
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        from_offset: i64,
+        max_records: usize,
+    ) -> Result<Vec<ConsumedRecord>, Error> {
+        self.log(topic, partition)?.read(from_offset, max_records)
+    }
+
+    /// What one partition reports about itself.
+    pub fn partition_info(&self, topic: &str, partition: u32) -> Result<PartitionInfo, Error> {
+        Ok(self.log(topic, partition)?.info())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RetentionConfig;
+    use crate::partition_for_key;
+
+    fn client_with(partitions: u32) -> Client {
+        let mut c = Client::new(7);
+        c.create_topic(
+            "clicks",
+            TopicConfig {
+                partitions,
+                ..TopicConfig::default()
+            },
+        )
+        .unwrap();
+        c
+    }
+
+    #[test]
+    fn send_then_poll_assigns_offsets_in_order() {
+        let mut c = client_with(3);
+        let p = c
+            .topic_producer("clicks", ProducerConfig::default())
+            .unwrap();
+        let receipts: Vec<_> = (0..10)
+            .map(|i| {
+                c.send(p, &ProduceRecord::keyed("user-1", format!("v{i}")), 100)
+                    .unwrap()
+            })
+            .collect();
+        let outcome = c.poll(100);
+        let part = partition_for_key(b"user-1", 3);
+        for (i, r) in receipts.iter().enumerate() {
+            assert_eq!(r.partition, part);
+            assert_eq!(outcome.offset_of(p, r), Some(i as i64));
+        }
+        let read = c.read("clicks", part, 0, 100).unwrap();
+        assert_eq!(read.len(), 10);
+        assert_eq!(read[9].value, b"v9");
+        assert_eq!(read[9].timestamp, 100);
+    }
+
+    #[test]
+    fn unknown_topic_and_closed_producer() {
+        let mut c = client_with(1);
+        assert_eq!(
+            c.topic_producer("nope", ProducerConfig::default()),
+            Err(Error::UnknownTopic {
+                topic: "nope".into()
+            })
+        );
+        let p = c
+            .topic_producer("clicks", ProducerConfig::default())
+            .unwrap();
+        c.close_producer(p, 0).unwrap();
+        assert_eq!(c.send(p, &ProduceRecord::new("x"), 0), Err(Error::Closed));
+    }
+
+    #[test]
+    fn duplicate_and_bad_topic_names() {
+        let mut c = client_with(1);
+        assert!(matches!(
+            c.create_topic("clicks", TopicConfig::default()),
+            Err(Error::TopicExists { .. })
+        ));
+        for bad in ["", "a.b", "has space", &"x".repeat(64)] {
+            assert!(matches!(
+                c.create_topic(bad, TopicConfig::default()),
+                Err(Error::InvalidTopicName { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn too_large_record_is_rejected_and_nothing_else_is_affected() {
+        let mut c = client_with(1);
+        let p = c
+            .topic_producer(
+                "clicks",
+                ProducerConfig {
+                    max_request_size: 1000,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        c.send(p, &ProduceRecord::new("ok-1"), 0).unwrap();
+        let err = c
+            .send(p, &ProduceRecord::new(vec![0u8; 1000]), 0)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::RecordTooLarge {
+                max_request_size: 1000,
+                ..
+            }
+        ));
+        let r = c.send(p, &ProduceRecord::new("ok-2"), 0).unwrap();
+        assert_eq!(r.seq, 1);
+        let outcome = c.poll(0);
+        assert_eq!(outcome.offset_of(p, &r), Some(1));
+        let stats = c.producer_stats(p).unwrap();
+        assert_eq!(stats.records, 2);
+        assert_eq!(stats.rejected, 1);
+    }
+
+    #[test]
+    fn linger_holds_the_batch_until_its_deadline() {
+        let mut c = client_with(1);
+        let p = c
+            .topic_producer(
+                "clicks",
+                ProducerConfig {
+                    linger_ms: 50,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        c.send(p, &ProduceRecord::new("a"), 1000).unwrap();
+        let o = c.poll(1010);
+        assert!(o.appended.is_empty());
+        assert_eq!(o.next_deadline, Some(1050));
+        assert_eq!(c.producer_stats(p).unwrap().queue_depth, 1);
+        let o = c.poll(1050);
+        assert_eq!(o.appended.len(), 1);
+        assert_eq!(o.next_deadline, None);
+    }
+
+    #[test]
+    fn flush_ignores_linger() {
+        let mut c = client_with(2);
+        let p = c
+            .topic_producer(
+                "clicks",
+                ProducerConfig {
+                    linger_ms: 10_000,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        for i in 0..10 {
+            c.send(p, &ProduceRecord::keyed(format!("k{i}"), "v"), 0)
+                .unwrap();
+        }
+        let o = c.flush(1);
+        assert_eq!(o.appended.iter().map(|a| a.count).sum::<u32>(), 10);
+        assert_eq!(c.producer_stats(p).unwrap().queued_records, 0);
+    }
+
+    #[test]
+    fn queue_full_then_poll_makes_room() {
+        let mut c = client_with(1);
+        let p = c
+            .topic_producer(
+                "clicks",
+                ProducerConfig {
+                    batch_size: 100,
+                    batch_queue_size: 2,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let mut accepted = 0;
+        let err = loop {
+            match c.send(p, &ProduceRecord::new([1u8; 30]), 0) {
+                Ok(_) => accepted += 1,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(
+            err,
+            Error::QueueFull {
+                partition: 0,
+                batch_queue_size: 2
+            }
+        );
+        c.poll(0);
+        c.send(p, &ProduceRecord::new([1u8; 30]), 0).unwrap();
+        c.flush(0);
+        assert_eq!(
+            c.partition_info("clicks", 0).unwrap().high_watermark,
+            accepted + 1
+        );
+    }
+
+    #[test]
+    fn keyless_records_rotate_and_explicit_partitions_are_checked() {
+        let mut c = client_with(4);
+        let p = c
+            .topic_producer("clicks", ProducerConfig::default())
+            .unwrap();
+        let parts: Vec<u32> = (0..8)
+            .map(|_| c.send(p, &ProduceRecord::new("x"), 0).unwrap().partition)
+            .collect();
+        for w in parts.windows(2) {
+            assert_eq!(w[1], (w[0] + 1) % 4);
+        }
+        let rec = ProduceRecord {
+            partition: Some(4),
+            ..ProduceRecord::new("x")
+        };
+        assert!(matches!(
+            c.send(p, &rec, 0),
+            Err(Error::PartitionOutOfRange { .. })
+        ));
+        // The failed send did not disturb the rotation.
+        let next = c.send(p, &ProduceRecord::new("x"), 0).unwrap().partition;
+        assert_eq!(next, (parts[7] + 1) % 4);
+    }
+
+    #[test]
+    fn stats_report_evictions() {
+        let mut c = Client::new(1);
+        c.create_topic(
+            "t",
+            TopicConfig {
+                retention: RetentionConfig {
+                    max_records: Some(100),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let p = c.topic_producer("t", ProducerConfig::default()).unwrap();
+        for _ in 0..1000 {
+            c.send(p, &ProduceRecord::new("v"), 0).unwrap();
+            c.poll(0);
+        }
+        let s = c.producer_stats(p).unwrap();
+        let info = c.partition_info("t", 0).unwrap();
+        assert_eq!(s.records_appended, 1000);
+        assert_eq!(s.evicted, 1000 - info.records);
+        assert!(info.records <= 100);
+    }
+
+    #[test]
+    fn invalid_timestamps_are_refused() {
+        let mut c = client_with(1);
+        let p = c
+            .topic_producer("clicks", ProducerConfig::default())
+            .unwrap();
+        for ts in [-1, MAX_SAFE_OFFSET + 1] {
+            let r = ProduceRecord {
+                timestamp: Some(ts),
+                ..ProduceRecord::new("x")
+            };
+            assert_eq!(c.send(p, &r, 0), Err(Error::InvalidTimestamp(ts)));
+        }
+    }
+}
