@@ -55,3 +55,8 @@ pub use log::{PartitionInfo, PartitionLog};
 pub use partitioner::{murmur2_partition, partition_for_key};
 pub use producer::{Client, PollOutcome, ProducerId, ProducerStats, SendReceipt};
 pub use record::{ConsumedRecord, Header, ProduceRecord, RecordMetadata};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

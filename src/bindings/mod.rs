@@ -1,7 +1,6 @@
 //! The JS bindings (wasm32 only): converts JS values, and exposes the core with
 //! wasm-bindgen. No logic lives here.
 
-
 // Exported items are reached from JS through wasm-bindgen, not through Rust paths.
 #![allow(unreachable_pub)]
 use wasm_bindgen::prelude::*;

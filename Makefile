@@ -1,0 +1,84 @@
+# tributary: `make demo` runs the main job, `make test` runs every test.
+# Each target installs what it needs first, idempotently, at pinned versions, and says
+# what it is doing. See DEVELOPERS.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO_BIN := $(HOME)/.cargo/bin
+export PATH := $(CARGO_BIN):$(PATH)
+
+# The wasm-bindgen CLI must equal the wasm-bindgen crate in Cargo.lock.
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
+STAMP := target/.stamps
+
+.PHONY: help demo test bench setup setup-rust setup-node check-format lint test-rust test-wasm clean
+
+help:
+	@echo "make demo   build and run the demo"
+	@echo "make test   run every test (installs what it needs)"
+	@echo "make bench  run the benchmarks and rewrite BENCHMARKS.md (FAST=1 for the fast tier)"
+
+## ---- setup ------------------------------------------------------------------------
+
+setup: setup-rust setup-node
+
+setup-rust:
+	@echo "==> [setup] Rust target wasm32-unknown-unknown"
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown \
+	  || rustup target add wasm32-unknown-unknown
+	@echo "==> [setup] wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (the version pinned in Cargo.lock)"
+	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" = "$(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "    already installed"; \
+	else \
+	  echo "    cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) (first run: a few minutes)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force --quiet; \
+	fi
+
+setup-node: $(STAMP)/npm
+$(STAMP)/npm: package-lock.json package.json
+	@echo "==> [setup] npm ci (pinned JS tools and test peers from package-lock.json)"
+	@mkdir -p $(STAMP)
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+## ---- demo ---------------------------------------------------------------------------
+
+demo:
+	@echo "==> [demo] building and running the native demo (100,000 keyed records, 4 partitions, retention)"
+	@cargo run --quiet --release --example demo
+
+## ---- tests --------------------------------------------------------------------------
+
+test: setup check-format lint test-rust test-wasm
+	@echo "==> all tests passed"
+
+check-format:
+	@echo "==> [test] cargo fmt --check"
+	@cargo fmt --all -- --check
+
+lint:
+	@echo "==> [test] cargo clippy --all-targets -D warnings (native)"
+	@cargo clippy --quiet --all-targets -- -D warnings
+	@echo "==> [test] cargo clippy --all-targets -D warnings (wasm32-unknown-unknown)"
+	@cargo clippy --quiet --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+test-rust: setup-node
+	@echo "==> [test] cargo test (native: unit, property, conformance with fluvio-protocol, kafkajs murmur2, doc)"
+	@cargo test --quiet
+
+test-wasm: setup-rust
+	@echo "==> [test] wasm32 tests under Node (wasm-bindgen-test-runner)"
+	@CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  cargo test --target wasm32-unknown-unknown --test wasm
+
+## ---- benchmarks ---------------------------------------------------------------------
+
+bench:
+	@echo "==> [bench] core benchmarks$(if $(FAST), (fast tier),) -> BENCHMARKS.md"
+	@FAST=$(FAST) cargo bench --quiet --bench core
+
+clean:
+	cargo clean
+	rm -rf node_modules pkg
