@@ -25,3 +25,17 @@ pub const PARTITION_TABLE: &[(&[u8], [u32; 8])] = &[
     (&[100, 101, 118, 105, 99, 101, 47, 105, 111, 115, 47, 49, 55], [0, 0, 2, 2, 2, 10, 74, 362]),
     (&[230, 151, 165, 230, 156, 172, 232, 170, 158], [0, 0, 2, 2, 3, 14, 2, 190]),
 ];
+
+/// Checks `tributary::partition_for_key` against every cell of the table.
+#[allow(dead_code)]
+fn check_partition_table() {
+    for (key, want) in PARTITION_TABLE {
+        for (n, w) in PARTITION_COUNTS.iter().zip(want) {
+            assert_eq!(
+                tributary::partition_for_key(key, *n),
+                *w,
+                "key {key:?} over {n}"
+            );
+        }
+    }
+}
