@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-rust setup-node check-format lint test-rust test-wasm clean
+.PHONY: help demo test bench setup setup-rust setup-node check-format lint test-rust test-wasm pkg test-js clean
 
 help:
 	@echo "make demo   build and run the demo"
@@ -51,7 +51,7 @@ demo:
 
 ## ---- tests --------------------------------------------------------------------------
 
-test: setup check-format lint test-rust test-wasm
+test: setup check-format lint test-rust test-wasm test-js
 	@echo "==> all tests passed"
 
 check-format:
@@ -67,11 +67,24 @@ lint:
 test-rust: setup-node
 	@echo "==> [test] cargo test (native: unit, property, conformance with fluvio-protocol, kafkajs murmur2, doc)"
 	@cargo test --quiet
+	@echo "==> [test] cargo test --no-default-features --lib (the codec-less core the npm package ships)"
+	@cargo test --quiet --no-default-features --lib
 
 test-wasm: setup-rust
 	@echo "==> [test] wasm32 tests under Node (wasm-bindgen-test-runner)"
 	@CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 	  cargo test --target wasm32-unknown-unknown --test wasm
+
+## ---- the npm package ------------------------------------------------------------------
+
+pkg: setup
+	@echo "==> [pkg] building pkg/ (the npm package) from the matrix in wasm-pack.toml"
+	@python3 scripts/build_pkg.py
+
+test-js: pkg
+	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
+	@cd tests/js/app && npm install --no-audit --no-fund --loglevel=error --no-package-lock
+	@cd tests/js/app && node --test node.test.mjs
 
 ## ---- benchmarks ---------------------------------------------------------------------
 

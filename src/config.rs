@@ -166,6 +166,12 @@ impl TopicConfig {
                 reason: "must be 1..=65536",
             });
         }
+        if !self.compression.available() {
+            return Err(Error::InvalidConfig {
+                field: "compression",
+                reason: "this build has no codecs but none (import tributary/full)",
+            });
+        }
         if self.replication_factor == 0 || self.replication_factor > 5 {
             return Err(Error::InvalidConfig {
                 field: "replicationFactor",
@@ -252,6 +258,12 @@ impl ProducerConfig {
             return Err(Error::InvalidConfig {
                 field: "maxRequestSize",
                 reason: "must be 1..=2^30",
+            });
+        }
+        if self.compression.is_some_and(|c| !c.available()) {
+            return Err(Error::InvalidConfig {
+                field: "compression",
+                reason: "this build has no codecs but none (import tributary/full)",
             });
         }
         if self.batch_queue_size == 0 {

@@ -291,17 +291,20 @@ impl Client {
         result
     }
 
-    fn try_send(
-        &mut self,
+    /// Runs every check `send` runs except the queue bound (unknown or closed producer,
+    /// timestamp, partition, size, offset room) without changing anything.
+    pub fn check(&self, id: ProducerId, record: &ProduceRecord, now_ms: i64) -> Result<(), Error> {
+        self.place(id, record, now_ms).map(|_| ())
+    }
+
+    /// The checks of `send`; returns (partition, timestamp, encoded size).
+    fn place(
+        &self,
         id: ProducerId,
         record: &ProduceRecord,
         now_ms: i64,
-    ) -> Result<SendReceipt, Error> {
-        let producer = self
-            .producers
-            .get_mut(id.0 as usize)
-            .and_then(Option::as_mut)
-            .ok_or(Error::Closed)?;
+    ) -> Result<(u32, i64, usize), Error> {
+        let producer = self.producer(id)?;
         let timestamp = record.timestamp.unwrap_or(now_ms);
         if !(0..=MAX_SAFE_OFFSET).contains(&timestamp) {
             return Err(Error::InvalidTimestamp(timestamp));
@@ -309,30 +312,44 @@ impl Client {
         let partition = producer
             .partitioner
             .choose(record.key.as_deref(), record.partition)?;
-        let r = RecordRef {
+        let size = standalone_size(&RecordRef {
             key: record.key.as_deref(),
             value: &record.value,
             timestamp,
             headers: &record.headers,
-        };
-        let size = standalone_size(&r);
+        });
         if size > producer.config.max_request_size {
             return Err(Error::RecordTooLarge {
                 size,
                 max_request_size: producer.config.max_request_size,
             });
         }
-        let log = self
-            .topics
-            .get(&producer.topic)
-            .and_then(|t| t.partitions.get(partition as usize))
-            .ok_or_else(|| Error::UnknownTopic {
-                topic: producer.topic.clone(),
-            })?;
+        let log = self.log(&producer.topic, partition)?;
+        let pending = producer.parts[partition as usize].pending_records();
+        log.check_room(pending + 1, partition)?;
+        Ok((partition, timestamp, size))
+    }
+
+    fn try_send(
+        &mut self,
+        id: ProducerId,
+        record: &ProduceRecord,
+        now_ms: i64,
+    ) -> Result<SendReceipt, Error> {
+        let (partition, timestamp, size) = self.place(id, record, now_ms)?;
+        let producer = self
+            .producers
+            .get_mut(id.0 as usize)
+            .and_then(Option::as_mut)
+            .ok_or(Error::Closed)?;
+        let r = RecordRef {
+            key: record.key.as_deref(),
+            value: &record.value,
+            timestamp,
+            headers: &record.headers,
+        };
         let limits = producer.limits();
-        let acc = &mut producer.parts[partition as usize];
-        log.check_room(acc.pending_records() + 1, partition)?;
-        let seq = acc.push(&r, now_ms, limits, partition)?;
+        let seq = producer.parts[partition as usize].push(&r, now_ms, limits, partition)?;
         if record.key.is_none() && record.partition.is_none() {
             producer.partitioner.commit_keyless();
         }

@@ -16,3 +16,44 @@ fn design_md_samples() {
         }
     }
 }
+
+/// The JS suites read the same table from tests/js/partition-table.json: it must agree.
+#[cfg(not(target_arch = "wasm32"))]
+#[test]
+fn js_copy_of_the_table_agrees() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/js/partition-table.json"
+    ))
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let counts: Vec<u64> = json["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        counts,
+        PARTITION_COUNTS
+            .iter()
+            .map(|&n| u64::from(n))
+            .collect::<Vec<_>>()
+    );
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), PARTITION_TABLE.len());
+    for (row, (key, want)) in rows.iter().zip(PARTITION_TABLE) {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(row[0].as_str().unwrap(), hex);
+        let parts: Vec<u64> = row[1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            parts,
+            want.iter().map(|&n| u64::from(n)).collect::<Vec<_>>()
+        );
+    }
+}

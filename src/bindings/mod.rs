@@ -1,13 +1,132 @@
-//! The JS bindings (wasm32 only): converts JS values, and exposes the core with
-//! wasm-bindgen. No logic lives here.
+//! The JS bindings (wasm32 only): converts JS values, schedules the core's `poll`, and
+//! exposes the core with wasm-bindgen. No logic lives here.
 
 // Exported items are reached from JS through wasm-bindgen, not through Rust paths.
 #![allow(unreachable_pub)]
+
 use wasm_bindgen::prelude::*;
+
+mod client;
+mod convert;
+mod error;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** Retention of each partition; every bound is per partition, absent = unbounded. */
+export interface RetentionConfig {
+  /** Remove a segment once its last append is older than this (ms). */
+  maxAgeMs?: number;
+  /** Keep at most this many encoded bytes. */
+  maxBytes?: number;
+  /** Keep at most this many records. */
+  maxRecords?: number;
+  /** Segment size in bytes; default 1 MiB, or maxBytes / 8 when smaller. */
+  segmentBytes?: number;
+  /** Records a sink has not acknowledged: "keep" (default; bound exceeded, reported) or "drop" (counted as lost). */
+  unacked?: "keep" | "drop";
+}
+
+/** A topic's configuration. */
+export interface TopicConfig {
+  /** Partitions, 1..=65536 (default 1). */
+  partitions?: number;
+  /** Replica count carried to the sink's engine, 1..=5 (default 1). */
+  replicationFactor?: number;
+  /** Retention bounds (default: none). */
+  retention?: RetentionConfig;
+  /** Codec of the topic's batches (default "none"). */
+  compression?: "none" | "gzip" | "snappy" | "lz4";
+}
+
+/** A producer's configuration. */
+export interface ProducerConfig {
+  /** Bytes (encoded, uncompressed) at which a batch closes (default 16384). */
+  batchSize?: number;
+  /** Ms a batch waits for more records after its first (default 0: the next turn of the event loop). */
+  linger?: number;
+  /** A larger record is rejected with RECORD_TOO_LARGE (default 1048576). */
+  maxRequestSize?: number;
+  /** Batches one partition may hold unsent (default 100). */
+  batchQueueSize?: number;
+  /** Keyed partitioner: "siphash" (Fluvio's, default) or "murmur2" (Kafka's). */
+  partitioner?: "siphash" | "murmur2";
+  /** Codec override; default the topic's. */
+  compression?: "none" | "gzip" | "snappy" | "lz4";
+  /** When a partition's batch queue is full: "wait" (default: send's promise waits for room) or "error" (QUEUE_FULL). */
+  onQueueFull?: "wait" | "error";
+}
+
+/** Options of one send. */
+export interface SendOptions {
+  /** Headers, name to value. */
+  headers?: Record<string, string | Uint8Array>;
+  /** Ms since the epoch; default: now. */
+  timestamp?: number;
+  /** Explicit partition; out of range rejects with PARTITION_OUT_OF_RANGE. */
+  partition?: number;
+}
+
+/** Where a record landed. */
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+}
+
+/** A record read back from a partition log. */
+export interface ConsumedRecord {
+  offset: number;
+  /** null when sent without a key. */
+  key: Uint8Array | null;
+  value: Uint8Array;
+  timestamp: number;
+  headers: Record<string, Uint8Array>;
+}
+
+/** What one partition reports about itself. */
+export interface PartitionInfo {
+  logStartOffset: number;
+  highWatermark: number;
+  bytes: number;
+  records: number;
+  segments: number;
+  evictedRecords: number;
+  lostRecords: number;
+  /** The sink's cursor (every offset below is acknowledged), or null without a sink. */
+  ackedOffset: number | null;
+  /** True while retention is held back by unacknowledged records. */
+  overBound: boolean;
+}
+
+/** A producer's counters. */
+export interface ProducerStats {
+  records: number;
+  bytes: number;
+  batches: number;
+  recordsAppended: number;
+  queueDepth: number;
+  queuedRecords: number;
+  waiting: number;
+  rejected: number;
+  evicted: number;
+  dropped: number;
+}
+"#;
 
 /// The partition a keyed record lands in, for a topic of `partitionCount` partitions:
 /// the same number as Rust's `tributary::partition_for_key` and Fluvio's producer.
+///
+/// ```ts
+/// partitionFor("user-1", 7); // 5
+/// ```
 #[wasm_bindgen(js_name = "partitionFor")]
-pub fn partition_for(key: &[u8], partition_count: u32) -> u32 {
-    crate::partition_for_key(key, partition_count)
+pub fn partition_for(
+    #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] key: JsValue,
+    #[wasm_bindgen(js_name = "partitionCount")] partition_count: JsValue,
+) -> Result<u32, JsValue> {
+    let key = convert::bytes(&key, "key")?;
+    let n = convert::integer(&partition_count, "partitionCount", 1.0, 65_536.0)
+        .map_err(|m| error::invalid_argument(&m))?;
+    Ok(crate::partition_for_key(&key, n as u32))
 }

@@ -1,0 +1,11 @@
+/**
+ * Every failure of tributary is a TributaryError: an Error with a stable `code`
+ * (RECORD_TOO_LARGE, UNKNOWN_TOPIC, OFFSET_EVICTED, QUEUE_FULL, INVALID_ARGUMENT, ...).
+ */
+export class TributaryError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "TributaryError";
+    this.code = code;
+  }
+}

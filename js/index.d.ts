@@ -1,0 +1,23 @@
+export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
+export type {
+  TopicConfig,
+  RetentionConfig,
+  ProducerConfig,
+  SendOptions,
+  RecordMetadata,
+  ConsumedRecord,
+  PartitionInfo,
+  ProducerStats,
+} from "./tributary.js";
+
+/** Every failure of tributary: an Error with a stable `code`. */
+export declare class TributaryError extends Error {
+  constructor(code: string, message: string);
+  readonly name: "TributaryError";
+  /** Stable machine-readable code: RECORD_TOO_LARGE, UNKNOWN_TOPIC, OFFSET_EVICTED, QUEUE_FULL, INVALID_ARGUMENT, INVALID_CONFIG, CLOSED, ... */
+  readonly code: string;
+  /** Set on OFFSET_EVICTED: the first offset still held. */
+  readonly nextAvailable?: number;
+  /** Set when sendAll rejects for one entry: its index. */
+  readonly index?: number;
+}

@@ -1,0 +1,10 @@
+// Entry for Node, Deno and Bun: the .wasm is read from disk next to this module.
+import { readFileSync } from "node:fs";
+import { initSync, setErrorClass } from "./tributary.js";
+import { TributaryError } from "./errors.js";
+
+initSync({ module: readFileSync(new URL("./tributary_bg.wasm", import.meta.url)) });
+setErrorClass(TributaryError);
+
+export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
+export { TributaryError };

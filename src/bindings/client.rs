@@ -1,0 +1,759 @@
+//! `Tributary` and `TopicProducer`: the JS classes over [`crate::Client`].
+//!
+//! The core does the work; this file converts arguments, keeps the promise of every
+//! record until its batch is in the log, and schedules the core's `poll`: as a microtask
+//! after a `send` (linger 0: "the next turn of the event loop"), and with a timer
+//! (gloo-timers, cancelled when dropped) at the earliest linger deadline.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+use super::convert::{self, JsResult, OnFull};
+use super::error::{from_core, invalid_argument};
+use crate::producer::{PollOutcome, ProducerId};
+use crate::{Client, Error, ProduceRecord, MAX_SAFE_OFFSET};
+
+struct Group {
+    results: Array,
+    remaining: u32,
+    resolve: Function,
+    reject: Function,
+    failed: bool,
+}
+
+enum Settle {
+    One {
+        resolve: Function,
+        reject: Function,
+    },
+    Group {
+        group: Rc<RefCell<Group>>,
+        index: u32,
+    },
+}
+
+struct Pending {
+    seq: u64,
+    timestamp: i64,
+    settle: Settle,
+}
+
+struct Waiting {
+    producer: ProducerId,
+    record: ProduceRecord,
+    settle: Settle,
+}
+
+struct ProducerMeta {
+    topic: String,
+    on_full: OnFull,
+}
+
+struct Inner {
+    client: Client,
+    closed: bool,
+    producers: HashMap<ProducerId, ProducerMeta>,
+    pending: HashMap<(ProducerId, u32), VecDeque<Pending>>,
+    waiting: VecDeque<Waiting>,
+    poll_scheduled: bool,
+    microtask: Option<Closure<dyn FnMut(JsValue)>>,
+    timer: Option<(i64, Timeout)>,
+}
+
+/// A settled promise, applied once no borrow of `Inner` is held.
+enum Outcome {
+    Resolve(Function, JsValue),
+    Reject(Function, JsValue),
+}
+
+fn apply(outcomes: Vec<Outcome>) {
+    for o in outcomes {
+        // Settling a promise runs no user code synchronously.
+        let _ = match o {
+            Outcome::Resolve(f, v) => f.call1(&JsValue::UNDEFINED, &v),
+            Outcome::Reject(f, e) => f.call1(&JsValue::UNDEFINED, &e),
+        };
+    }
+}
+
+fn set(obj: &Object, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+fn metadata(topic: &str, partition: u32, offset: i64, timestamp: i64) -> JsValue {
+    let o = Object::new();
+    set(&o, "topic", &JsValue::from_str(topic));
+    set(&o, "partition", &JsValue::from(partition));
+    set(&o, "offset", &JsValue::from(offset as f64));
+    set(&o, "timestamp", &JsValue::from(timestamp as f64));
+    o.into()
+}
+
+fn settle_ok(settle: Settle, value: JsValue, out: &mut Vec<Outcome>) {
+    match settle {
+        Settle::One { resolve, .. } => out.push(Outcome::Resolve(resolve, value)),
+        Settle::Group { group, index } => {
+            let mut g = group.borrow_mut();
+            g.results.set(index, value);
+            g.remaining -= 1;
+            if g.remaining == 0 && !g.failed {
+                out.push(Outcome::Resolve(
+                    g.resolve.clone(),
+                    g.results.clone().into(),
+                ));
+            }
+        }
+    }
+}
+
+fn settle_err(settle: Settle, error: JsValue, out: &mut Vec<Outcome>) {
+    match settle {
+        Settle::One { reject, .. } => out.push(Outcome::Reject(reject, error)),
+        Settle::Group { group, .. } => {
+            let mut g = group.borrow_mut();
+            g.remaining -= 1;
+            if !g.failed {
+                g.failed = true;
+                out.push(Outcome::Reject(g.reject.clone(), error));
+            }
+        }
+    }
+}
+
+fn now() -> i64 {
+    js_sys::Date::now() as i64
+}
+
+impl Inner {
+    fn accept(
+        &mut self,
+        producer: ProducerId,
+        record: &ProduceRecord,
+        settle: Settle,
+        out: &mut Vec<Outcome>,
+    ) -> Option<(Settle, Error)> {
+        match self.client.send(producer, record, now()) {
+            Ok(r) => {
+                self.pending
+                    .entry((producer, r.partition))
+                    .or_default()
+                    .push_back(Pending {
+                        seq: r.seq,
+                        timestamp: r.timestamp,
+                        settle,
+                    });
+                None
+            }
+            Err(e @ Error::QueueFull { .. }) => Some((settle, e)),
+            Err(e) => {
+                settle_err(settle, from_core(&e), out);
+                None
+            }
+        }
+    }
+
+    fn settle_outcome(&mut self, outcome: PollOutcome, out: &mut Vec<Outcome>) {
+        for a in outcome.appended {
+            let topic = self
+                .producers
+                .get(&a.producer)
+                .map(|m| m.topic.clone())
+                .unwrap_or_default();
+            let Some(queue) = self.pending.get_mut(&(a.producer, a.partition)) else {
+                continue;
+            };
+            let end = a.first_seq + u64::from(a.count);
+            while queue.front().is_some_and(|p| p.seq < end) {
+                let p = queue.pop_front().expect("front exists");
+                let offset = a.base_offset + (p.seq - a.first_seq) as i64;
+                settle_ok(
+                    p.settle,
+                    metadata(&topic, a.partition, offset, p.timestamp),
+                    out,
+                );
+            }
+        }
+        for r in outcome.rejected {
+            let Some(queue) = self.pending.get_mut(&(r.producer, r.partition)) else {
+                continue;
+            };
+            let end = r.first_seq + u64::from(r.count);
+            while queue.front().is_some_and(|p| p.seq < end) {
+                let p = queue.pop_front().expect("front exists");
+                settle_err(p.settle, from_core(&r.error), out);
+            }
+        }
+    }
+
+    /// Moves waiting records into the accumulators while there is room; returns how many.
+    fn admit_waiting(&mut self, out: &mut Vec<Outcome>) -> usize {
+        let mut admitted = 0;
+        while let Some(w) = self.waiting.pop_front() {
+            if let Some((settle, _)) = self.accept(w.producer, &w.record, w.settle, out) {
+                self.waiting.push_front(Waiting {
+                    producer: w.producer,
+                    record: w.record,
+                    settle,
+                });
+                break;
+            }
+            admitted += 1;
+        }
+        admitted
+    }
+
+    fn has_waiting(&self, producer: ProducerId) -> bool {
+        self.waiting.iter().any(|w| w.producer == producer)
+    }
+}
+
+fn schedule_poll(inner: &Rc<RefCell<Inner>>) {
+    let mut i = inner.borrow_mut();
+    if i.poll_scheduled {
+        return;
+    }
+    i.poll_scheduled = true;
+    if let Some(cb) = i.microtask.as_ref() {
+        let _ = Promise::resolve(&JsValue::UNDEFINED).then(cb);
+    }
+}
+
+fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
+    let mut out = Vec::new();
+    let (deadline, reschedule) = {
+        let mut i = inner.borrow_mut();
+        i.poll_scheduled = false;
+        loop {
+            let outcome = if flush_all {
+                i.client.flush(now())
+            } else {
+                i.client.poll(now())
+            };
+            let next = outcome.next_deadline;
+            i.settle_outcome(outcome, &mut out);
+            let admitted = i.admit_waiting(&mut out);
+            // A flush goes on until the records it admitted are appended too.
+            if !flush_all || (admitted == 0 && i.waiting.is_empty()) {
+                // Admitted records sit in open batches: the next turn appends them.
+                break (next, admitted > 0 || !i.waiting.is_empty());
+            }
+        }
+    };
+    if reschedule {
+        schedule_poll(inner);
+    }
+    if let Some(d) = deadline {
+        arm_timer(inner, d);
+    }
+    apply(out);
+}
+
+fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
+    let mut i = inner.borrow_mut();
+    if i.timer.as_ref().is_some_and(|(d, _)| *d <= deadline) {
+        return;
+    }
+    let weak: Weak<RefCell<Inner>> = Rc::downgrade(inner);
+    let delay = (deadline - now()).clamp(0, i64::from(i32::MAX)) as u32;
+    let t = Timeout::new(delay, move || {
+        if let Some(rc) = weak.upgrade() {
+            rc.borrow_mut().timer = None;
+            run_poll(&rc, false);
+        }
+    });
+    i.timer = Some((deadline, t));
+}
+
+fn new_promise(f: impl FnOnce(Function, Function)) -> Promise {
+    let mut f = Some(f);
+    Promise::new(&mut |resolve, reject| {
+        if let Some(f) = f.take() {
+            f(resolve, reject)
+        }
+    })
+}
+
+fn rejected(e: JsValue) -> Promise {
+    Promise::reject(&e)
+}
+
+/// A tributary client: topics with in-memory partition logs, and the producers writing
+/// to them.
+///
+/// ```ts
+/// import { Tributary } from "tributary";
+/// const client = new Tributary();
+/// client.createTopic("clicks", { partitions: 4 });
+/// const producer = client.topicProducer("clicks");
+/// const md = await producer.send("user-42", "hello");
+/// ```
+#[wasm_bindgen]
+pub struct Tributary {
+    inner: Rc<RefCell<Inner>>,
+}
+
+impl core::fmt::Debug for Tributary {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Tributary")
+    }
+}
+
+fn random_seed() -> u64 {
+    // Math.random is enough to spread the keyless round robin's start; it is not a secret.
+    let hi = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    let lo = (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    (hi << 32) | lo
+}
+
+#[wasm_bindgen]
+impl Tributary {
+    /// A client with no topics (local mode: in-memory topics only).
+    ///
+    /// `options.seed` (integer) fixes the random start of the keyless round robin, for
+    /// reproducible tests; by default it is random.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "{ seed?: number }")] options: JsValue,
+    ) -> JsResult<Tributary> {
+        let seed = match convert_field(&options, "seed")? {
+            Some(v) => convert::integer(&v, "seed", 0.0, MAX_SAFE_OFFSET as f64)
+                .map_err(|m| invalid_argument(&m))? as u64,
+            None => random_seed(),
+        };
+        let inner = Rc::new(RefCell::new(Inner {
+            client: Client::new(seed),
+            closed: false,
+            producers: HashMap::new(),
+            pending: HashMap::new(),
+            waiting: VecDeque::new(),
+            poll_scheduled: false,
+            microtask: None,
+            timer: None,
+        }));
+        let weak = Rc::downgrade(&inner);
+        let cb = Closure::new(move |_: JsValue| {
+            if let Some(rc) = weak.upgrade() {
+                run_poll(&rc, false);
+            }
+        });
+        inner.borrow_mut().microtask = Some(cb);
+        Ok(Tributary { inner })
+    }
+
+    fn check_open(&self) -> JsResult<()> {
+        if self.inner.borrow().closed {
+            return Err(from_core(&Error::Closed));
+        }
+        Ok(())
+    }
+
+    /// Creates a topic. Throws `TOPIC_EXISTS`, `INVALID_TOPIC_NAME` or `INVALID_CONFIG`.
+    ///
+    /// Defaults: `partitions` 1, `replicationFactor` 1, no retention bound,
+    /// `compression` "none".
+    #[wasm_bindgen(js_name = "createTopic")]
+    pub fn create_topic(
+        &self,
+        name: &str,
+        #[wasm_bindgen(unchecked_param_type = "TopicConfig")] config: JsValue,
+    ) -> JsResult<()> {
+        self.check_open()?;
+        let config = convert::topic_config(&config)?;
+        self.inner
+            .borrow_mut()
+            .client
+            .create_topic(name, config)
+            .map_err(|e| from_core(&e))
+    }
+
+    /// The names of the topics, sorted.
+    #[wasm_bindgen(unchecked_return_type = "string[]")]
+    pub fn topics(&self) -> Array {
+        self.inner
+            .borrow()
+            .client
+            .topic_names()
+            .map(JsValue::from_str)
+            .collect()
+    }
+
+    /// A producer for `topic`. Throws `UNKNOWN_TOPIC` or `INVALID_CONFIG`.
+    ///
+    /// Defaults: `batchSize` 16384 bytes, `linger` 0 ms (batches close at the next turn of
+    /// the event loop), `maxRequestSize` 1 MiB, `batchQueueSize` 100 batches per
+    /// partition, `partitioner` "siphash" (Fluvio's), `onQueueFull` "wait".
+    #[wasm_bindgen(js_name = "topicProducer")]
+    pub fn topic_producer(
+        &self,
+        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "ProducerConfig")] config: JsValue,
+    ) -> JsResult<TopicProducer> {
+        self.check_open()?;
+        let (config, on_full) = convert::producer_config(&config)?;
+        let mut i = self.inner.borrow_mut();
+        let id = i
+            .client
+            .topic_producer(topic, config)
+            .map_err(|e| from_core(&e))?;
+        i.producers.insert(
+            id,
+            ProducerMeta {
+                topic: topic.to_owned(),
+                on_full,
+            },
+        );
+        Ok(TopicProducer {
+            inner: self.inner.clone(),
+            id,
+        })
+    }
+
+    /// Closes every open batch of every producer and appends it to the log; resolves when
+    /// every record sent before the call is in the log.
+    pub fn flush(&self) -> Promise {
+        run_poll(&self.inner, true);
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Up to `maxRecords` records of `topic`/`partition` from `fromOffset`. Throws
+    /// `OFFSET_EVICTED` (with `nextAvailable`) for an offset retention removed.
+    #[wasm_bindgen(unchecked_return_type = "ConsumedRecord[]")]
+    pub fn read(
+        &self,
+        topic: &str,
+        partition: JsValue,
+        #[wasm_bindgen(js_name = "fromOffset")] from_offset: JsValue,
+        #[wasm_bindgen(js_name = "maxRecords")] max_records: JsValue,
+    ) -> JsResult<Array> {
+        let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
+        let from = arg_int(&from_offset, "fromOffset", MAX_SAFE_OFFSET as f64)? as i64;
+        let max = arg_int(&max_records, "maxRecords", 1_000_000.0)? as usize;
+        let i = self.inner.borrow();
+        let records = i.client.read(topic, partition, from, max).map_err(|e| {
+            let err = from_core(&e);
+            if let Error::OffsetEvicted { next_available, .. } = e {
+                let _ = Reflect::set(
+                    &err,
+                    &"nextAvailable".into(),
+                    &(next_available as f64).into(),
+                );
+            }
+            err
+        })?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let o = Object::new();
+                set(&o, "offset", &(r.offset as f64).into());
+                let key = match &r.key {
+                    Some(k) => Uint8Array::from(&k[..]).into(),
+                    None => JsValue::NULL,
+                };
+                set(&o, "key", &key);
+                set(&o, "value", &Uint8Array::from(&r.value[..]).into());
+                set(&o, "timestamp", &(r.timestamp as f64).into());
+                let headers = Object::new();
+                for h in &r.headers {
+                    set(&headers, &h.name, &Uint8Array::from(&h.value[..]).into());
+                }
+                set(&o, "headers", &headers.into());
+                JsValue::from(o)
+            })
+            .collect())
+    }
+
+    /// What one partition reports: log start offset, high watermark, bytes and records
+    /// held, segments, evicted and lost records, the sink's cursor, and whether retention
+    /// is held back by unacknowledged records.
+    #[wasm_bindgen(js_name = "partitionInfo", unchecked_return_type = "PartitionInfo")]
+    pub fn partition_info(&self, topic: &str, partition: JsValue) -> JsResult<JsValue> {
+        let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
+        let info = self
+            .inner
+            .borrow()
+            .client
+            .partition_info(topic, partition)
+            .map_err(|e| from_core(&e))?;
+        let o = Object::new();
+        set(&o, "logStartOffset", &(info.log_start_offset as f64).into());
+        set(&o, "highWatermark", &(info.high_watermark as f64).into());
+        set(&o, "bytes", &(info.bytes as f64).into());
+        set(&o, "records", &(info.records as f64).into());
+        set(&o, "segments", &(info.segments as f64).into());
+        set(&o, "evictedRecords", &(info.evicted_records as f64).into());
+        set(&o, "lostRecords", &(info.lost_records as f64).into());
+        let acked = info
+            .acked_offset
+            .map_or(JsValue::NULL, |a| JsValue::from(a as f64));
+        set(&o, "ackedOffset", &acked);
+        set(&o, "overBound", &info.over_bound.into());
+        Ok(o.into())
+    }
+
+    /// Flushes, then closes the client: every later call fails with `CLOSED`.
+    pub fn close(&self) -> Promise {
+        run_poll(&self.inner, true);
+        let mut i = self.inner.borrow_mut();
+        i.closed = true;
+        i.timer = None;
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+}
+
+fn convert_field(obj: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
+    if obj.is_undefined() || obj.is_null() {
+        return Ok(None);
+    }
+    if !obj.is_object() {
+        return Err(invalid_argument("options must be an object"));
+    }
+    let v = Reflect::get(obj, &JsValue::from_str(name))
+        .map_err(|_| invalid_argument("options could not be read"))?;
+    Ok((!v.is_undefined()).then_some(v))
+}
+
+fn arg_int(v: &JsValue, what: &str, max: f64) -> JsResult<f64> {
+    convert::integer(v, what, 0.0, max).map_err(|m| invalid_argument(&m))
+}
+
+/// A producer for one topic, made by `Tributary.topicProducer`.
+#[wasm_bindgen]
+pub struct TopicProducer {
+    inner: Rc<RefCell<Inner>>,
+    id: ProducerId,
+}
+
+impl core::fmt::Debug for TopicProducer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "TopicProducer({})", self.id.0)
+    }
+}
+
+impl TopicProducer {
+    fn record(key: &JsValue, value: &JsValue, options: &JsValue) -> JsResult<ProduceRecord> {
+        let key = convert::key(key)?;
+        let value = convert::bytes(value, "value")?;
+        let o = convert::send_options(options)?;
+        Ok(ProduceRecord {
+            key,
+            value,
+            timestamp: o.timestamp,
+            headers: o.headers,
+            partition: o.partition,
+        })
+    }
+
+    fn usable(&self) -> JsResult<()> {
+        let i = self.inner.borrow();
+        if i.closed || !i.producers.contains_key(&self.id) {
+            return Err(from_core(&Error::Closed));
+        }
+        Ok(())
+    }
+
+    /// Queues `record` with `settle`, or makes it wait for queue room, or rejects it.
+    fn enqueue(&self, record: ProduceRecord, settle: Settle, out: &mut Vec<Outcome>) {
+        let mut i = self.inner.borrow_mut();
+        if i.has_waiting(self.id) {
+            i.waiting.push_back(Waiting {
+                producer: self.id,
+                record,
+                settle,
+            });
+            return;
+        }
+        let on_full = i
+            .producers
+            .get(&self.id)
+            .map_or(OnFull::Wait, |m| m.on_full);
+        if let Some((settle, error)) = i.accept(self.id, &record, settle, out) {
+            match on_full {
+                OnFull::Error => settle_err(settle, from_core(&error), out),
+                OnFull::Wait => i.waiting.push_back(Waiting {
+                    producer: self.id,
+                    record,
+                    settle,
+                }),
+            }
+        }
+    }
+}
+
+#[wasm_bindgen]
+impl TopicProducer {
+    /// Sends one record; resolves with its `RecordMetadata` once it is in the local log
+    /// (at the next turn of the event loop, or after `linger` ms).
+    ///
+    /// `key`: `string` (UTF-8) or `Uint8Array`; `null`/`undefined` for no key (round
+    /// robin). An empty key is a key. `value`: `string` or `Uint8Array`.
+    /// `options`: `{ headers?: Record<string, string | Uint8Array>, timestamp?: number,
+    /// partition?: number }`.
+    ///
+    /// Rejects with `RECORD_TOO_LARGE`, `PARTITION_OUT_OF_RANGE`, `INVALID_ARGUMENT`,
+    /// `INVALID_TIMESTAMP`, `CLOSED`, or `QUEUE_FULL` (with `onQueueFull: "error"`; by
+    /// default the promise waits for room instead). A rejected record changes nothing.
+    #[wasm_bindgen(unchecked_return_type = "Promise<RecordMetadata>")]
+    pub fn send(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | null | undefined")]
+        key: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] value: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SendOptions")] options: JsValue,
+    ) -> Promise {
+        if let Err(e) = self.usable() {
+            return rejected(e);
+        }
+        let record = match Self::record(&key, &value, &options) {
+            Ok(r) => r,
+            Err(e) => return rejected(e),
+        };
+        let mut out = Vec::new();
+        let promise = new_promise(|resolve, reject| {
+            self.enqueue(record, Settle::One { resolve, reject }, &mut out);
+        });
+        schedule_poll(&self.inner);
+        apply(out);
+        promise
+    }
+
+    /// Sends many records crossing into wasm once; resolves with their metadata, in order.
+    ///
+    /// Each entry is `[key, value]` or `[key, value, options]`. Every entry is checked
+    /// before any is queued: one bad entry rejects the call and queues nothing. Records
+    /// that find a partition queue full wait for room, whatever `onQueueFull` says.
+    #[wasm_bindgen(
+        js_name = "sendAll",
+        unchecked_return_type = "Promise<RecordMetadata[]>"
+    )]
+    pub fn send_all(
+        &self,
+        #[wasm_bindgen(
+            unchecked_param_type = "Array<[string | Uint8Array | null, string | Uint8Array, SendOptions?]>"
+        )]
+        records: JsValue,
+    ) -> Promise {
+        if let Err(e) = self.usable() {
+            return rejected(e);
+        }
+        if !Array::is_array(&records) {
+            return rejected(invalid_argument(
+                "sendAll takes an array of [key, value] pairs",
+            ));
+        }
+        let arr: Array = records.unchecked_into();
+        let mut parsed = Vec::with_capacity(arr.length() as usize);
+        for (n, entry) in arr.iter().enumerate() {
+            if !Array::is_array(&entry) {
+                return rejected(invalid_argument(&format!(
+                    "sendAll entry {n} must be [key, value] or [key, value, options]"
+                )));
+            }
+            let e: Array = entry.unchecked_into();
+            match Self::record(&e.get(0), &e.get(1), &e.get(2)) {
+                Ok(r) => parsed.push(r),
+                Err(err) => {
+                    let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
+                    return rejected(err);
+                }
+            }
+        }
+        {
+            let i = self.inner.borrow();
+            for (n, r) in parsed.iter().enumerate() {
+                if let Err(e) = i.client.check(self.id, r, now()) {
+                    let err = from_core(&e);
+                    let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
+                    return rejected(err);
+                }
+            }
+        }
+        let count = parsed.len() as u32;
+        let mut out = Vec::new();
+        let promise = new_promise(|resolve, reject| {
+            if count == 0 {
+                out.push(Outcome::Resolve(resolve, Array::new().into()));
+                return;
+            }
+            let group = Rc::new(RefCell::new(Group {
+                results: Array::new_with_length(count),
+                remaining: count,
+                resolve,
+                reject,
+                failed: false,
+            }));
+            let mut i = self.inner.borrow_mut();
+            for (index, record) in parsed.into_iter().enumerate() {
+                let settle = Settle::Group {
+                    group: group.clone(),
+                    index: index as u32,
+                };
+                if i.has_waiting(self.id) {
+                    i.waiting.push_back(Waiting {
+                        producer: self.id,
+                        record,
+                        settle,
+                    });
+                } else if let Some((settle, _)) = i.accept(self.id, &record, settle, &mut out) {
+                    i.waiting.push_back(Waiting {
+                        producer: self.id,
+                        record,
+                        settle,
+                    });
+                }
+            }
+        });
+        schedule_poll(&self.inner);
+        apply(out);
+        promise
+    }
+
+    /// Closes this producer's open batches and appends them (all producers' batches are
+    /// appended: the log is shared); resolves when every record sent before is in the log.
+    pub fn flush(&self) -> Promise {
+        run_poll(&self.inner, true);
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+
+    /// Counters: records, bytes, batches, recordsAppended, queueDepth, queuedRecords,
+    /// waiting (records waiting for queue room), rejected, evicted, dropped.
+    #[wasm_bindgen(unchecked_return_type = "ProducerStats")]
+    pub fn stats(&self) -> JsResult<JsValue> {
+        let i = self.inner.borrow();
+        let s = i
+            .client
+            .producer_stats(self.id)
+            .map_err(|e| from_core(&e))?;
+        let waiting = i.waiting.iter().filter(|w| w.producer == self.id).count();
+        let o = Object::new();
+        for (k, v) in [
+            ("records", s.records),
+            ("bytes", s.bytes),
+            ("batches", s.batches),
+            ("recordsAppended", s.records_appended),
+            ("queueDepth", s.queue_depth),
+            ("queuedRecords", s.queued_records),
+            ("waiting", waiting as u64),
+            ("rejected", s.rejected),
+            ("evicted", s.evicted),
+            ("dropped", s.dropped),
+        ] {
+            set(&o, k, &(v as f64).into());
+        }
+        Ok(o.into())
+    }
+
+    /// Flushes, then closes this producer: later sends reject with `CLOSED`.
+    pub fn close(&self) -> Promise {
+        run_poll(&self.inner, true);
+        let mut i = self.inner.borrow_mut();
+        if i.producers.remove(&self.id).is_some() {
+            let _ = i.client.close_producer(self.id, now());
+        }
+        Promise::resolve(&JsValue::UNDEFINED)
+    }
+}

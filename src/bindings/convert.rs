@@ -1,0 +1,224 @@
+//! Converting JS values into core values, with a typed error for anything else.
+//!
+//! Numbers are checked for being finite integers in range; strings for being valid
+//! UTF-16 (a lone surrogate is an error, not a silent U+FFFD); bytes are copied in.
+
+use js_sys::{Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use super::error::{invalid_argument, js_error};
+use crate::{
+    Compression, Header, PartitionerKind, ProducerConfig, RetentionConfig, TopicConfig,
+    UnackedPolicy, MAX_SAFE_OFFSET,
+};
+
+/// Result type of the bindings: the error is a JS error value.
+pub type JsResult<T> = Result<T, JsValue>;
+
+fn invalid_config(field: &str, reason: &str) -> JsValue {
+    js_error(
+        "INVALID_CONFIG",
+        &format!("invalid config `{field}`: {reason}"),
+    )
+}
+
+/// Bytes from a `string` (UTF-8) or `Uint8Array` (copied); `what` names the argument.
+pub fn bytes(v: &JsValue, what: &str) -> JsResult<Vec<u8>> {
+    if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
+        if !s.is_valid_utf16() {
+            return Err(invalid_argument(&format!(
+                "{what} is a string with a lone UTF-16 surrogate; it cannot be encoded as UTF-8"
+            )));
+        }
+        return Ok(String::from(s).into_bytes());
+    }
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Ok(a.to_vec());
+    }
+    Err(invalid_argument(&format!(
+        "{what} must be a string or a Uint8Array"
+    )))
+}
+
+/// A key: `null`/`undefined` is no key; otherwise as [`bytes`].
+pub fn key(v: &JsValue) -> JsResult<Option<Vec<u8>>> {
+    if v.is_null() || v.is_undefined() {
+        Ok(None)
+    } else {
+        bytes(v, "key").map(Some)
+    }
+}
+
+/// A whole number in `min..=max` (finite, no fraction).
+pub fn integer(v: &JsValue, what: &str, min: f64, max: f64) -> Result<f64, String> {
+    let Some(n) = v.as_f64() else {
+        return Err(format!("{what} must be a number"));
+    };
+    if !n.is_finite() || n.fract() != 0.0 {
+        return Err(format!("{what} must be a whole number, got {n}"));
+    }
+    if n < min || n > max {
+        return Err(format!("{what} must be {min}..={max}, got {n}"));
+    }
+    Ok(n)
+}
+
+/// `obj[name]`, or `None` when absent/undefined. `obj` must be an object (or undefined).
+fn field(obj: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
+    if obj.is_undefined() || obj.is_null() {
+        return Ok(None);
+    }
+    if !obj.is_object() {
+        return Err(invalid_argument("options must be an object"));
+    }
+    let v = Reflect::get(obj, &JsValue::from_str(name))
+        .map_err(|_| invalid_argument("options could not be read"))?;
+    Ok(if v.is_undefined() { None } else { Some(v) })
+}
+
+fn config_int(obj: &JsValue, name: &'static str, min: f64, max: f64) -> JsResult<Option<f64>> {
+    match field(obj, name)? {
+        None => Ok(None),
+        Some(v) => integer(&v, name, min, max)
+            .map(Some)
+            .map_err(|reason| invalid_config(name, &reason)),
+    }
+}
+
+fn config_str(obj: &JsValue, name: &'static str) -> JsResult<Option<String>> {
+    match field(obj, name)? {
+        None => Ok(None),
+        Some(v) => v
+            .as_string()
+            .map(Some)
+            .ok_or_else(|| invalid_config(name, "must be a string")),
+    }
+}
+
+const SAFE: f64 = MAX_SAFE_OFFSET as f64;
+
+/// Topic config from `{ partitions, replicationFactor, retention: {...}, compression }`.
+pub fn topic_config(obj: &JsValue) -> JsResult<TopicConfig> {
+    let mut c = TopicConfig::default();
+    if let Some(n) = config_int(obj, "partitions", 1.0, 65_536.0)? {
+        c.partitions = n as u32;
+    }
+    if let Some(n) = config_int(obj, "replicationFactor", 1.0, 5.0)? {
+        c.replication_factor = n as u32;
+    }
+    if let Some(name) = config_str(obj, "compression")? {
+        c.compression = Compression::parse(&name).map_err(|e| super::error::from_core(&e))?;
+    }
+    if let Some(r) = field(obj, "retention")? {
+        c.retention = retention(&r)?;
+    }
+    Ok(c)
+}
+
+fn retention(obj: &JsValue) -> JsResult<RetentionConfig> {
+    if !obj.is_object() {
+        return Err(invalid_config("retention", "must be an object"));
+    }
+    let get = |name: &'static str| -> JsResult<Option<u64>> {
+        Ok(config_int(obj, name, 1.0, SAFE)?.map(|n| n as u64))
+    };
+    let unacked = match config_str(obj, "unacked")?.as_deref() {
+        None | Some("keep") => UnackedPolicy::Keep,
+        Some("drop") => UnackedPolicy::Drop,
+        Some(_) => return Err(invalid_config("retention.unacked", "must be keep or drop")),
+    };
+    Ok(RetentionConfig {
+        max_age_ms: get("maxAgeMs")?,
+        max_bytes: get("maxBytes")?,
+        max_records: get("maxRecords")?,
+        segment_bytes: get("segmentBytes")?,
+        unacked,
+    })
+}
+
+/// What `send` does when a partition's batch queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFull {
+    /// `send` returns a pending promise that settles once there is room.
+    Wait,
+    /// `send` rejects with `QUEUE_FULL`.
+    Error,
+}
+
+/// Producer config from `{ batchSize, linger, maxRequestSize, batchQueueSize, partitioner,
+/// compression, onQueueFull }`.
+pub fn producer_config(obj: &JsValue) -> JsResult<(ProducerConfig, OnFull)> {
+    let mut c = ProducerConfig::default();
+    if let Some(n) = config_int(obj, "batchSize", 1.0, (1u32 << 30) as f64)? {
+        c.batch_size = n as usize;
+    }
+    if let Some(n) = config_int(obj, "linger", 0.0, 3_600_000.0)? {
+        c.linger_ms = n as u64;
+    }
+    if let Some(n) = config_int(obj, "maxRequestSize", 1.0, (1u32 << 30) as f64)? {
+        c.max_request_size = n as usize;
+    }
+    if let Some(n) = config_int(obj, "batchQueueSize", 1.0, 1_000_000.0)? {
+        c.batch_queue_size = n as usize;
+    }
+    if let Some(name) = config_str(obj, "partitioner")? {
+        c.partitioner = PartitionerKind::parse(&name).map_err(|e| super::error::from_core(&e))?;
+    }
+    if let Some(name) = config_str(obj, "compression")? {
+        c.compression = Some(Compression::parse(&name).map_err(|e| super::error::from_core(&e))?);
+    }
+    let on_full = match config_str(obj, "onQueueFull")?.as_deref() {
+        None | Some("wait") => OnFull::Wait,
+        Some("error") => OnFull::Error,
+        Some(_) => return Err(invalid_config("onQueueFull", "must be wait or error")),
+    };
+    Ok((c, on_full))
+}
+
+/// Send options `{ headers, timestamp, partition }`.
+pub struct SendOptions {
+    /// Headers in order.
+    pub headers: Vec<Header>,
+    /// Explicit timestamp (ms).
+    pub timestamp: Option<i64>,
+    /// Explicit partition.
+    pub partition: Option<u32>,
+}
+
+/// Parses send options (`undefined` is none).
+pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
+    let mut o = SendOptions {
+        headers: Vec::new(),
+        timestamp: None,
+        partition: None,
+    };
+    if let Some(v) = field(obj, "timestamp")? {
+        o.timestamp =
+            Some(integer(&v, "timestamp", 0.0, SAFE).map_err(|m| invalid_argument(&m))? as i64);
+    }
+    if let Some(v) = field(obj, "partition")? {
+        o.partition = Some(
+            integer(&v, "partition", 0.0, u32::MAX as f64).map_err(|m| invalid_argument(&m))?
+                as u32,
+        );
+    }
+    if let Some(h) = field(obj, "headers")? {
+        if !h.is_object() {
+            return Err(invalid_argument(
+                "headers must be an object of name → string | Uint8Array",
+            ));
+        }
+        let entries = Object::entries(h.unchecked_ref());
+        for e in entries.iter() {
+            let pair: js_sys::Array = e.unchecked_into();
+            let name = pair
+                .get(0)
+                .as_string()
+                .ok_or_else(|| invalid_argument("header names must be strings"))?;
+            let value = bytes(&pair.get(1), "a header value")?;
+            o.headers.push(Header { name, value });
+        }
+    }
+    Ok(o)
+}
