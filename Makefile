@@ -88,9 +88,11 @@ test-js: pkg
 
 ## ---- benchmarks ---------------------------------------------------------------------
 
-bench:
+bench: setup
 	@echo "==> [bench] core benchmarks$(if $(FAST), (fast tier),) -> BENCHMARKS.md"
 	@FAST=$(FAST) cargo bench --quiet --bench core
+	@echo "==> [bench] size of the npm package -> BENCHMARKS.md"
+	@python3 scripts/build_pkg.py --report
 
 clean:
 	cargo clean

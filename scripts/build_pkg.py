@@ -96,6 +96,30 @@ def main():
           f"(budget {report['budget_gzip']} B gzip)")
     for n, r in report["files"].items():
         print(f"    {n:24} {r['raw']:>8} raw {r['gzip']:>8} gzip {r['brotli']:>8} brotli")
+    if "--report" in sys.argv:
+        write_report(report)
+
+
+def write_report(report):
+    rows = "| file | raw | gzip -9 | brotli -q 11 |\n|---|---:|---:|---:|\n"
+    for n, r in list(report["files"].items()) + [("total", report["total"])]:
+        rows += f"| {n} | {r['raw']} | {r['gzip']} | {r['brotli']} |\n"
+    t = report["total"]
+    verdict = "within" if t["gzip"] <= report["budget_gzip"] else "OVER"
+    section = (
+        "<!-- size:begin -->\n## Size of what a browser loads (npm package, default build)\n\n"
+        "Command: `make bench` (`python3 scripts/build_pkg.py --report`): wasm after wasm-opt -Oz, "
+        "the wasm-bindgen glue, the browser entry and errors.js.\n\n"
+        f"{rows}\nBudget: {report['budget_gzip']} B gzip: {verdict} budget.\n<!-- size:end -->"
+    )
+    path = ROOT / "BENCHMARKS.md"
+    doc = path.read_text()
+    a, b = doc.find("<!-- size:begin -->"), doc.find("<!-- size:end -->")
+    if a >= 0 and b >= 0:
+        doc = doc[:a] + section + doc[b + len("<!-- size:end -->"):]
+    else:
+        doc = doc.rstrip() + "\n\n" + section + "\n"
+    path.write_text(doc)
 
 
 if __name__ == "__main__":

@@ -320,7 +320,7 @@ impl Tributary {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "{ seed?: number }")] options: JsValue,
     ) -> JsResult<Tributary> {
-        let seed = match convert_field(&options, "seed")? {
+        let seed = match convert::field(&options, "seed")? {
             Some(v) => convert::integer(&v, "seed", 0.0, MAX_SAFE_OFFSET as f64)
                 .map_err(|m| invalid_argument(&m))? as u64,
             None => random_seed(),
@@ -503,18 +503,6 @@ impl Tributary {
         i.timer = None;
         Promise::resolve(&JsValue::UNDEFINED)
     }
-}
-
-fn convert_field(obj: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
-    if obj.is_undefined() || obj.is_null() {
-        return Ok(None);
-    }
-    if !obj.is_object() {
-        return Err(invalid_argument("options must be an object"));
-    }
-    let v = Reflect::get(obj, &JsValue::from_str(name))
-        .map_err(|_| invalid_argument("options could not be read"))?;
-    Ok((!v.is_undefined()).then_some(v))
 }
 
 fn arg_int(v: &JsValue, what: &str, max: f64) -> JsResult<f64> {

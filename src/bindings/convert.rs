@@ -50,22 +50,34 @@ pub fn key(v: &JsValue) -> JsResult<Option<Vec<u8>>> {
     }
 }
 
-/// A whole number in `min..=max` (finite, no fraction).
+/// A whole number in `min..=max` (finite, no fraction). Messages format numbers as
+/// integers: pulling in `f64` formatting would cost ~17 KB of wasm.
 pub fn integer(v: &JsValue, what: &str, min: f64, max: f64) -> Result<f64, String> {
     let Some(n) = v.as_f64() else {
         return Err(format!("{what} must be a number"));
     };
+    if n.is_nan() {
+        return Err(format!("{what} must be a whole number, got NaN"));
+    }
     if !n.is_finite() || n.fract() != 0.0 {
-        return Err(format!("{what} must be a whole number, got {n}"));
+        return Err(format!("{what} must be a whole number"));
     }
     if n < min || n > max {
-        return Err(format!("{what} must be {min}..={max}, got {n}"));
+        let got = if n.abs() < 9.3e18 {
+            (n as i64).to_string()
+        } else {
+            "a number out of range".to_owned()
+        };
+        return Err(format!(
+            "{what} must be {}..={}, got {got}",
+            min as i64, max as i64
+        ));
     }
     Ok(n)
 }
 
 /// `obj[name]`, or `None` when absent/undefined. `obj` must be an object (or undefined).
-fn field(obj: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
+pub fn field(obj: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
     if obj.is_undefined() || obj.is_null() {
         return Ok(None);
     }
