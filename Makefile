@@ -85,6 +85,10 @@ test-js: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
 	@cd tests/js/app && npm install --no-audit --no-fund --loglevel=error --no-package-lock
 	@cd tests/js/app && node --test node.test.mjs
+	@echo "==> [test] the same suite in Deno (npm package deno)"
+	@cd tests/js/app && ../../../node_modules/.bin/deno run --allow-read runtime.test.mjs
+	@echo "==> [test] the same suite in Bun (npm package bun)"
+	@cd tests/js/app && ../../../node_modules/.bin/bun runtime.test.mjs
 
 ## ---- benchmarks ---------------------------------------------------------------------
 
