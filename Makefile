@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-rust setup-node check-format lint test-rust test-wasm pkg test-js clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-js clean
 
 help:
 	@echo "make demo   build and run the demo"
@@ -22,7 +22,17 @@ help:
 
 ## ---- setup ------------------------------------------------------------------------
 
-setup: setup-rust setup-node
+setup: setup-system setup-rust setup-node
+
+# Debian's Chromium and ChromeDriver (browser tests) and nats-server: Debian stable's versions.
+setup-system:
+	@echo "==> [setup] Debian packages: chromium chromium-driver nats-server"
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v nats-server >/dev/null; then \
+	  echo "    already installed"; \
+	else \
+	  echo "    apt-get update && apt-get install (first run: a minute or two)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver nats-server >/dev/null; \
+	fi
 
 setup-rust:
 	@echo "==> [setup] Rust target wasm32-unknown-unknown"
@@ -89,6 +99,8 @@ test-js: pkg
 	@cd tests/js/app && ../../../node_modules/.bin/deno run --allow-read runtime.test.mjs
 	@echo "==> [test] the same suite in Bun (npm package bun)"
 	@cd tests/js/app && ../../../node_modules/.bin/bun runtime.test.mjs
+	@echo "==> [test] the same suite in headless Chromium (plain <script type=module>, playwright-core + /usr/bin/chromium)"
+	@node tests/js/browser/browser.test.mjs
 
 ## ---- benchmarks ---------------------------------------------------------------------
 
