@@ -101,6 +101,8 @@ test-js: pkg
 	@cd tests/js/app && ../../../node_modules/.bin/bun runtime.test.mjs
 	@echo "==> [test] the same suite in headless Chromium (plain <script type=module>, playwright-core + /usr/bin/chromium)"
 	@node tests/js/browser/browser.test.mjs
+	@echo "==> [test] the same suite in Cloudflare's workerd (npm package workerd; the .wasm imported as a module), in a worker served on loopback"
+	@node tests/js/workerd/workerd.test.mjs
 
 ## ---- benchmarks ---------------------------------------------------------------------
 

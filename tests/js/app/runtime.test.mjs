@@ -3,21 +3,11 @@
 // non-zero on any failure.
 import assert from "node:assert/strict";
 import * as tributary from "tributary";
-import { cases } from "./suite.mjs";
+import { runAll } from "./suite.mjs";
 
 const runtime = globalThis.Deno ? `deno ${Deno.version.deno}` : globalThis.Bun ? `bun ${Bun.version}` : "unknown";
-let passed = 0;
-let failed = 0;
-for (const [name, run] of Object.entries(cases)) {
-  try {
-    await run(tributary, assert);
-    passed++;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok - ${name}\n  ${e?.stack ?? e}`);
-  }
-}
+const { passed, failed, lines } = await runAll(tributary, assert);
+console.log(lines.join("\n"));
 console.log(`${runtime}: ${passed} passed, ${failed} failed`);
 if (failed > 0 || passed === 0) {
   // Deno and Bun both have process via their Node compatibility.

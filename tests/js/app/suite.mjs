@@ -1,7 +1,7 @@
 // The conformance suite every runtime runs against the built package: partition table,
 // offsets, retention, errors. `assert` is node:assert/strict (Node, Deno, Bun) or a
 // small equivalent where that module does not exist.
-import table from "../partition-table.json" with { type: "json" };
+import table from "../partition-table.mjs";
 
 const hexBytes = (hex) => new Uint8Array(hex.match(/../g)?.map((h) => parseInt(h, 16)) ?? []);
 const text = (bytes) => new TextDecoder().decode(bytes);
@@ -164,4 +164,22 @@ function catchSync(f) {
     return e;
   }
   throw new Error("expected a throw");
+}
+
+/** Runs every case in order; returns { passed, failed, lines } (one line per case). */
+export async function runAll(tributary, assert) {
+  const lines = [];
+  let passed = 0;
+  let failed = 0;
+  for (const [name, run] of Object.entries(cases)) {
+    try {
+      await run(tributary, assert);
+      passed++;
+      lines.push(`ok - ${name}`);
+    } catch (e) {
+      failed++;
+      lines.push(`not ok - ${name}\n  ${e?.stack ?? e}`);
+    }
+  }
+  return { passed, failed, lines };
 }

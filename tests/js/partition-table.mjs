@@ -1,4 +1,6 @@
-{
+// The shared key -> partition table (see tests/common/partition_table.rs; a Rust test
+// checks the two agree). A JS module, not JSON: workerd has no JSON import attributes.
+export default {
   "counts": [1, 2, 3, 4, 7, 16, 100, 1024],
   "rows": [
     ["", [0, 1, 2, 3, 3, 7, 19, 359]],
@@ -18,3 +20,4 @@
     ["e697a5e69cace8aa9e", [0, 0, 2, 2, 3, 14, 2, 190]]
   ]
 }
+;
