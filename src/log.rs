@@ -270,30 +270,6 @@ impl PartitionLog {
         Ok(out)
     }
 
-    /// The encoded batches holding offsets from `from_offset` on (the first may begin
-    /// before it), up to about `max_bytes` bytes (at least one batch). For shipping whole
-    /// batches without decoding them.
-    pub fn batches_from(&self, from_offset: i64, max_bytes: usize) -> Vec<&[u8]> {
-        let mut out = Vec::new();
-        let mut taken = 0usize;
-        let first_seg = self
-            .segments
-            .partition_point(|s| s.next_offset <= from_offset);
-        for seg in self.segments.iter().skip(first_seg) {
-            let first_batch = seg
-                .batches
-                .partition_point(|b| b.base_offset + i64::from(b.count) <= from_offset);
-            for b in &seg.batches[first_batch..] {
-                if !out.is_empty() && taken + b.bytes.len() > max_bytes {
-                    return out;
-                }
-                taken += b.bytes.len();
-                out.push(&b.bytes[..]);
-            }
-        }
-        out
-    }
-
     /// Starts tracking a sink: every record from the log start on is unacknowledged.
     pub fn track_sink(&mut self) {
         if self.acked.is_none() {

@@ -109,8 +109,11 @@ pub struct ProducerStats {
     pub queue_depth: u64,
     /// Records waiting to be appended.
     pub queued_records: u64,
-    /// Records refused by `send` (any error) or rejected at append.
+    /// Records refused by `send` (any error but `QueueFull`) or rejected at append.
     pub rejected: u64,
+    /// `send` calls refused with `QueueFull` (back-pressure: the record was not taken,
+    /// and may be sent again).
+    pub queue_full: u64,
     /// Records retention removed from the topic's partitions (all producers).
     pub evicted: u64,
     /// Unacknowledged records retention dropped (all producers), see `UnackedPolicy`.
@@ -220,14 +223,6 @@ impl Client {
         })
     }
 
-    fn topic_mut(&mut self, name: &str) -> Result<&mut Topic, Error> {
-        self.topics
-            .get_mut(name)
-            .ok_or_else(|| Error::UnknownTopic {
-                topic: name.to_owned(),
-            })
-    }
-
     /// A producer for `topic`. Its keyless round robin starts at a random partition.
     pub fn topic_producer(
         &mut self,
@@ -269,11 +264,6 @@ impl Client {
             .ok_or(Error::Closed)
     }
 
-    /// The topic a producer writes to.
-    pub fn producer_topic(&self, id: ProducerId) -> Result<&str, Error> {
-        self.producer(id).map(|p| p.topic.as_str())
-    }
-
     /// Accepts one record at `now_ms` into its partition's open batch. On error nothing
     /// changes: no sequence number, round-robin step or queue slot is used.
     pub fn send(
@@ -283,9 +273,14 @@ impl Client {
         now_ms: i64,
     ) -> Result<SendReceipt, Error> {
         let result = self.try_send(id, record, now_ms);
-        if result.is_err() {
+        if let Err(e) = &result {
             if let Some(Some(p)) = self.producers.get_mut(id.0 as usize) {
-                p.stats.rejected += 1;
+                // A full queue is back-pressure, retried by the caller, not a refusal.
+                if matches!(e, Error::QueueFull { .. }) {
+                    p.stats.queue_full += 1;
+                } else {
+                    p.stats.rejected += 1;
+                }
             }
         }
         result
@@ -469,18 +464,6 @@ impl Client {
             .ok_or(Error::PartitionOutOfRange {
                 partition,
                 partition_count: t.config.partitions,
-            })
-    }
-
-    /// Mutable access to one partition's log (for the sink's cursor).
-    pub fn log_mut(&mut self, topic: &str, partition: u32) -> Result<&mut PartitionLog, Error> {
-        let t = self.topic_mut(topic)?;
-        let count = t.config.partitions;
-        t.partitions
-            .get_mut(partition as usize)
-            .ok_or(Error::PartitionOutOfRange {
-                partition,
-                partition_count: count,
             })
     }
 

@@ -30,12 +30,14 @@ fn js_copy_of_the_table_agrees() {
     let start = text.find("export default ").unwrap() + "export default ".len();
     let body = text[start..].trim_end().trim_end_matches(';');
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
-    let counts: Vec<u64> = json["counts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
+    let u64s = |v: &serde_json::Value| -> Vec<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_u64().unwrap())
+            .collect()
+    };
+    let counts = u64s(&json["counts"]);
     assert_eq!(
         counts,
         PARTITION_COUNTS
@@ -48,12 +50,7 @@ fn js_copy_of_the_table_agrees() {
     for (row, (key, want)) in rows.iter().zip(PARTITION_TABLE) {
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(row[0].as_str().unwrap(), hex);
-        let parts: Vec<u64> = row[1]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .collect();
+        let parts = u64s(&row[1]);
         assert_eq!(
             parts,
             want.iter().map(|&n| u64::from(n)).collect::<Vec<_>>()

@@ -52,6 +52,9 @@ struct Waiting {
 struct ProducerMeta {
     topic: String,
     on_full: OnFull,
+    /// Records of this producer in `Inner::waiting`: while any wait, later ones queue
+    /// behind them (order), without scanning the queue.
+    waiting: usize,
 }
 
 struct Inner {
@@ -135,9 +138,10 @@ impl Inner {
         producer: ProducerId,
         record: &ProduceRecord,
         settle: Settle,
+        now_ms: i64,
         out: &mut Vec<Outcome>,
     ) -> Option<(Settle, Error)> {
-        match self.client.send(producer, record, now()) {
+        match self.client.send(producer, record, now_ms) {
             Ok(r) => {
                 self.pending
                     .entry((producer, r.partition))
@@ -192,9 +196,10 @@ impl Inner {
 
     /// Moves waiting records into the accumulators while there is room; returns how many.
     fn admit_waiting(&mut self, out: &mut Vec<Outcome>) -> usize {
+        let now_ms = now();
         let mut admitted = 0;
         while let Some(w) = self.waiting.pop_front() {
-            if let Some((settle, _)) = self.accept(w.producer, &w.record, w.settle, out) {
+            if let Some((settle, _)) = self.accept(w.producer, &w.record, w.settle, now_ms, out) {
                 self.waiting.push_front(Waiting {
                     producer: w.producer,
                     record: w.record,
@@ -202,13 +207,46 @@ impl Inner {
                 });
                 break;
             }
+            if let Some(m) = self.producers.get_mut(&w.producer) {
+                m.waiting -= 1;
+            }
             admitted += 1;
         }
         admitted
     }
 
-    fn has_waiting(&self, producer: ProducerId) -> bool {
-        self.waiting.iter().any(|w| w.producer == producer)
+    fn wait(&mut self, producer: ProducerId, record: ProduceRecord, settle: Settle) {
+        if let Some(m) = self.producers.get_mut(&producer) {
+            m.waiting += 1;
+        }
+        self.waiting.push_back(Waiting {
+            producer,
+            record,
+            settle,
+        });
+    }
+
+    /// Takes `record` into its batch, or, if it must wait (records of this producer
+    /// already wait, or its partition queue is full under `OnFull::Wait`), into the
+    /// waiting queue; otherwise settles it with its error.
+    fn enqueue(
+        &mut self,
+        producer: ProducerId,
+        record: ProduceRecord,
+        settle: Settle,
+        on_full: OnFull,
+        now_ms: i64,
+        out: &mut Vec<Outcome>,
+    ) {
+        if self.producers.get(&producer).is_some_and(|m| m.waiting > 0) {
+            return self.wait(producer, record, settle);
+        }
+        if let Some((settle, error)) = self.accept(producer, &record, settle, now_ms, out) {
+            match on_full {
+                OnFull::Error => settle_err(settle, from_core(&error), out),
+                OnFull::Wait => self.wait(producer, record, settle),
+            }
+        }
     }
 }
 
@@ -405,6 +443,7 @@ impl Tributary {
             ProducerMeta {
                 topic: topic.to_owned(),
                 on_full,
+                waiting: 0,
             },
         );
         Ok(TopicProducer {
@@ -543,33 +582,6 @@ impl TopicProducer {
         }
         Ok(())
     }
-
-    /// Queues `record` with `settle`, or makes it wait for queue room, or rejects it.
-    fn enqueue(&self, record: ProduceRecord, settle: Settle, out: &mut Vec<Outcome>) {
-        let mut i = self.inner.borrow_mut();
-        if i.has_waiting(self.id) {
-            i.waiting.push_back(Waiting {
-                producer: self.id,
-                record,
-                settle,
-            });
-            return;
-        }
-        let on_full = i
-            .producers
-            .get(&self.id)
-            .map_or(OnFull::Wait, |m| m.on_full);
-        if let Some((settle, error)) = i.accept(self.id, &record, settle, out) {
-            match on_full {
-                OnFull::Error => settle_err(settle, from_core(&error), out),
-                OnFull::Wait => i.waiting.push_back(Waiting {
-                    producer: self.id,
-                    record,
-                    settle,
-                }),
-            }
-        }
-    }
 }
 
 #[wasm_bindgen]
@@ -602,7 +614,13 @@ impl TopicProducer {
         };
         let mut out = Vec::new();
         let promise = new_promise(|resolve, reject| {
-            self.enqueue(record, Settle::One { resolve, reject }, &mut out);
+            let mut i = self.inner.borrow_mut();
+            let on_full = i
+                .producers
+                .get(&self.id)
+                .map_or(OnFull::Wait, |m| m.on_full);
+            let settle = Settle::One { resolve, reject };
+            i.enqueue(self.id, record, settle, on_full, now(), &mut out);
         });
         schedule_poll(&self.inner);
         apply(out);
@@ -650,10 +668,11 @@ impl TopicProducer {
                 }
             }
         }
+        let now_ms = now();
         {
             let i = self.inner.borrow();
             for (n, r) in parsed.iter().enumerate() {
-                if let Err(e) = i.client.check(self.id, r, now()) {
+                if let Err(e) = i.client.check(self.id, r, now_ms) {
                     let err = from_core(&e);
                     let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
                     return rejected(err);
@@ -680,19 +699,7 @@ impl TopicProducer {
                     group: group.clone(),
                     index: index as u32,
                 };
-                if i.has_waiting(self.id) {
-                    i.waiting.push_back(Waiting {
-                        producer: self.id,
-                        record,
-                        settle,
-                    });
-                } else if let Some((settle, _)) = i.accept(self.id, &record, settle, &mut out) {
-                    i.waiting.push_back(Waiting {
-                        producer: self.id,
-                        record,
-                        settle,
-                    });
-                }
+                i.enqueue(self.id, record, settle, OnFull::Wait, now_ms, &mut out);
             }
         });
         schedule_poll(&self.inner);
@@ -708,7 +715,8 @@ impl TopicProducer {
     }
 
     /// Counters: records, bytes, batches, recordsAppended, queueDepth, queuedRecords,
-    /// waiting (records waiting for queue room), rejected, evicted, dropped.
+    /// waiting (records waiting for queue room), rejected, queueFull (sends that met a
+    /// full queue), evicted, dropped.
     #[wasm_bindgen(unchecked_return_type = "ProducerStats")]
     pub fn stats(&self) -> JsResult<JsValue> {
         let i = self.inner.borrow();
@@ -716,7 +724,7 @@ impl TopicProducer {
             .client
             .producer_stats(self.id)
             .map_err(|e| from_core(&e))?;
-        let waiting = i.waiting.iter().filter(|w| w.producer == self.id).count();
+        let waiting = i.producers.get(&self.id).map_or(0, |m| m.waiting);
         let o = Object::new();
         for (k, v) in [
             ("records", s.records),
@@ -727,6 +735,7 @@ impl TopicProducer {
             ("queuedRecords", s.queued_records),
             ("waiting", waiting as u64),
             ("rejected", s.rejected),
+            ("queueFull", s.queue_full),
             ("evicted", s.evicted),
             ("dropped", s.dropped),
         ] {

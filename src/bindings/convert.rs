@@ -109,18 +109,28 @@ fn config_str(obj: &JsValue, name: &'static str) -> JsResult<Option<String>> {
 }
 
 const SAFE: f64 = MAX_SAFE_OFFSET as f64;
+const U32: f64 = u32::MAX as f64;
+
+fn config_compression(obj: &JsValue) -> JsResult<Option<Compression>> {
+    config_str(obj, "compression")?
+        .map(|name| Compression::parse(&name).map_err(|e| super::error::from_core(&e)))
+        .transpose()
+}
+
+// The bindings check only that a number is a whole number its Rust field can hold; the
+// ranges (partitions 1..=65536, ...) are the core's `validate`, one place for each rule.
 
 /// Topic config from `{ partitions, replicationFactor, retention: {...}, compression }`.
 pub fn topic_config(obj: &JsValue) -> JsResult<TopicConfig> {
     let mut c = TopicConfig::default();
-    if let Some(n) = config_int(obj, "partitions", 1.0, 65_536.0)? {
+    if let Some(n) = config_int(obj, "partitions", 0.0, U32)? {
         c.partitions = n as u32;
     }
-    if let Some(n) = config_int(obj, "replicationFactor", 1.0, 5.0)? {
+    if let Some(n) = config_int(obj, "replicationFactor", 0.0, U32)? {
         c.replication_factor = n as u32;
     }
-    if let Some(name) = config_str(obj, "compression")? {
-        c.compression = Compression::parse(&name).map_err(|e| super::error::from_core(&e))?;
+    if let Some(codec) = config_compression(obj)? {
+        c.compression = codec;
     }
     if let Some(r) = field(obj, "retention")? {
         c.retention = retention(&r)?;
@@ -133,7 +143,7 @@ fn retention(obj: &JsValue) -> JsResult<RetentionConfig> {
         return Err(invalid_config("retention", "must be an object"));
     }
     let get = |name: &'static str| -> JsResult<Option<u64>> {
-        Ok(config_int(obj, name, 1.0, SAFE)?.map(|n| n as u64))
+        Ok(config_int(obj, name, 0.0, SAFE)?.map(|n| n as u64))
     };
     let unacked = match config_str(obj, "unacked")?.as_deref() {
         None | Some("keep") => UnackedPolicy::Keep,
@@ -162,24 +172,22 @@ pub enum OnFull {
 /// compression, onQueueFull }`.
 pub fn producer_config(obj: &JsValue) -> JsResult<(ProducerConfig, OnFull)> {
     let mut c = ProducerConfig::default();
-    if let Some(n) = config_int(obj, "batchSize", 1.0, (1u32 << 30) as f64)? {
+    if let Some(n) = config_int(obj, "batchSize", 0.0, U32)? {
         c.batch_size = n as usize;
     }
-    if let Some(n) = config_int(obj, "linger", 0.0, 3_600_000.0)? {
+    if let Some(n) = config_int(obj, "linger", 0.0, SAFE)? {
         c.linger_ms = n as u64;
     }
-    if let Some(n) = config_int(obj, "maxRequestSize", 1.0, (1u32 << 30) as f64)? {
+    if let Some(n) = config_int(obj, "maxRequestSize", 0.0, U32)? {
         c.max_request_size = n as usize;
     }
-    if let Some(n) = config_int(obj, "batchQueueSize", 1.0, 1_000_000.0)? {
+    if let Some(n) = config_int(obj, "batchQueueSize", 0.0, U32)? {
         c.batch_queue_size = n as usize;
     }
     if let Some(name) = config_str(obj, "partitioner")? {
         c.partitioner = PartitionerKind::parse(&name).map_err(|e| super::error::from_core(&e))?;
     }
-    if let Some(name) = config_str(obj, "compression")? {
-        c.compression = Some(Compression::parse(&name).map_err(|e| super::error::from_core(&e))?);
-    }
+    c.compression = config_compression(obj)?;
     let on_full = match config_str(obj, "onQueueFull")?.as_deref() {
         None | Some("wait") => OnFull::Wait,
         Some("error") => OnFull::Error,

@@ -109,6 +109,8 @@ export interface ProducerStats {
   queuedRecords: number;
   waiting: number;
   rejected: number;
+  /** Sends that met a full batch queue (they waited or failed with QUEUE_FULL). */
+  queueFull: number;
   evicted: number;
   dropped: number;
 }
