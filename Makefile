@@ -73,6 +73,8 @@ lint:
 	@cargo clippy --quiet --all-targets -- -D warnings
 	@echo "==> [test] cargo clippy --all-targets -D warnings (wasm32-unknown-unknown)"
 	@cargo clippy --quiet --all-targets --target wasm32-unknown-unknown -- -D warnings
+	@echo "==> [test] cargo clippy -D warnings (wasm32, no_std: the npm package's default build)"
+	@cargo clippy --quiet --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
 test-rust: setup-node
 	@echo "==> [test] cargo test (native: unit, property, conformance with fluvio-protocol, kafkajs murmur2, doc)"
@@ -80,10 +82,15 @@ test-rust: setup-node
 	@echo "==> [test] cargo test --no-default-features --lib (the codec-less core the npm package ships)"
 	@cargo test --quiet --no-default-features --lib
 
-test-wasm: setup-rust
-	@echo "==> [test] wasm32 tests under Node (wasm-bindgen-test-runner)"
-	@CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-	  cargo test --target wasm32-unknown-unknown --test wasm
+WASM_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --target wasm32-unknown-unknown --lib --test wasm
+
+test-wasm: setup-rust setup-system
+	@echo "==> [test] wasm32 tests (bindings: timers, JS values; partition table) under Node (wasm-bindgen-test-runner)"
+	@$(WASM_TEST)
+	@echo "==> [test] the same wasm32 tests in headless Chromium (chromedriver, tests/wasm/webdriver.json)"
+	@WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
+	  WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/wasm/webdriver.json $(WASM_TEST)
 
 ## ---- the npm package ------------------------------------------------------------------
 

@@ -8,7 +8,7 @@
 //! closed batches together may not pass `batch_queue_size`; a record that would need one
 //! more batch is refused with `QueueFull` and nothing changes.
 
-use std::collections::VecDeque;
+use alloc::collections::VecDeque;
 
 use crate::batch::{BatchBuilder, EncodedBatch, RecordRef};
 use crate::config::Compression;

@@ -26,6 +26,10 @@
 //! varint it writes inside that range (a timestamp delta that would leave it starts a new
 //! batch), so our bytes and Fluvio's agree and are also correct zigzag.
 
+use alloc::borrow::ToOwned;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use crate::compression;
 use crate::config::Compression;
 use crate::error::DecodeError;

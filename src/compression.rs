@@ -8,6 +8,8 @@
 //! [`Compression::available`] says which a build has, and configuring another is an
 //! `INVALID_CONFIG` error, never a silent fallback.
 
+use alloc::vec::Vec;
+
 use crate::config::Compression;
 use crate::error::DecodeError;
 

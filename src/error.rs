@@ -4,18 +4,19 @@
 //! was called on unchanged (no record half-accepted, no offset consumed). Each variant has a
 //! stable machine-readable [`Error::code`], which the JS bindings expose as `error.code`.
 
-use thiserror::Error as ThisError;
+use alloc::string::String;
+
+use crate::text::Text;
 
 /// The largest offset the core assigns: `2^53 - 1`, the largest integer a JS `number`
 /// holds exactly. The core refuses to assign an offset past it, so no offset is ever rounded.
 pub const MAX_SAFE_OFFSET: i64 = (1 << 53) - 1;
 
 /// Everything that can go wrong in the core.
-#[derive(Debug, Clone, PartialEq, Eq, ThisError)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// A configuration value is out of its range; `field` names it.
-    #[error("invalid config `{field}`: {reason}")]
     InvalidConfig {
         /// The config key, as spelled in JS (`partitions`, `batchSize`, ...).
         field: &'static str,
@@ -23,26 +24,22 @@ pub enum Error {
         reason: &'static str,
     },
     /// `produce`/`read` named a topic that was never created.
-    #[error("unknown topic `{topic}`")]
     UnknownTopic {
         /// The topic name given.
         topic: String,
     },
     /// `create_topic` named a topic that exists already.
-    #[error("topic `{topic}` already exists")]
     TopicExists {
         /// The topic name given.
         topic: String,
     },
     /// A topic name that is empty, too long, or has characters other than
     /// `[A-Za-z0-9_-]` (the names both Fluvio and NATS subjects accept).
-    #[error("invalid topic name: {reason}")]
     InvalidTopicName {
         /// What is wrong with it.
         reason: &'static str,
     },
     /// A partition number at or past the topic's partition count.
-    #[error("partition {partition} out of range: the topic has {partition_count} partitions")]
     PartitionOutOfRange {
         /// The partition asked for.
         partition: u32,
@@ -50,7 +47,6 @@ pub enum Error {
         partition_count: u32,
     },
     /// One record is larger, encoded, than `max_request_size`; nothing was queued.
-    #[error("record of {size} bytes is larger than maxRequestSize ({max_request_size} bytes)")]
     RecordTooLarge {
         /// The record's encoded size in bytes.
         size: usize,
@@ -58,7 +54,6 @@ pub enum Error {
         max_request_size: usize,
     },
     /// The partition's queue of unsent batches is full (`batch_queue_size`); nothing was queued.
-    #[error("batch queue of partition {partition} is full ({batch_queue_size} batches)")]
     QueueFull {
         /// The partition whose queue is full.
         partition: u32,
@@ -66,9 +61,6 @@ pub enum Error {
         batch_queue_size: usize,
     },
     /// A read asked for an offset that retention removed.
-    #[error(
-        "offset {offset} was evicted by retention; the next available offset is {next_available}"
-    )]
     OffsetEvicted {
         /// The offset asked for.
         offset: i64,
@@ -76,7 +68,6 @@ pub enum Error {
         next_available: i64,
     },
     /// A read asked for an offset past the high watermark (or a negative one).
-    #[error("offset {offset} is out of range: the high watermark is {high_watermark}")]
     OffsetOutOfRange {
         /// The offset asked for.
         offset: i64,
@@ -84,19 +75,15 @@ pub enum Error {
         high_watermark: i64,
     },
     /// Assigning the next offset would pass `2^53 - 1` ([`MAX_SAFE_OFFSET`]).
-    #[error("partition {partition} would assign offsets past 2^53 - 1")]
     OffsetOverflow {
         /// The partition that is full.
         partition: u32,
     },
     /// The producer (or client) was closed.
-    #[error("the producer is closed")]
     Closed,
     /// A record batch failed to decode.
-    #[error("corrupt record batch: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(DecodeError),
     /// A timestamp outside `0..=2^53 - 1` milliseconds.
-    #[error("invalid timestamp {0}: it must be 0..=2^53-1 ms since the epoch")]
     InvalidTimestamp(i64),
 }
 
@@ -121,24 +108,110 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The human-readable message (the same text as `Display`), built without `core::fmt`.
+    pub fn message(&self) -> String {
+        let t = Text::new();
+        match self {
+            Error::InvalidConfig { field, reason } => {
+                t.s("invalid config `").s(field).s("`: ").s(reason)
+            }
+            Error::UnknownTopic { topic } => t.s("unknown topic `").s(topic).s("`"),
+            Error::TopicExists { topic } => t.s("topic `").s(topic).s("` already exists"),
+            Error::InvalidTopicName { reason } => t.s("invalid topic name: ").s(reason),
+            Error::PartitionOutOfRange {
+                partition,
+                partition_count,
+            } => t
+                .s("partition ")
+                .u((*partition).into())
+                .s(" out of range: the topic has ")
+                .u((*partition_count).into())
+                .s(" partitions"),
+            Error::RecordTooLarge {
+                size,
+                max_request_size,
+            } => t
+                .s("record of ")
+                .u(*size as u64)
+                .s(" bytes is larger than maxRequestSize (")
+                .u(*max_request_size as u64)
+                .s(" bytes)"),
+            Error::QueueFull {
+                partition,
+                batch_queue_size,
+            } => t
+                .s("batch queue of partition ")
+                .u((*partition).into())
+                .s(" is full (")
+                .u(*batch_queue_size as u64)
+                .s(" batches)"),
+            Error::OffsetEvicted {
+                offset,
+                next_available,
+            } => t
+                .s("offset ")
+                .i(*offset)
+                .s(" was evicted by retention; the next available offset is ")
+                .i(*next_available),
+            Error::OffsetOutOfRange {
+                offset,
+                high_watermark,
+            } => t
+                .s("offset ")
+                .i(*offset)
+                .s(" is out of range: the high watermark is ")
+                .i(*high_watermark),
+            Error::OffsetOverflow { partition } => t
+                .s("partition ")
+                .u((*partition).into())
+                .s(" would assign offsets past 2^53 - 1"),
+            Error::Closed => t.s("the producer is closed"),
+            Error::Decode(d) => t.s("corrupt record batch: ").s(&d.message()),
+            Error::InvalidTimestamp(ts) => t
+                .s("invalid timestamp ")
+                .i(*ts)
+                .s(": it must be 0..=2^53-1 ms since the epoch"),
+        }
+        .done()
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Decode(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+impl From<DecodeError> for Error {
+    fn from(d: DecodeError) -> Self {
+        Error::Decode(d)
+    }
+}
+
 /// Why a record batch failed to decode. The decoder never panics on any input.
-#[derive(Debug, Clone, PartialEq, Eq, ThisError)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The input ended before the structure did.
-    #[error("truncated: needed {needed} more bytes")]
     Truncated {
         /// How many more bytes the next field needed.
         needed: usize,
     },
     /// `batch_len` disagrees with the bytes present or is negative.
-    #[error("batch_len {0} does not match the data")]
     BadLength(i64),
     /// The magic byte is not 2.
-    #[error("unsupported magic byte {0}")]
     BadMagic(i8),
     /// The CRC-32C stored in the header does not match the data.
-    #[error("crc mismatch: stored {stored:#010x}, computed {computed:#010x}")]
     CrcMismatch {
         /// The CRC in the header.
         stored: u32,
@@ -146,34 +219,90 @@ pub enum DecodeError {
         computed: u32,
     },
     /// Compression bits name a codec this build does not have.
-    #[error("unsupported compression code {0}")]
     UnsupportedCompression(i16),
     /// The compressed payload is invalid or inflates past the limit.
-    #[error("decompression failed")]
     Decompress,
     /// A varint is longer than 10 bytes or does not fit its type.
-    #[error("malformed varint")]
     Varint,
     /// A length or count is negative or larger than the data.
-    #[error("invalid length {0}")]
     InvalidLength(i64),
     /// The record count disagrees with `last_offset_delta` or with the records present.
-    #[error("record count {count} disagrees with the batch")]
     CountMismatch {
         /// The count stored in the batch.
         count: i64,
     },
     /// A header name that is not UTF-8.
-    #[error("header name is not UTF-8")]
     HeaderName,
     /// Bytes left over after the last record.
-    #[error("{0} trailing bytes after the last record")]
     Trailing(usize),
 }
+
+impl DecodeError {
+    /// The human-readable message (the same text as `Display`), built without `core::fmt`.
+    pub fn message(&self) -> String {
+        let t = Text::new();
+        match self {
+            DecodeError::Truncated { needed } => {
+                t.s("truncated: needed ").u(*needed as u64).s(" more bytes")
+            }
+            DecodeError::BadLength(n) => t.s("batch_len ").i(*n).s(" does not match the data"),
+            DecodeError::BadMagic(m) => t.s("unsupported magic byte ").i((*m).into()),
+            DecodeError::CrcMismatch { stored, computed } => t
+                .s("crc mismatch: stored ")
+                .hex32(*stored)
+                .s(", computed ")
+                .hex32(*computed),
+            DecodeError::UnsupportedCompression(c) => {
+                t.s("unsupported compression code ").i((*c).into())
+            }
+            DecodeError::Decompress => t.s("decompression failed"),
+            DecodeError::Varint => t.s("malformed varint"),
+            DecodeError::InvalidLength(n) => t.s("invalid length ").i(*n),
+            DecodeError::CountMismatch { count } => t
+                .s("record count ")
+                .i(*count)
+                .s(" disagrees with the batch"),
+            DecodeError::HeaderName => t.s("header name is not UTF-8"),
+            DecodeError::Trailing(n) => t.u(*n as u64).s(" trailing bytes after the last record"),
+        }
+        .done()
+    }
+}
+
+impl core::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl core::error::Error for DecodeError {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn decode_messages() {
+        let e: Error = DecodeError::CrcMismatch {
+            stored: 0xab,
+            computed: 0xdead_beef,
+        }
+        .into();
+        assert_eq!(
+            e.to_string(),
+            "corrupt record batch: crc mismatch: stored 0x000000ab, computed 0xdeadbeef"
+        );
+        assert_eq!(
+            DecodeError::Trailing(3).to_string(),
+            "3 trailing bytes after the last record"
+        );
+        assert_eq!(
+            Error::InvalidTimestamp(-1).to_string(),
+            "invalid timestamp -1: it must be 0..=2^53-1 ms since the epoch"
+        );
+    }
 
     #[test]
     fn record_too_large_names_both_sizes_once() {

@@ -25,6 +25,7 @@
 //! assert_eq!(records[0].value, b"hello");
 //! # Ok::<(), tributary::Error>(())
 //! ```
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![warn(
     unreachable_pub,
     missing_debug_implementations,
@@ -32,6 +33,9 @@
     rust_2018_idioms
 )]
 #![deny(unsafe_code)]
+
+// The core needs only `alloc`; `std` comes with the `std` feature (codecs, native use).
+extern crate alloc;
 
 pub mod accumulator;
 pub mod batch;
@@ -42,6 +46,7 @@ pub mod log;
 pub mod partitioner;
 pub mod producer;
 pub mod record;
+pub(crate) mod text;
 
 #[cfg(target_arch = "wasm32")]
 #[allow(unsafe_code)] // wasm-bindgen's generated glue

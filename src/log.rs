@@ -18,7 +18,9 @@
 //!   [`PartitionInfo::over_bound`] says so), [`UnackedPolicy::Drop`] removes them and counts
 //!   them in [`PartitionInfo::lost_records`]. Nothing is lost silently.
 
-use std::collections::VecDeque;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use crate::batch::{decode_batch, EncodedBatch};
 use crate::config::{RetentionConfig, UnackedPolicy};

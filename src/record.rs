@@ -5,6 +5,9 @@
 //! in milliseconds since the epoch (set at send time unless given), and optional `headers`
 //! (name → bytes, in order, names may repeat as in Kafka).
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 /// One record header: a UTF-8 name and a byte value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {

@@ -3,18 +3,21 @@
 //! The core does the work; this file converts arguments, keeps the promise of every
 //! record until its batch is in the log, and schedules the core's `poll`: as a microtask
 //! after a `send` (linger 0: "the next turn of the event loop"), and with a timer
-//! (gloo-timers, cancelled when dropped) at the earliest linger deadline.
+//! (the host's `setTimeout`, cleared when dropped) at the earliest linger deadline.
 
-use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
-use std::rc::{Rc, Weak};
+use alloc::borrow::ToOwned;
+use alloc::collections::VecDeque;
+use alloc::rc::{Rc, Weak};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
-use gloo_timers::callback::Timeout;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use super::convert::{self, JsResult, OnFull};
 use super::error::{from_core, invalid_argument};
+use super::timer::Timeout;
 use crate::producer::{PollOutcome, ProducerId};
 use crate::{Client, Error, ProduceRecord, MAX_SAFE_OFFSET};
 
@@ -55,13 +58,46 @@ struct ProducerMeta {
     /// Records of this producer in `Inner::waiting`: while any wait, later ones queue
     /// behind them (order), without scanning the queue.
     waiting: usize,
+    /// Per partition: records sent and not yet in the log, in sequence order.
+    pending: Vec<VecDeque<Pending>>,
+}
+
+/// The producers' metadata by `ProducerId` (the core hands out small, reused indices).
+#[derive(Default)]
+struct Producers(Vec<Option<ProducerMeta>>);
+
+impl Producers {
+    fn get(&self, id: ProducerId) -> Option<&ProducerMeta> {
+        self.0.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    fn get_mut(&mut self, id: ProducerId) -> Option<&mut ProducerMeta> {
+        self.0.get_mut(id.0 as usize).and_then(Option::as_mut)
+    }
+
+    fn insert(&mut self, id: ProducerId, meta: ProducerMeta) {
+        let i = id.0 as usize;
+        if self.0.len() <= i {
+            self.0.resize_with(i + 1, || None);
+        }
+        self.0[i] = Some(meta);
+    }
+
+    fn remove(&mut self, id: ProducerId) -> Option<ProducerMeta> {
+        self.0.get_mut(id.0 as usize).and_then(Option::take)
+    }
+
+    /// The queue of records pending in `partition`.
+    fn pending(&mut self, id: ProducerId, partition: u32) -> Option<&mut VecDeque<Pending>> {
+        self.get_mut(id)
+            .and_then(|m| m.pending.get_mut(partition as usize))
+    }
 }
 
 struct Inner {
     client: Client,
     closed: bool,
-    producers: HashMap<ProducerId, ProducerMeta>,
-    pending: HashMap<(ProducerId, u32), VecDeque<Pending>>,
+    producers: Producers,
     waiting: VecDeque<Waiting>,
     poll_scheduled: bool,
     microtask: Option<Closure<dyn FnMut(JsValue)>>,
@@ -143,14 +179,13 @@ impl Inner {
     ) -> Option<(Settle, Error)> {
         match self.client.send(producer, record, now_ms) {
             Ok(r) => {
-                self.pending
-                    .entry((producer, r.partition))
-                    .or_default()
-                    .push_back(Pending {
+                if let Some(queue) = self.producers.pending(producer, r.partition) {
+                    queue.push_back(Pending {
                         seq: r.seq,
                         timestamp: r.timestamp,
                         settle,
                     });
+                }
                 None
             }
             Err(e @ Error::QueueFull { .. }) => Some((settle, e)),
@@ -163,27 +198,26 @@ impl Inner {
 
     fn settle_outcome(&mut self, outcome: PollOutcome, out: &mut Vec<Outcome>) {
         for a in outcome.appended {
-            let topic = self
-                .producers
-                .get(&a.producer)
-                .map(|m| m.topic.clone())
-                .unwrap_or_default();
-            let Some(queue) = self.pending.get_mut(&(a.producer, a.partition)) else {
+            let Some(meta) = self.producers.get_mut(a.producer) else {
                 continue;
             };
+            let Some(queue) = meta.pending.get_mut(a.partition as usize) else {
+                continue;
+            };
+            let topic = &meta.topic;
             let end = a.first_seq + u64::from(a.count);
             while queue.front().is_some_and(|p| p.seq < end) {
                 let p = queue.pop_front().expect("front exists");
                 let offset = a.base_offset + (p.seq - a.first_seq) as i64;
                 settle_ok(
                     p.settle,
-                    metadata(&topic, a.partition, offset, p.timestamp),
+                    metadata(topic, a.partition, offset, p.timestamp),
                     out,
                 );
             }
         }
         for r in outcome.rejected {
-            let Some(queue) = self.pending.get_mut(&(r.producer, r.partition)) else {
+            let Some(queue) = self.producers.pending(r.producer, r.partition) else {
                 continue;
             };
             let end = r.first_seq + u64::from(r.count);
@@ -207,7 +241,7 @@ impl Inner {
                 });
                 break;
             }
-            if let Some(m) = self.producers.get_mut(&w.producer) {
+            if let Some(m) = self.producers.get_mut(w.producer) {
                 m.waiting -= 1;
             }
             admitted += 1;
@@ -216,7 +250,7 @@ impl Inner {
     }
 
     fn wait(&mut self, producer: ProducerId, record: ProduceRecord, settle: Settle) {
-        if let Some(m) = self.producers.get_mut(&producer) {
+        if let Some(m) = self.producers.get_mut(producer) {
             m.waiting += 1;
         }
         self.waiting.push_back(Waiting {
@@ -238,7 +272,7 @@ impl Inner {
         now_ms: i64,
         out: &mut Vec<Outcome>,
     ) {
-        if self.producers.get(&producer).is_some_and(|m| m.waiting > 0) {
+        if self.producers.get(producer).is_some_and(|m| m.waiting > 0) {
             return self.wait(producer, record, settle);
         }
         if let Some((settle, error)) = self.accept(producer, &record, settle, now_ms, out) {
@@ -366,8 +400,7 @@ impl Tributary {
         let inner = Rc::new(RefCell::new(Inner {
             client: Client::new(seed),
             closed: false,
-            producers: HashMap::new(),
-            pending: HashMap::new(),
+            producers: Producers::default(),
             waiting: VecDeque::new(),
             poll_scheduled: false,
             microtask: None,
@@ -438,12 +471,14 @@ impl Tributary {
             .client
             .topic_producer(topic, config)
             .map_err(|e| from_core(&e))?;
+        let partitions = i.client.topic_config(topic).map_or(0, |c| c.partitions);
         i.producers.insert(
             id,
             ProducerMeta {
                 topic: topic.to_owned(),
                 on_full,
                 waiting: 0,
+                pending: (0..partitions).map(|_| VecDeque::new()).collect(),
             },
         );
         Ok(TopicProducer {
@@ -577,7 +612,7 @@ impl TopicProducer {
 
     fn usable(&self) -> JsResult<()> {
         let i = self.inner.borrow();
-        if i.closed || !i.producers.contains_key(&self.id) {
+        if i.closed || i.producers.get(self.id).is_none() {
             return Err(from_core(&Error::Closed));
         }
         Ok(())
@@ -615,10 +650,7 @@ impl TopicProducer {
         let mut out = Vec::new();
         let promise = new_promise(|resolve, reject| {
             let mut i = self.inner.borrow_mut();
-            let on_full = i
-                .producers
-                .get(&self.id)
-                .map_or(OnFull::Wait, |m| m.on_full);
+            let on_full = i.producers.get(self.id).map_or(OnFull::Wait, |m| m.on_full);
             let settle = Settle::One { resolve, reject };
             i.enqueue(self.id, record, settle, on_full, now(), &mut out);
         });
@@ -655,9 +687,13 @@ impl TopicProducer {
         let mut parsed = Vec::with_capacity(arr.length() as usize);
         for (n, entry) in arr.iter().enumerate() {
             if !Array::is_array(&entry) {
-                return rejected(invalid_argument(&format!(
-                    "sendAll entry {n} must be [key, value] or [key, value, options]"
-                )));
+                return rejected(invalid_argument(
+                    &crate::text::Text::new()
+                        .s("sendAll entry ")
+                        .u(n as u64)
+                        .s(" must be [key, value] or [key, value, options]")
+                        .done(),
+                ));
             }
             let e: Array = entry.unchecked_into();
             match Self::record(&e.get(0), &e.get(1), &e.get(2)) {
@@ -724,7 +760,7 @@ impl TopicProducer {
             .client
             .producer_stats(self.id)
             .map_err(|e| from_core(&e))?;
-        let waiting = i.producers.get(&self.id).map_or(0, |m| m.waiting);
+        let waiting = i.producers.get(self.id).map_or(0, |m| m.waiting);
         let o = Object::new();
         for (k, v) in [
             ("records", s.records),
@@ -748,7 +784,7 @@ impl TopicProducer {
     pub fn close(&self) -> Promise {
         run_poll(&self.inner, true);
         let mut i = self.inner.borrow_mut();
-        if i.producers.remove(&self.id).is_some() {
+        if i.producers.remove(self.id).is_some() {
             let _ = i.client.close_producer(self.id, now());
         }
         Promise::resolve(&JsValue::UNDEFINED)

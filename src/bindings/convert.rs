@@ -3,11 +3,15 @@
 //! Numbers are checked for being finite integers in range; strings for being valid
 //! UTF-16 (a lone surrogate is an error, not a silent U+FFFD); bytes are copied in.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use js_sys::{Object, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::error::{invalid_argument, js_error};
+use crate::text::Text;
 use crate::{
     Compression, Header, PartitionerKind, ProducerConfig, RetentionConfig, TopicConfig,
     UnackedPolicy, MAX_SAFE_OFFSET,
@@ -17,28 +21,37 @@ use crate::{
 pub type JsResult<T> = Result<T, JsValue>;
 
 fn invalid_config(field: &str, reason: &str) -> JsValue {
-    js_error(
-        "INVALID_CONFIG",
-        &format!("invalid config `{field}`: {reason}"),
-    )
+    let message = Text::new()
+        .s("invalid config `")
+        .s(field)
+        .s("`: ")
+        .s(reason)
+        .done();
+    js_error("INVALID_CONFIG", &message)
 }
 
 /// Bytes from a `string` (UTF-8) or `Uint8Array` (copied); `what` names the argument.
 pub fn bytes(v: &JsValue, what: &str) -> JsResult<Vec<u8>> {
     if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
         if !s.is_valid_utf16() {
-            return Err(invalid_argument(&format!(
-                "{what} is a string with a lone UTF-16 surrogate; it cannot be encoded as UTF-8"
-            )));
+            return Err(invalid_argument(
+                &Text::new()
+                    .s(what)
+                    .s(" is a string with a lone UTF-16 surrogate; it cannot be encoded as UTF-8")
+                    .done(),
+            ));
         }
         return Ok(String::from(s).into_bytes());
     }
     if let Some(a) = v.dyn_ref::<Uint8Array>() {
         return Ok(a.to_vec());
     }
-    Err(invalid_argument(&format!(
-        "{what} must be a string or a Uint8Array"
-    )))
+    Err(invalid_argument(
+        &Text::new()
+            .s(what)
+            .s(" must be a string or a Uint8Array")
+            .done(),
+    ))
 }
 
 /// A key: `null`/`undefined` is no key; otherwise as [`bytes`].
@@ -53,25 +66,32 @@ pub fn key(v: &JsValue) -> JsResult<Option<Vec<u8>>> {
 /// A whole number in `min..=max` (finite, no fraction). Messages format numbers as
 /// integers: pulling in `f64` formatting would cost ~17 KB of wasm.
 pub fn integer(v: &JsValue, what: &str, min: f64, max: f64) -> Result<f64, String> {
+    let t = Text::new().s(what);
     let Some(n) = v.as_f64() else {
-        return Err(format!("{what} must be a number"));
+        return Err(t.s(" must be a number").done());
     };
     if n.is_nan() {
-        return Err(format!("{what} must be a whole number, got NaN"));
+        return Err(t.s(" must be a whole number, got NaN").done());
     }
-    if !n.is_finite() || n.fract() != 0.0 {
-        return Err(format!("{what} must be a whole number"));
+    // Every f64 of magnitude 2^53 and beyond is whole; below, `n as i64` truncates, so a
+    // fraction shows as a difference (no libm `fract` in the no_std build).
+    let huge = n.abs() >= 9.0e18;
+    if !n.is_finite() || (!huge && n != (n as i64) as f64) {
+        return Err(t.s(" must be a whole number").done());
     }
     if n < min || n > max {
-        let got = if n.abs() < 9.3e18 {
-            (n as i64).to_string()
+        let t = t
+            .s(" must be ")
+            .i(min as i64)
+            .s("..=")
+            .i(max as i64)
+            .s(", got ");
+        return Err(if huge {
+            t.s("a number out of range")
         } else {
-            "a number out of range".to_owned()
-        };
-        return Err(format!(
-            "{what} must be {}..={}, got {got}",
-            min as i64, max as i64
-        ));
+            t.i(n as i64)
+        }
+        .done());
     }
     Ok(n)
 }

@@ -9,6 +9,12 @@ use wasm_bindgen::prelude::*;
 mod client;
 mod convert;
 mod error;
+#[cfg(not(feature = "std"))]
+mod runtime;
+mod timer;
+
+#[cfg(test)]
+mod tests;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
