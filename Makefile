@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-js clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js clean
 
 help:
 	@echo "make demo   build and run the demo"
@@ -98,10 +98,14 @@ pkg: setup
 	@echo "==> [pkg] building pkg/ (the npm package) from the matrix in wasm-pack.toml"
 	@python3 scripts/build_pkg.py
 
-test-js: pkg
+test-size: pkg
+	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
+	@python3 scripts/build_pkg.py --check-budget
+
+test-js: pkg test-size
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
 	@cd tests/js/app && npm install --no-audit --no-fund --loglevel=error --no-package-lock
-	@cd tests/js/app && node --test node.test.mjs
+	@cd tests/js/app && node --test node.test.mjs full.test.mjs
 	@echo "==> [test] the same suite in Deno (npm package deno)"
 	@cd tests/js/app && ../../../node_modules/.bin/deno run --allow-read runtime.test.mjs
 	@echo "==> [test] the same suite in Bun (npm package bun)"
