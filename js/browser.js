@@ -7,5 +7,5 @@ import { TributaryError } from "./errors.js";
 await init({ module_or_path: new URL("./tributary_bg.wasm", import.meta.url) });
 setErrorClass(TributaryError);
 
-export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
+export { Tributary, TopicProducer, Sink, partitionFor } from "./tributary.js";
 export { TributaryError };

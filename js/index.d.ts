@@ -1,4 +1,5 @@
-export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
+export { Tributary, TopicProducer, Sink, partitionFor } from "./tributary.js";
+import type { UndeliveredRange } from "./tributary.js";
 export type {
   TopicConfig,
   RetentionConfig,
@@ -8,6 +9,10 @@ export type {
   ConsumedRecord,
   PartitionInfo,
   ProducerStats,
+  SinkOptions,
+  SinkStats,
+  SinkProgress,
+  UndeliveredRange,
 } from "./tributary.js";
 
 /** Every failure of tributary: an Error with a stable `code`. */
@@ -20,4 +25,6 @@ export declare class TributaryError extends Error {
   readonly nextAvailable?: number;
   /** Set when sendAll rejects for one entry: its index. */
   readonly index?: number;
+  /** Set when a flush rejects because of a sink: what was not acknowledged. */
+  readonly undelivered?: UndeliveredRange[];
 }

@@ -6,5 +6,5 @@ import { TributaryError } from "./errors.js";
 initSync({ module: readFileSync(new URL("./tributary_bg.wasm", import.meta.url)) });
 setErrorClass(TributaryError);
 
-export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
+export { Tributary, TopicProducer, Sink, partitionFor } from "./tributary.js";
 export { TributaryError };

@@ -7,5 +7,5 @@ import { TributaryError } from "./errors.js";
 initSync({ module: wasmModule });
 setErrorClass(TributaryError);
 
-export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
+export { Tributary, TopicProducer, Sink, partitionFor } from "./tributary.js";
 export { TributaryError };

@@ -85,6 +85,40 @@ pub enum Error {
     Decode(DecodeError),
     /// A timestamp outside `0..=2^53 - 1` milliseconds.
     InvalidTimestamp(i64),
+    /// The server refused the sink's credentials (or they could not be used).
+    SinkAuth,
+    /// The server refused a publish to `subject`: the credentials lack the permission.
+    SinkPermission {
+        /// The subject refused.
+        subject: String,
+    },
+    /// The partition's subject is captured by a stream other than the sink's `stream`.
+    SinkWrongStream {
+        /// The stream the sink expected.
+        stream: String,
+    },
+    /// No stream captures the sink's subjects (JetStream answered "no responders").
+    SinkNoStream {
+        /// The stream the sink expected.
+        stream: String,
+    },
+    /// JetStream answered a publish with an error (retried).
+    SinkRejected,
+    /// The server did not answer in time (connect, login, acks, or a `flush` timeout).
+    SinkTimeout,
+    /// The server sent bytes that are not the NATS protocol, or closed with an error.
+    SinkProtocol,
+    /// Records given up after `max_retries`, or larger than the server's max payload.
+    SinkUndelivered {
+        /// Their partition.
+        partition: u32,
+        /// The first offset given up.
+        from_offset: i64,
+        /// One past the last.
+        to_offset: i64,
+    },
+    /// The sink was closed before the records were acknowledged.
+    SinkClosed,
 }
 
 impl Error {
@@ -104,6 +138,15 @@ impl Error {
             Error::Closed => "CLOSED",
             Error::Decode(_) => "CORRUPT_BATCH",
             Error::InvalidTimestamp(_) => "INVALID_TIMESTAMP",
+            Error::SinkAuth => "SINK_AUTH",
+            Error::SinkPermission { .. } => "SINK_PERMISSION",
+            Error::SinkWrongStream { .. } => "SINK_WRONG_STREAM",
+            Error::SinkNoStream { .. } => "SINK_NO_STREAM",
+            Error::SinkRejected => "SINK_REJECTED",
+            Error::SinkTimeout => "SINK_TIMEOUT",
+            Error::SinkProtocol => "SINK_PROTOCOL",
+            Error::SinkUndelivered { .. } => "SINK_UNDELIVERED",
+            Error::SinkClosed => "SINK_CLOSED",
         }
     }
 }
@@ -172,6 +215,37 @@ impl Error {
                 .s("invalid timestamp ")
                 .i(*ts)
                 .s(": it must be 0..=2^53-1 ms since the epoch"),
+            Error::SinkAuth => t.s("the server refused the sink's credentials"),
+            Error::SinkPermission { subject } => t
+                .s("the server refused a publish to `")
+                .s(subject)
+                .s("`: the credentials lack the permission"),
+            Error::SinkWrongStream { stream } => t
+                .s("the subject is captured by a stream other than `")
+                .s(stream)
+                .s("`"),
+            Error::SinkNoStream { stream } => t
+                .s("no stream captures the subject (expected stream `")
+                .s(stream)
+                .s("`)"),
+            Error::SinkRejected => t.s("JetStream refused a publish (retrying)"),
+            Error::SinkTimeout => t.s("the server did not answer in time"),
+            Error::SinkProtocol => {
+                t.s("the server broke the NATS protocol or closed with an error")
+            }
+            Error::SinkUndelivered {
+                partition,
+                from_offset,
+                to_offset,
+            } => t
+                .s("records ")
+                .i(*from_offset)
+                .s("..")
+                .i(*to_offset)
+                .s(" of partition ")
+                .u((*partition).into())
+                .s(" were not delivered"),
+            Error::SinkClosed => t.s("the sink was closed before the records were acknowledged"),
         }
         .done()
     }
@@ -366,6 +440,21 @@ mod tests {
             Error::Closed,
             Error::Decode(DecodeError::Varint),
             Error::InvalidTimestamp(-1),
+            Error::SinkAuth,
+            Error::SinkPermission {
+                subject: "s".into(),
+            },
+            Error::SinkWrongStream { stream: "s".into() },
+            Error::SinkNoStream { stream: "s".into() },
+            Error::SinkRejected,
+            Error::SinkTimeout,
+            Error::SinkProtocol,
+            Error::SinkUndelivered {
+                partition: 0,
+                from_offset: 0,
+                to_offset: 1,
+            },
+            Error::SinkClosed,
         ];
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();
         codes.sort_unstable();

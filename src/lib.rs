@@ -47,6 +47,7 @@ pub mod nats;
 pub mod partitioner;
 pub mod producer;
 pub mod record;
+pub mod sink;
 pub(crate) mod text;
 
 #[cfg(target_arch = "wasm32")]

@@ -288,6 +288,49 @@ impl PartitionLog {
         }
     }
 
+    /// Records appended and not yet acknowledged by the sink (0 without a sink).
+    pub fn unacked_records(&self) -> u64 {
+        self.acked.map_or(0, |a| (self.high_watermark - a) as u64)
+    }
+
+    /// Whether a batch of `count` records and `bytes` bytes may be appended now. Only a
+    /// partition a sink tracks under [`UnackedPolicy::Keep`] can be full: its outbox (the
+    /// unacknowledged records) is bounded by `max_records` and `max_bytes`, so while the
+    /// engine is unreachable appends wait (the producer's queue fills and `send` waits or
+    /// fails by its policy) instead of memory growing. An empty outbox always takes one
+    /// batch, however large.
+    pub fn outbox_has_room(&self, count: u64, bytes: u64) -> bool {
+        let Some(acked) = self.acked else {
+            return true;
+        };
+        let unacked = self.unacked_records();
+        if self.retention.unacked != UnackedPolicy::Keep || unacked == 0 {
+            return true;
+        }
+        if self
+            .retention
+            .max_records
+            .is_some_and(|max| unacked + count > max)
+        {
+            return false;
+        }
+        if let Some(max) = self.retention.max_bytes {
+            // Whole segments holding unacknowledged records: an upper bound, in a few steps
+            // (a log holds about eight segments).
+            let held: u64 = self
+                .segments
+                .iter()
+                .rev()
+                .take_while(|s| s.next_offset > acked)
+                .map(|s| s.bytes)
+                .sum();
+            if held + bytes > max {
+                return false;
+            }
+        }
+        true
+    }
+
     /// What the partition reports about itself.
     pub fn info(&self) -> PartitionInfo {
         PartitionInfo {

@@ -228,6 +228,21 @@ impl Client {
         self.topics.iter().map(|t| t.name.as_str())
     }
 
+    /// The partition logs of `topic` (the sink reads and acknowledges through them).
+    pub fn logs(&self, topic: &str) -> Result<&[PartitionLog], Error> {
+        self.topic(topic).map(|t| &t.partitions[..])
+    }
+
+    /// The partition logs of `topic`, mutably.
+    pub fn logs_mut(&mut self, topic: &str) -> Result<&mut [PartitionLog], Error> {
+        match self.find_topic(topic) {
+            Ok(i) => Ok(&mut self.topics[i].partitions[..]),
+            Err(_) => Err(Error::UnknownTopic {
+                topic: topic.to_owned(),
+            }),
+        }
+    }
+
     /// The topic's index, or where it would be inserted.
     fn find_topic(&self, name: &str) -> Result<usize, usize> {
         self.topics.binary_search_by(|t| t.name.as_str().cmp(name))
@@ -406,14 +421,15 @@ impl Client {
                 } else {
                     acc.close_if_lingered(now_ms, linger, compression);
                 }
-                while let Some(ready) = acc.pop() {
+                let log = &mut topic.partitions[partition];
+                // A full outbox (see `PartitionLog::outbox_has_room`) leaves batches queued.
+                while acc.front().is_some_and(|r| {
+                    log.outbox_has_room(u64::from(r.batch.count()), r.batch.bytes().len() as u64)
+                }) {
+                    let Some(ready) = acc.pop() else { break };
                     let count = ready.batch.count();
                     let partition = partition as u32;
-                    match topic.partitions[partition as usize].append(
-                        ready.batch,
-                        now_ms,
-                        partition,
-                    ) {
+                    match log.append(ready.batch, now_ms, partition) {
                         Ok(base_offset) => {
                             p.stats.batches += 1;
                             p.stats.records_appended += u64::from(count);

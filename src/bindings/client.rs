@@ -21,6 +21,27 @@ use super::timer::Timeout;
 use crate::producer::{PollOutcome, ProducerId};
 use crate::{Client, Error, ProduceRecord, MAX_SAFE_OFFSET};
 
+#[wasm_bindgen]
+extern "C" {
+    /// A promise seen through its `then` with plain JS functions (results chain as in JS).
+    #[wasm_bindgen(js_name = "Promise")]
+    pub(super) type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_1(this: &Thenable, on_fulfilled: &JsValue) -> Promise;
+    #[wasm_bindgen(method, js_name = then)]
+    fn then_2(this: &Thenable, on_fulfilled: &JsValue, on_rejected: &JsValue) -> Promise;
+}
+
+/// `promise.then(f)` where `f` returns a value or a promise.
+pub(super) fn then(p: &Promise, f: &JsValue) -> Promise {
+    p.unchecked_ref::<Thenable>().then_1(f)
+}
+
+/// `promise.then(ok, err)`.
+pub(super) fn then2(p: &Promise, ok: &JsValue, err: &JsValue) -> Promise {
+    p.unchecked_ref::<Thenable>().then_2(ok, err)
+}
+
 struct Group {
     results: Array,
     remaining: u32,
@@ -94,8 +115,9 @@ impl Producers {
     }
 }
 
-struct Inner {
-    client: Client,
+pub(super) struct Inner {
+    pub(super) client: Client,
+    pub(super) sinks: Vec<Option<super::sink::Slot>>,
     closed: bool,
     producers: Producers,
     waiting: VecDeque<Waiting>,
@@ -104,23 +126,26 @@ struct Inner {
     timer: Option<(i64, Timeout)>,
 }
 
-/// A settled promise, applied once no borrow of `Inner` is held.
-enum Outcome {
+/// A settled promise or a user callback, applied once no borrow of `Inner` is held (a
+/// callback may call back into the client).
+pub(super) enum Outcome {
     Resolve(Function, JsValue),
     Reject(Function, JsValue),
+    /// A user callback with two arguments; what it throws is not ours to handle.
+    Call(Function, JsValue, JsValue),
 }
 
-fn apply(outcomes: Vec<Outcome>) {
+pub(super) fn apply(outcomes: Vec<Outcome>) {
     for o in outcomes {
-        // Settling a promise runs no user code synchronously.
         let _ = match o {
             Outcome::Resolve(f, v) => f.call1(&JsValue::UNDEFINED, &v),
             Outcome::Reject(f, e) => f.call1(&JsValue::UNDEFINED, &e),
+            Outcome::Call(f, a, b) => f.call2(&JsValue::UNDEFINED, &a, &b),
         };
     }
 }
 
-fn set(obj: &Object, key: &str, value: &JsValue) {
+pub(super) fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }
 
@@ -164,7 +189,7 @@ fn settle_err(settle: Settle, error: JsValue, out: &mut Vec<Outcome>) {
     }
 }
 
-fn now() -> i64 {
+pub(super) fn now() -> i64 {
     js_sys::Date::now() as i64
 }
 
@@ -295,7 +320,7 @@ fn schedule_poll(inner: &Rc<RefCell<Inner>>) {
     }
 }
 
-fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
+pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
     let mut out = Vec::new();
     let (deadline, reschedule) = {
         let mut i = inner.borrow_mut();
@@ -309,10 +334,12 @@ fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
             let next = outcome.next_deadline;
             i.settle_outcome(outcome, &mut out);
             let admitted = i.admit_waiting(&mut out);
-            // A flush goes on until the records it admitted are appended too.
-            if !flush_all || (admitted == 0 && i.waiting.is_empty()) {
-                // Admitted records sit in open batches: the next turn appends them.
-                break (next, admitted > 0 || !i.waiting.is_empty());
+            // A flush goes on until the records it admitted are appended too; when nothing
+            // was admitted (queues full behind a full outbox) it can do no more now.
+            if !flush_all || admitted == 0 {
+                // Admitted records sit in open batches: the next turn appends them. With
+                // no progress, what still waits is woken by acks (the sink) or a timer.
+                break (next, admitted > 0);
             }
         }
     };
@@ -323,9 +350,12 @@ fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
         arm_timer(inner, d);
     }
     apply(out);
+    if !inner.borrow().sinks.is_empty() {
+        super::sink::drive(inner);
+    }
 }
 
-fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
+pub(super) fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
     let mut i = inner.borrow_mut();
     if i.timer.as_ref().is_some_and(|(d, _)| *d <= deadline) {
         return;
@@ -339,6 +369,47 @@ fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
         }
     });
     i.timer = Some((deadline, t));
+}
+
+/// Appends everything, then waits for every sink to acknowledge it; while records still
+/// wait for outbox room (a sink behind), goes round again.
+fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
+    run_poll(inner, true);
+    let live: Vec<usize> = {
+        let i = inner.borrow();
+        (0..i.sinks.len())
+            .filter(|&n| i.sinks[n].is_some())
+            .collect()
+    };
+    if live.is_empty() {
+        return Promise::resolve(&JsValue::UNDEFINED);
+    }
+    let all: Array = live
+        .iter()
+        .map(|&n| JsValue::from(super::sink::wait_acked(inner, n, None)))
+        .collect();
+    let weak = Rc::downgrade(inner);
+    let again = Closure::once_into_js(move |_: JsValue| -> JsValue {
+        match weak.upgrade() {
+            Some(rc) if rc.borrow().backlog() => flush_all(&rc).into(),
+            _ => JsValue::UNDEFINED,
+        }
+    });
+    then(&Promise::all(&all), &again)
+}
+
+impl Inner {
+    /// Whether records are still queued in producers or waiting for room.
+    fn backlog(&self) -> bool {
+        !self.waiting.is_empty()
+            || self.producers.0.iter().enumerate().any(|(n, m)| {
+                m.is_some()
+                    && self
+                        .client
+                        .producer_stats(ProducerId(n as u32))
+                        .is_ok_and(|s| s.queued_records > 0)
+            })
+    }
 }
 
 fn new_promise(f: impl FnOnce(Function, Function)) -> Promise {
@@ -375,7 +446,7 @@ impl core::fmt::Debug for Tributary {
     }
 }
 
-fn random_seed() -> u64 {
+pub(super) fn random_seed() -> u64 {
     // Math.random is enough to spread the keyless round robin's start; it is not a secret.
     let hi = (js_sys::Math::random() * 4_294_967_296.0) as u64;
     let lo = (js_sys::Math::random() * 4_294_967_296.0) as u64;
@@ -401,6 +472,7 @@ impl Tributary {
             client: Client::new(seed),
             closed: false,
             producers: Producers::default(),
+            sinks: Vec::new(),
             waiting: VecDeque::new(),
             poll_scheduled: false,
             microtask: None,
@@ -488,10 +560,57 @@ impl Tributary {
     }
 
     /// Closes every open batch of every producer and appends it to the log; resolves when
-    /// every record sent before the call is in the log.
+    /// every record sent before the call is in the log and, for topics with a sink,
+    /// acknowledged by JetStream (rejecting like `Sink.flush` when a sink fails).
     pub fn flush(&self) -> Promise {
-        run_poll(&self.inner, true);
-        Promise::resolve(&JsValue::UNDEFINED)
+        flush_all(&self.inner)
+    }
+
+    /// Connects `topic` to NATS JetStream over a WebSocket: a `Sink` that delivers every
+    /// record appended to the topic, from the first one not yet acknowledged.
+    ///
+    /// Options (defaults): `servers` (URLs, `ws://` or `wss://`, tried in turn) or
+    /// `server`; `stream` (the topic's name); `subjectPrefix` (the topic's name: subjects
+    /// `<prefix>.<partition>`); one of `token`, `user`+`pass`, `creds` (a `.creds` file's
+    /// content), `nkeySeed`; `delivery` ("at-least-once"; or "at-most-once");
+    /// `maxRetries` (unlimited); `ackTimeoutMs` (5000); `connectTimeoutMs` (10000);
+    /// `backoffInitialMs` (100) and `backoffMaxMs` (5000); `maxInFlight` (1024);
+    /// `provision` (false: create the stream with the topic's replication factor and
+    /// retention); `duplicateWindowMs` (120000, when provisioning); `msgIdPrefix`
+    /// (random per client); `name`; `WebSocket` (the global one; on Node 20 pass the
+    /// `ws` package's); `onAck(progress[])`; `onStateChange(state, error?)`.
+    ///
+    /// Throws `UNKNOWN_TOPIC`, `INVALID_CONFIG`, `CLOSED`.
+    #[wasm_bindgen(js_name = "connect")]
+    pub fn connect(
+        &self,
+        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "SinkOptions")] options: JsValue,
+    ) -> JsResult<super::sink::JsSink> {
+        self.check_open()?;
+        let prefix = {
+            let mut p = String::new();
+            for _ in 0..2 {
+                let n = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+                for shift in (0..8).rev() {
+                    let d = ((n >> (shift * 4)) & 0xf) as u8;
+                    p.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
+                }
+            }
+            p
+        };
+        let (config, host) = convert::sink_config(&options, &prefix)?;
+        let index = {
+            let mut guard = self.inner.borrow_mut();
+            let i = &mut *guard;
+            let sink = crate::sink::Sink::new(&mut i.client, topic, config, random_seed(), now())
+                .map_err(|e| from_core(&e))?;
+            let slot = super::sink::Slot::new(sink, host.ctor, host.on_ack, host.on_state);
+            i.sinks.push(Some(slot));
+            i.sinks.len() - 1
+        };
+        super::sink::drive(&self.inner);
+        Ok(super::sink::JsSink::new(self.inner.clone(), index))
     }
 
     /// Up to `maxRecords` records of `topic`/`partition` from `fromOffset`. Throws
@@ -744,10 +863,10 @@ impl TopicProducer {
     }
 
     /// Closes this producer's open batches and appends them (all producers' batches are
-    /// appended: the log is shared); resolves when every record sent before is in the log.
+    /// appended: the log is shared); resolves when every record sent before is in the log
+    /// and, with a sink, acknowledged. The same as `Tributary.flush`.
     pub fn flush(&self) -> Promise {
-        run_poll(&self.inner, true);
-        Promise::resolve(&JsValue::UNDEFINED)
+        flush_all(&self.inner)
     }
 
     /// Counters: records, bytes, batches, recordsAppended, queueDepth, queuedRecords,

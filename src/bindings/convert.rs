@@ -262,3 +262,150 @@ pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
     }
     Ok(o)
 }
+
+/// What `Tributary.connect` takes besides the core's `SinkConfig`.
+pub struct SinkHost {
+    /// The WebSocket constructor.
+    pub ctor: js_sys::Function,
+    /// `onAck(progress[])`.
+    pub on_ack: Option<js_sys::Function>,
+    /// `onStateChange(state, error?)`.
+    pub on_state: Option<js_sys::Function>,
+}
+
+fn config_fn(obj: &JsValue, name: &'static str) -> JsResult<Option<js_sys::Function>> {
+    match field(obj, name)? {
+        None => Ok(None),
+        Some(v) => v
+            .dyn_into::<js_sys::Function>()
+            .map(Some)
+            .map_err(|_| invalid_config(name, "must be a function")),
+    }
+}
+
+fn config_bool(obj: &JsValue, name: &'static str) -> JsResult<Option<bool>> {
+    match field(obj, name)? {
+        None => Ok(None),
+        Some(v) => v
+            .as_bool()
+            .map(Some)
+            .ok_or_else(|| invalid_config(name, "must be true or false")),
+    }
+}
+
+/// Sink options: `{ servers | server, stream, subjectPrefix, token, user, pass, creds,
+/// nkeySeed, delivery, maxRetries, ackTimeoutMs, connectTimeoutMs, backoffInitialMs,
+/// backoffMaxMs, maxInFlight, provision, duplicateWindowMs, msgIdPrefix, name,
+/// WebSocket, onAck, onStateChange }`. Credential errors never echo the credential.
+pub fn sink_config(
+    obj: &JsValue,
+    msg_id_prefix: &str,
+) -> JsResult<(crate::sink::SinkConfig, SinkHost)> {
+    use crate::nats::Credentials;
+    use crate::sink::{Delivery, SinkConfig};
+    if !obj.is_object() {
+        return Err(invalid_config(
+            "options",
+            "connect needs { servers: [url, ...] }",
+        ));
+    }
+    let mut servers = Vec::new();
+    if let Some(v) = field(obj, "servers")? {
+        let arr = v
+            .dyn_into::<js_sys::Array>()
+            .map_err(|_| invalid_config("servers", "must be an array of URLs"))?;
+        for s in arr.iter() {
+            servers.push(
+                s.as_string()
+                    .ok_or_else(|| invalid_config("servers", "must be an array of URLs"))?,
+            );
+        }
+    }
+    if let Some(s) = config_str(obj, "server")? {
+        servers.push(s);
+    }
+    let mut c = SinkConfig::new("ws://unset", msg_id_prefix);
+    c.servers = servers;
+    c.stream = config_str(obj, "stream")?;
+    c.subject_prefix = config_str(obj, "subjectPrefix")?;
+    c.name = config_str(obj, "name")?;
+    if let Some(p) = config_str(obj, "msgIdPrefix")? {
+        c.msg_id_prefix = p;
+    }
+    let token = config_str(obj, "token")?;
+    let user = config_str(obj, "user")?;
+    let pass = config_str(obj, "pass")?;
+    let creds = config_str(obj, "creds")?;
+    let seed = config_str(obj, "nkeySeed")?;
+    c.credentials = match (token, user, creds, seed) {
+        (Some(t), None, None, None) => Credentials::Token(t),
+        (None, Some(user), None, None) => Credentials::UserPassword {
+            user,
+            password: pass.unwrap_or_default(),
+        },
+        (None, None, Some(text), None) => Credentials::from_creds_file(&text)
+            .map_err(|_| invalid_config("creds", "is not a valid .creds file (JWT and seed)"))?,
+        (None, None, None, Some(text)) => Credentials::from_nkey_seed(&text)
+            .map_err(|_| invalid_config("nkeySeed", "is not a valid user nkey seed"))?,
+        (None, None, None, None) => Credentials::None,
+        _ => {
+            return Err(invalid_config(
+                "credentials",
+                "give one of token, user/pass, creds, nkeySeed",
+            ))
+        }
+    };
+    c.delivery = match config_str(obj, "delivery")?.as_deref() {
+        None | Some("at-least-once") => Delivery::AtLeastOnce,
+        Some("at-most-once") => Delivery::AtMostOnce,
+        Some(_) => {
+            return Err(invalid_config(
+                "delivery",
+                "must be at-least-once or at-most-once",
+            ))
+        }
+    };
+    if let Some(n) = config_int(obj, "maxRetries", 0.0, U32)? {
+        c.max_retries = Some(n as u32);
+    }
+    let ms = |name: &'static str| config_int(obj, name, 0.0, SAFE).map(|v| v.map(|n| n as u64));
+    if let Some(n) = ms("ackTimeoutMs")? {
+        c.ack_timeout_ms = n;
+    }
+    if let Some(n) = ms("connectTimeoutMs")? {
+        c.connect_timeout_ms = n;
+    }
+    if let Some(n) = ms("backoffInitialMs")? {
+        c.backoff_initial_ms = n;
+    }
+    if let Some(n) = ms("backoffMaxMs")? {
+        c.backoff_max_ms = n;
+    }
+    if let Some(n) = ms("duplicateWindowMs")? {
+        c.duplicate_window_ms = n;
+    }
+    if let Some(n) = config_int(obj, "maxInFlight", 0.0, U32)? {
+        c.max_in_flight = n as usize;
+    }
+    if let Some(b) = config_bool(obj, "provision")? {
+        c.provision = b;
+    }
+    let ctor = match config_fn(obj, "WebSocket")? {
+        Some(f) => f,
+        None => Reflect::get(&js_sys::global(), &JsValue::from_str("WebSocket"))
+            .ok()
+            .and_then(|v| v.dyn_into::<js_sys::Function>().ok())
+            .ok_or_else(|| {
+                invalid_config(
+                    "WebSocket",
+                    "this runtime has no global WebSocket: pass one (the ws package on Node 20)",
+                )
+            })?,
+    };
+    let host = SinkHost {
+        ctor,
+        on_ack: config_fn(obj, "onAck")?,
+        on_state: config_fn(obj, "onStateChange")?,
+    };
+    Ok((c, host))
+}

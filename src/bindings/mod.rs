@@ -11,6 +11,7 @@ mod convert;
 mod error;
 #[cfg(not(feature = "std"))]
 mod runtime;
+mod sink;
 mod timer;
 
 #[cfg(test)]
@@ -119,6 +120,87 @@ export interface ProducerStats {
   queueFull: number;
   evicted: number;
   dropped: number;
+}
+
+/** Options of `Tributary.connect`: where and how a topic's records go into NATS JetStream. */
+export interface SinkOptions {
+  /** Server URLs (ws:// or wss://), tried in turn on reconnect. */
+  servers?: string[];
+  /** One server URL (added to `servers`). */
+  server?: string;
+  /** The JetStream stream (default: the topic's name). */
+  stream?: string;
+  /** Subjects are `<subjectPrefix>.<partition>` (default prefix: the topic's name). */
+  subjectPrefix?: string;
+  /** Token auth. Credentials never appear in errors, logs or stats. */
+  token?: string;
+  /** User/password auth. */
+  user?: string;
+  pass?: string;
+  /** The content of a NATS `.creds` file (user JWT and nkey seed; signed with WebCrypto Ed25519). */
+  creds?: string;
+  /** A user nkey seed (`SU...`). */
+  nkeySeed?: string;
+  /** "at-least-once" (default: acknowledged, resent until acknowledged) or "at-most-once". */
+  delivery?: "at-least-once" | "at-most-once";
+  /** Attempts per record before it is given up (default: unlimited). */
+  maxRetries?: number;
+  /** An unacknowledged message older than this is resent, and the server pinged (default 5000 ms). */
+  ackTimeoutMs?: number;
+  /** Connecting and logging in may take this long (default 10000 ms). */
+  connectTimeoutMs?: number;
+  /** First reconnect/retry delay, doubled per attempt, with jitter (default 100 ms). */
+  backoffInitialMs?: number;
+  /** Longest reconnect/retry delay (default 5000 ms). */
+  backoffMaxMs?: number;
+  /** Messages awaiting acknowledgement at most (default 1024). */
+  maxInFlight?: number;
+  /** Create the stream on connect from the topic's replication factor and retention (default false). */
+  provision?: boolean;
+  /** The provisioned stream's de-duplication window (default 120000 ms). */
+  duplicateWindowMs?: number;
+  /** First part of every Nats-Msg-Id (`<prefix>-<partition>-<offset>`; default random per client). */
+  msgIdPrefix?: string;
+  /** Connection name shown by the server. */
+  name?: string;
+  /** A WebSocket constructor (default: the global one; on Node 20 pass the `ws` package's). */
+  WebSocket?: unknown;
+  /** Called as acknowledgements arrive, once per partition that moved. */
+  onAck?: (progress: SinkProgress[]) => void;
+  /** Called when the state changes ("connecting", "connected", "reconnecting", "offline", "failed", "closed"). */
+  onStateChange?: (state: string, error?: Error) => void;
+}
+
+/** Acknowledgement progress of one partition. */
+export interface SinkProgress {
+  partition: number;
+  /** Every offset below this is acknowledged. */
+  ackedOffset: number;
+  /** JetStream's sequence of the last acknowledged message. */
+  streamSeq: number;
+}
+
+/** Records a flush could not confirm: `[fromOffset, toOffset)` of a partition. */
+export interface UndeliveredRange {
+  partition: number;
+  fromOffset: number;
+  toOffset: number;
+}
+
+/** A sink's counters and state. */
+export interface SinkStats {
+  published: number;
+  acked: number;
+  duplicates: number;
+  resent: number;
+  timeouts: number;
+  errors: number;
+  failedRecords: number;
+  connects: number;
+  disconnects: number;
+  inFlight: number;
+  state: string;
+  server: string;
 }
 "#;
 

@@ -396,7 +396,8 @@ pub fn parse_stream_info(msg: &Msg) -> Result<StreamInfo, JetStreamError> {
     })
 }
 
-#[cfg(test)]
+// proptest is a native dev-dependency; these run natively.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::nats::Headers;

@@ -597,7 +597,8 @@ impl<'a> ObjectWriter<'a> {
     }
 }
 
-#[cfg(test)]
+// proptest is a native dev-dependency; these run natively.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use alloc::{format, vec};

@@ -714,7 +714,8 @@ fn parse_msg_args(args: &[u8], headers: bool, max_payload: u64) -> Result<Pendin
     })
 }
 
-#[cfg(test)]
+// proptest is a native dev-dependency; these run natively.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use alloc::format;

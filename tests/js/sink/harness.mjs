@@ -1,0 +1,183 @@
+// Test harness for the sink: real nats-server processes (Debian's) on free loopback
+// ports with JetStream and a WebSocket listener, an independent reader (the `nats`
+// npm client over TCP), and a TCP proxy that cuts connections.
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import net from "node:net";
+import { connect as natsConnect } from "nats";
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const c = net.connect({ port, host: "127.0.0.1" });
+    c.once("connect", () => { c.destroy(); resolve(true); });
+    c.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * Starts a nats-server with JetStream and a WebSocket listener on free loopback ports.
+ * `auth` is raw config text; `cluster` = { name, port, routes: [ports] }.
+ */
+export async function startNats({ name = "t", auth = "", cluster = null, wait = true, ports = {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `tributary-nats-${name}-`));
+  const port = ports.port ?? await freePort();
+  const wsPort = ports.wsPort ?? await freePort();
+  let conf = `server_name: "${name}"\nlisten: "127.0.0.1:${port}"\n` +
+    `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: 256MB, max_file_store: 2GB }\n` +
+    `websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }\n${auth}\n`;
+  if (cluster) {
+    const routes = cluster.routes.map((p) => `"nats-route://127.0.0.1:${p}"`).join(", ");
+    conf += `cluster { name: "${cluster.name}", listen: "127.0.0.1:${cluster.port}", routes: [${routes}] }\n`;
+  }
+  writeFileSync(join(dir, "nats.conf"), conf);
+  const logFile = join(dir, "server.log");
+  const child = spawn("nats-server", ["-c", join(dir, "nats.conf"), "-l", logFile], { stdio: "ignore" });
+  const server = {
+    name, port, wsPort, dir, child,
+    url: `ws://127.0.0.1:${wsPort}`,
+    log: () => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } },
+    signal(sig) { if (child.exitCode === null) child.kill(sig); },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGKILL");
+        await exited;
+      }
+    },
+    async stop() { await server.kill(); rmSync(dir, { recursive: true, force: true }); },
+    async ready() {
+      const deadline = Date.now() + 15000;
+      while (!(await accepts(port)) || !(await accepts(wsPort))) {
+        if (Date.now() > deadline) throw new Error(`nats-server ${name} did not start:\n${server.log()}`);
+        await sleep(50);
+      }
+    },
+  };
+  if (wait) await server.ready();
+  return server;
+}
+
+/** A 3-node (or n-node) cluster, started together. */
+export async function startCluster(n = 3, name = "c") {
+  const routes = [];
+  for (let i = 0; i < n; i++) routes.push(await freePort());
+  const nodes = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(await startNats({
+      name: `${name}${i}`, wait: false,
+      cluster: { name, port: routes[i], routes: routes.filter((_, j) => j !== i) },
+    }));
+  }
+  await Promise.all(nodes.map((s) => s.ready()));
+  return nodes;
+}
+
+/**
+ * Reads every message of `stream` with the `nats` client (an independent reader):
+ * returns [{ subject, msgId, key, partition, offset }] in stream order.
+ */
+export async function readStream(port, stream, { token } = {}) {
+  const nc = await natsConnect({ servers: `127.0.0.1:${port}`, token });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const info = await jsm.streams.info(stream);
+    const total = info.state.messages;
+    const out = [];
+    if (total === 0) return out;
+    const js = nc.jetstream();
+    const consumer = await js.consumers.get(stream);
+    const iter = await consumer.consume({ max_messages: 1000 });
+    for await (const m of iter) {
+      const msgId = m.headers?.get("Nats-Msg-Id") ?? "";
+      const parts = msgId.split("-");
+      out.push({
+        subject: m.subject,
+        msgId,
+        key: m.headers?.get("Tributary-Key") ?? null,
+        partition: Number(parts.at(-2)),
+        offset: Number(parts.at(-1)),
+        seq: m.seq,
+      });
+      if (out.length >= total) break;
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Checks what a stream holds against what was produced: exact count, zero duplicates,
+ * per-partition order equal to offset order (when `ordered`). `expected` maps partition
+ * → number of records (offsets 0..n-1).
+ */
+export function checkDelivery(assert, messages, expected, { ordered = true } = {}) {
+  const seen = new Set();
+  const last = new Map();
+  for (const m of messages) {
+    assert.ok(!seen.has(m.msgId), `duplicate ${m.msgId}`);
+    seen.add(m.msgId);
+    if (ordered) {
+      const prev = last.get(m.partition) ?? -1;
+      assert.equal(m.offset, prev + 1, `partition ${m.partition}: offset ${m.offset} after ${prev}`);
+      last.set(m.partition, m.offset);
+    }
+  }
+  const total = [...expected.values()].reduce((a, b) => a + b, 0);
+  assert.equal(messages.length, total, "exact count");
+  const perPartition = new Map();
+  for (const m of messages) perPartition.set(m.partition, (perPartition.get(m.partition) ?? 0) + 1);
+  for (const [p, n] of expected) assert.equal(perPartition.get(p) ?? 0, n, `partition ${p} count`);
+}
+
+/**
+ * A TCP proxy to `target` that cuts each connection after a random number of bytes
+ * (both directions counted). Returns { port, cuts(), close() }.
+ */
+export async function cuttingProxy(target, { minBytes = 20000, maxBytes = 300000, seed = 1 } = {}) {
+  let s = seed >>> 0 || 1;
+  const rand = () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s / 4294967296; };
+  let cuts = 0;
+  const sockets = new Set();
+  const server = net.createServer((down) => {
+    const up = net.connect({ port: target, host: "127.0.0.1" });
+    sockets.add(down); sockets.add(up);
+    let budget = minBytes + Math.floor(rand() * (maxBytes - minBytes));
+    const cut = () => {
+      if (!down.destroyed || !up.destroyed) {
+        cuts++;
+        down.destroy(); up.destroy();
+      }
+    };
+    const pipe = (from, to) => from.on("data", (d) => {
+      budget -= d.length;
+      if (budget < 0) cut();
+      else to.write(d);
+    });
+    pipe(down, up); pipe(up, down);
+    const end = () => { down.destroy(); up.destroy(); sockets.delete(down); sockets.delete(up); };
+    down.on("close", end); up.on("close", end);
+    down.on("error", () => {}); up.on("error", () => {});
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: server.address().port,
+    cuts: () => cuts,
+    close: () => { for (const x of sockets) x.destroy(); server.close(); },
+  };
+}
