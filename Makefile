@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-bundle clean
 
 help:
 	@echo "make demo   build and run the demo"
@@ -102,7 +102,9 @@ test-size: pkg
 	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
 	@python3 scripts/build_pkg.py --check-budget
 
-test-js: pkg test-size
+test-js: pkg test-size test-js-suite test-bundle
+
+test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
 	@cd tests/js/app && npm install --no-audit --no-fund --loglevel=error --no-package-lock
 	@cd tests/js/app && node --test node.test.mjs full.test.mjs
@@ -114,6 +116,15 @@ test-js: pkg test-size
 	@node tests/js/browser/browser.test.mjs
 	@echo "==> [test] the same suite in Cloudflare's workerd (npm package workerd; the .wasm imported as a module), in a worker served on loopback"
 	@node tests/js/workerd/workerd.test.mjs
+
+# A user's app installs pkg/ as a copy (--install-links: what the registry would give, not
+# a symlink into the repository), afresh each run so it never tests a stale package.
+INSTALL_PKG := rm -rf node_modules && npm install --install-links --no-package-lock --no-audit --no-fund --loglevel=error
+
+test-bundle: pkg
+	@echo "==> [test] an app bundled for the browser by Vite $$(node -p 'require("vite/package.json").version') (build and dev server) and esbuild $$(node -p 'require("esbuild/package.json").version'), run in headless Chromium"
+	@cd tests/js/bundle && $(INSTALL_PKG)
+	@node --test tests/js/bundle/bundle.test.mjs
 
 ## ---- benchmarks ---------------------------------------------------------------------
 
