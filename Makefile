@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-bundle test-readme clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-bundle test-types test-readme clean
 
 help:
 	@echo "make demo   build and run the demo"
@@ -102,7 +102,7 @@ test-size: pkg
 	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
 	@python3 scripts/build_pkg.py --check-budget
 
-test-js: pkg test-size test-js-suite test-bundle test-readme
+test-js: pkg test-size test-js-suite test-bundle test-types test-readme
 
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
@@ -125,6 +125,11 @@ test-bundle: pkg
 	@echo "==> [test] an app bundled for the browser by Vite $$(node -p 'require("vite/package.json").version') (build and dev server) and esbuild $$(node -p 'require("esbuild/package.json").version'), run in headless Chromium"
 	@cd tests/js/bundle && $(INSTALL_PKG)
 	@node --test tests/js/bundle/bundle.test.mjs
+
+test-types: pkg
+	@echo "==> [test] tsc $$(node_modules/.bin/tsc --version | cut -d' ' -f2) --noEmit --strict over README.md's JS/TS examples, and calls the types must accept and reject"
+	@cd tests/js/types && $(INSTALL_PKG)
+	@node --test tests/js/types/types.test.mjs
 
 test-readme: pkg
 	@echo "==> [test] README.md's npm examples, run as written: Node, Deno, Bun, a plain page, Vite, esbuild (headless Chromium), workerd"
