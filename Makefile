@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-bundle test-types test-readme clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-bundle test-types test-readme test-sink clean
 
 help:
 	@echo "make demo   build and run the demo"
@@ -73,7 +73,8 @@ lint:
 	@cargo clippy --quiet --all-targets -- -D warnings
 	@echo "==> [test] cargo clippy --all-targets -D warnings (wasm32-unknown-unknown)"
 	@cargo clippy --quiet --all-targets --target wasm32-unknown-unknown -- -D warnings
-	@echo "==> [test] cargo clippy -D warnings (wasm32, no_std: the npm package's default build)"
+	@echo "==> [test] cargo clippy -D warnings (wasm32, no_std: the npm package's builds with and without the sink)"
+	@cargo clippy --quiet --lib --target wasm32-unknown-unknown --no-default-features --features sink -- -D warnings
 	@cargo clippy --quiet --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
 
 test-rust: setup-node
@@ -102,7 +103,7 @@ test-size: pkg
 	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
 	@python3 scripts/build_pkg.py --check-budget
 
-test-js: pkg test-size test-js-suite test-bundle test-types test-readme
+test-js: pkg test-size test-js-suite test-sink test-bundle test-types test-readme
 
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
@@ -116,6 +117,12 @@ test-js-suite: pkg
 	@node tests/js/browser/browser.test.mjs
 	@echo "==> [test] the same suite in Cloudflare's workerd (npm package workerd; the .wasm imported as a module), in a worker served on loopback"
 	@node tests/js/workerd/workerd.test.mjs
+
+test-sink: pkg test-js-suite
+	@echo "==> [test] the sink from Node 20 (ws): 100,000 records, >= 20 connection cuts, a 3-node cluster losing a node, a stalled server, auth, permissions (nats-server $$(nats-server --version | cut -d' ' -f2 | tr -d v) on loopback)"
+	@cd tests/js/app && node --test --test-concurrency=1 sink.test.mjs
+	@echo "==> [test] the sink from headless Chromium, Deno and workerd (10,000 records each, their own WebSocket)"
+	@node --test tests/js/sink/runtimes.test.mjs
 
 # A user's app installs pkg/ as a copy (--install-links: what the registry would give, not
 # a symlink into the repository), afresh each run so it never tests a stale package.

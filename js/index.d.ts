@@ -1,5 +1,5 @@
+/// <reference lib="esnext.disposable" />
 export { Tributary, TopicProducer, Sink, partitionFor } from "./tributary.js";
-import type { UndeliveredRange } from "./tributary.js";
 export type {
   TopicConfig,
   RetentionConfig,
@@ -12,8 +12,14 @@ export type {
   SinkOptions,
   SinkStats,
   SinkProgress,
-  UndeliveredRange,
 } from "./tributary.js";
+
+/** Records a flush could not confirm: `[fromOffset, toOffset)` of a partition. */
+export interface UndeliveredRange {
+  partition: number;
+  fromOffset: number;
+  toOffset: number;
+}
 
 /** Every failure of tributary: an Error with a stable `code`. */
 export declare class TributaryError extends Error {

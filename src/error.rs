@@ -119,6 +119,11 @@ pub enum Error {
     },
     /// The sink was closed before the records were acknowledged.
     SinkClosed,
+    /// The topic has an open sink already (one sink per topic: close it first).
+    SinkExists {
+        /// The topic.
+        topic: String,
+    },
 }
 
 impl Error {
@@ -147,6 +152,7 @@ impl Error {
             Error::SinkProtocol => "SINK_PROTOCOL",
             Error::SinkUndelivered { .. } => "SINK_UNDELIVERED",
             Error::SinkClosed => "SINK_CLOSED",
+            Error::SinkExists { .. } => "SINK_EXISTS",
         }
     }
 }
@@ -246,6 +252,10 @@ impl Error {
                 .u((*partition).into())
                 .s(" were not delivered"),
             Error::SinkClosed => t.s("the sink was closed before the records were acknowledged"),
+            Error::SinkExists { topic } => t
+                .s("topic `")
+                .s(topic)
+                .s("` has an open sink already: close it first"),
         }
         .done()
     }
@@ -455,6 +465,7 @@ mod tests {
                 to_offset: 1,
             },
             Error::SinkClosed,
+            Error::SinkExists { topic: "t".into() },
         ];
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();
         codes.sort_unstable();

@@ -25,7 +25,9 @@
 //! assert_eq!(records[0].value, b"hello");
 //! # Ok::<(), tributary::Error>(())
 //! ```
-#![cfg_attr(not(any(feature = "std", test)), no_std)]
+// no_std only where it pays: the wasm build without the `std` feature (natively, std is
+// always there, so a native `--no-default-features` build links as usual).
+#![cfg_attr(all(target_arch = "wasm32", not(any(feature = "std", test))), no_std)]
 #![warn(
     unreachable_pub,
     missing_debug_implementations,
@@ -47,6 +49,7 @@ pub mod nats;
 pub mod partitioner;
 pub mod producer;
 pub mod record;
+#[cfg(feature = "sink")]
 pub mod sink;
 pub(crate) mod text;
 

@@ -292,8 +292,9 @@ enum Conn {
     Signing { since: i64 },
     /// `CONNECT`+`PING` sent; waiting for `PONG` (or `-ERR`).
     LoggingIn { since: i64 },
-    /// `STREAM.CREATE` sent; waiting for its reply.
-    Provisioning { since: i64 },
+    /// `STREAM.CREATE` sent (last at `asked`); waiting for its reply. A cluster still
+    /// electing its JetStream leader drops requests: it is asked again every ack timeout.
+    Provisioning { since: i64, asked: i64 },
     /// Publishing.
     Up,
 }
@@ -317,10 +318,16 @@ pub struct Sink {
     info: Option<ServerInfo>,
     parts: Vec<Part>,
     in_flight: usize,
+    /// The congestion window: messages allowed in flight now (≤ `max_in_flight`). It
+    /// grows by one per ack (doubling per round trip) and halves when a connection is lost
+    /// or an ack times out, so a link that drops every large burst still moves records.
+    window: usize,
     ping_sent_at: Option<i64>,
     actions: Vec<Action>,
     out: Vec<u8>,
     acked_events: Vec<Acked>,
+    /// `STREAM.CREATE`'s subject and body, while provisioning.
+    provision: Option<(String, Vec<u8>)>,
     error: Option<Error>,
     stats: SinkStats,
     rng: Rng,
@@ -328,6 +335,8 @@ pub struct Sink {
 }
 
 const SID: u64 = 1;
+/// Messages in flight on a fresh sink before acks widen the window.
+const INITIAL_WINDOW: usize = 64;
 
 impl Sink {
     /// A sink for `topic` of `client`; starts tracking the topic's partitions (every record
@@ -375,6 +384,7 @@ impl Sink {
                 ..Part::default()
             });
         }
+        let window = INITIAL_WINDOW.min(config.max_in_flight);
         let mut sink = Sink {
             topic: topic.to_owned(),
             stream,
@@ -392,10 +402,12 @@ impl Sink {
             info: None,
             parts,
             in_flight: 0,
+            window,
             ping_sent_at: None,
             actions: Vec::new(),
             out: Vec::new(),
             acked_events: Vec::new(),
+            provision: None,
             error: None,
             stats: SinkStats::default(),
             rng,
@@ -467,10 +479,12 @@ impl Sink {
         let t = self.config.connect_timeout_ms as i64;
         let mut d = match self.conn {
             Conn::Down { at } => at,
-            Conn::Opening { since }
-            | Conn::Signing { since }
-            | Conn::LoggingIn { since }
-            | Conn::Provisioning { since } => Some(since + t),
+            Conn::Opening { since } | Conn::Signing { since } | Conn::LoggingIn { since } => {
+                Some(since + t)
+            }
+            Conn::Provisioning { since, asked } => {
+                Some((since + t).min(asked + self.config.ack_timeout_ms as i64))
+            }
             Conn::Up => None,
         };
         let mut min = |x: i64| d = Some(d.map_or(x, |y: i64| y.min(x)));
@@ -610,11 +624,20 @@ impl Sink {
             Conn::Opening { since }
             | Conn::Signing { since }
             | Conn::LoggingIn { since }
-            | Conn::Provisioning { since }
+            | Conn::Provisioning { since, .. }
                 if now_ms - since >= self.config.connect_timeout_ms as i64 =>
             {
                 self.error = Some(Error::SinkTimeout);
                 self.drop_connection(now_ms);
+            }
+            Conn::Provisioning { since, asked }
+                if now_ms - asked >= self.config.ack_timeout_ms as i64 =>
+            {
+                self.ask_to_provision();
+                self.conn = Conn::Provisioning {
+                    since,
+                    asked: now_ms,
+                };
             }
             _ => {}
         }
@@ -628,6 +651,9 @@ impl Sink {
 
     fn lost(&mut self, now_ms: i64) {
         let was_up = self.conn == Conn::Up;
+        if self.in_flight > 0 {
+            self.shrink_window();
+        }
         if was_up {
             self.stats.disconnects += 1;
         }
@@ -648,6 +674,10 @@ impl Sink {
             at: Some(now_ms + delay),
         };
         self.state = SinkState::Reconnecting;
+    }
+
+    fn shrink_window(&mut self) {
+        self.window = (self.window / 2).max(1);
     }
 
     fn fail(&mut self, error: Error) {
@@ -715,30 +745,17 @@ impl Sink {
             return;
         }
         if self.config.provision {
-            let mut body = StreamConfig::new(&self.stream, alloc::vec![self.wildcard_subject()]);
-            body.num_replicas = self.replication_factor.max(1);
-            body.max_age_ns = self
-                .retention_max_age_ms
-                .map_or(0, |ms| ms.saturating_mul(1_000_000));
-            body.max_bytes = self.retention_max_bytes;
-            let window = self.config.duplicate_window_ms.saturating_mul(1_000_000);
-            body.duplicate_window_ns = Some(if body.max_age_ns > 0 {
-                window.min(body.max_age_ns)
-            } else {
-                window
-            });
-            let subject =
-                jetstream::stream_create_subject(jetstream::DEFAULT_API_PREFIX, &self.stream);
-            match (subject, body.to_json()) {
-                (Ok(subject), Ok(json)) => {
-                    let reply = Text::new().s(&self.inbox).s(".api").done();
-                    if encode_pub(&mut self.out, &subject, Some(&reply), &json).is_err() {
-                        self.fail(Error::SinkProtocol);
-                        return;
-                    }
-                    self.conn = Conn::Provisioning { since: now_ms };
+            let request = self.provision_request();
+            match request {
+                Some(r) => {
+                    self.provision = Some(r);
+                    self.ask_to_provision();
+                    self.conn = Conn::Provisioning {
+                        since: now_ms,
+                        asked: now_ms,
+                    };
                 }
-                _ => self.fail(Error::InvalidConfig {
+                None => self.fail(Error::InvalidConfig {
                     field: "stream",
                     reason: "cannot be provisioned",
                 }),
@@ -746,6 +763,35 @@ impl Sink {
             return;
         }
         self.up();
+    }
+
+    /// `STREAM.CREATE`'s subject and body: the partitions' subjects, the topic's
+    /// replication factor and retention, the de-duplication window.
+    fn provision_request(&self) -> Option<(String, Vec<u8>)> {
+        let mut body = StreamConfig::new(&self.stream, alloc::vec![self.wildcard_subject()]);
+        body.num_replicas = self.replication_factor.max(1);
+        body.max_age_ns = self
+            .retention_max_age_ms
+            .map_or(0, |ms| ms.saturating_mul(1_000_000));
+        body.max_bytes = self.retention_max_bytes;
+        let window = self.config.duplicate_window_ms.saturating_mul(1_000_000);
+        body.duplicate_window_ns = Some(if body.max_age_ns > 0 {
+            window.min(body.max_age_ns)
+        } else {
+            window
+        });
+        let subject =
+            jetstream::stream_create_subject(jetstream::DEFAULT_API_PREFIX, &self.stream).ok()?;
+        Some((subject, body.to_json().ok()?))
+    }
+
+    fn ask_to_provision(&mut self) {
+        if let Some((subject, json)) = &self.provision {
+            let reply = Text::new().s(&self.inbox).s(".api").done();
+            if encode_pub(&mut self.out, subject, Some(&reply), json).is_err() {
+                self.fail(Error::SinkProtocol);
+            }
+        }
     }
 
     fn up(&mut self) {
@@ -806,6 +852,9 @@ impl Sink {
                     {
                         self.up()
                     }
+                    // Not ready yet (no JetStream leader, a 503): asked again shortly.
+                    Err(JetStreamError::NoResponders | JetStreamError::Status { .. }) => {}
+                    Err(JetStreamError::Api { code, .. }) if code >= 500 => {}
                     Err(_) => self.fail(Error::InvalidConfig {
                         field: "provision",
                         reason: "JetStream refused to create the stream",
@@ -866,6 +915,9 @@ impl Sink {
         f.acked = true;
         part.last_seq = part.last_seq.max(seq);
         self.stats.acked += 1;
+        if self.window < self.config.max_in_flight {
+            self.window += 1;
+        }
         if let Ok(logs) = client.logs_mut(&self.topic) {
             self.advance(p as usize, logs, now_ms);
         }
@@ -957,6 +1009,7 @@ impl Sink {
             };
             if now_ms - f.sent_at >= ack {
                 self.stats.timeouts += 1;
+                self.shrink_window();
                 if self.ping_sent_at.is_none() {
                     self.out.extend_from_slice(PING);
                     self.ping_sent_at = Some(now_ms);
@@ -981,7 +1034,7 @@ impl Sink {
         let max_payload = self.info.as_ref().map_or(1 << 20, |i| i.max_payload);
         // Round robin over partitions, a chunk at a time, while the window has room.
         let mut idle = 0;
-        while self.in_flight < self.config.max_in_flight && idle < n {
+        while self.in_flight < self.window && idle < n {
             let p = self.cursor % n;
             self.cursor = (self.cursor + 1) % n;
             let part = &self.parts[p];
@@ -991,7 +1044,7 @@ impl Sink {
                 continue;
             }
             let from = part.next.max(log.log_start_offset());
-            let room = (self.config.max_in_flight - self.in_flight).min(256);
+            let room = (self.window - self.in_flight).min(256);
             let records = match log.read(from, room) {
                 Ok(r) => r,
                 Err(_) => {

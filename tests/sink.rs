@@ -2,7 +2,7 @@
 //! `nats-server` with JetStream: the NATS protocol is the same bytes over TCP as over the
 //! WebSocket the bindings use. Checks delivery, de-duplication across a restarted
 //! client, connection cuts by a proxy, refused credentials and a wrong stream.
-#![cfg(not(target_arch = "wasm32"))]
+#![cfg(all(not(target_arch = "wasm32"), feature = "sink"))]
 
 #[path = "common/nats.rs"]
 mod nats_harness;

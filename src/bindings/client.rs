@@ -21,6 +21,7 @@ use super::timer::Timeout;
 use crate::producer::{PollOutcome, ProducerId};
 use crate::{Client, Error, ProduceRecord, MAX_SAFE_OFFSET};
 
+#[cfg(feature = "sink")]
 #[wasm_bindgen]
 extern "C" {
     /// A promise seen through its `then` with plain JS functions (results chain as in JS).
@@ -33,11 +34,13 @@ extern "C" {
 }
 
 /// `promise.then(f)` where `f` returns a value or a promise.
+#[cfg(feature = "sink")]
 pub(super) fn then(p: &Promise, f: &JsValue) -> Promise {
     p.unchecked_ref::<Thenable>().then_1(f)
 }
 
 /// `promise.then(ok, err)`.
+#[cfg(feature = "sink")]
 pub(super) fn then2(p: &Promise, ok: &JsValue, err: &JsValue) -> Promise {
     p.unchecked_ref::<Thenable>().then_2(ok, err)
 }
@@ -117,6 +120,7 @@ impl Producers {
 
 pub(super) struct Inner {
     pub(super) client: Client,
+    #[cfg(feature = "sink")]
     pub(super) sinks: Vec<Option<super::sink::Slot>>,
     closed: bool,
     producers: Producers,
@@ -132,6 +136,7 @@ pub(super) enum Outcome {
     Resolve(Function, JsValue),
     Reject(Function, JsValue),
     /// A user callback with two arguments; what it throws is not ours to handle.
+    #[cfg(feature = "sink")]
     Call(Function, JsValue, JsValue),
 }
 
@@ -140,6 +145,7 @@ pub(super) fn apply(outcomes: Vec<Outcome>) {
         let _ = match o {
             Outcome::Resolve(f, v) => f.call1(&JsValue::UNDEFINED, &v),
             Outcome::Reject(f, e) => f.call1(&JsValue::UNDEFINED, &e),
+            #[cfg(feature = "sink")]
             Outcome::Call(f, a, b) => f.call2(&JsValue::UNDEFINED, &a, &b),
         };
     }
@@ -350,6 +356,7 @@ pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
         arm_timer(inner, d);
     }
     apply(out);
+    #[cfg(feature = "sink")]
     if !inner.borrow().sinks.is_empty() {
         super::sink::drive(inner);
     }
@@ -371,8 +378,16 @@ pub(super) fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
     i.timer = Some((deadline, t));
 }
 
+/// Appends everything (without a sink there is nothing more to wait for).
+#[cfg(not(feature = "sink"))]
+fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
+    run_poll(inner, true);
+    Promise::resolve(&JsValue::UNDEFINED)
+}
+
 /// Appends everything, then waits for every sink to acknowledge it; while records still
 /// wait for outbox room (a sink behind), goes round again.
+#[cfg(feature = "sink")]
 fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
     run_poll(inner, true);
     let live: Vec<usize> = {
@@ -398,6 +413,7 @@ fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
     then(&Promise::all(&all), &again)
 }
 
+#[cfg(feature = "sink")]
 impl Inner {
     /// Whether records are still queued in producers or waiting for room.
     fn backlog(&self) -> bool {
@@ -461,7 +477,7 @@ impl Tributary {
     /// reproducible tests; by default it is random.
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "{ seed?: number }")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ seed?: number }")] options: JsValue,
     ) -> JsResult<Tributary> {
         let seed = match convert::field(&options, "seed")? {
             Some(v) => convert::integer(&v, "seed", 0.0, MAX_SAFE_OFFSET as f64)
@@ -472,6 +488,7 @@ impl Tributary {
             client: Client::new(seed),
             closed: false,
             producers: Producers::default(),
+            #[cfg(feature = "sink")]
             sinks: Vec::new(),
             waiting: VecDeque::new(),
             poll_scheduled: false,
@@ -503,7 +520,7 @@ impl Tributary {
     pub fn create_topic(
         &self,
         name: &str,
-        #[wasm_bindgen(unchecked_param_type = "TopicConfig")] config: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "TopicConfig")] config: JsValue,
     ) -> JsResult<()> {
         self.check_open()?;
         let config = convert::topic_config(&config)?;
@@ -534,7 +551,7 @@ impl Tributary {
     pub fn topic_producer(
         &self,
         topic: &str,
-        #[wasm_bindgen(unchecked_param_type = "ProducerConfig")] config: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ProducerConfig")] config: JsValue,
     ) -> JsResult<TopicProducer> {
         self.check_open()?;
         let (config, on_full) = convert::producer_config(&config)?;
@@ -562,6 +579,7 @@ impl Tributary {
     /// Closes every open batch of every producer and appends it to the log; resolves when
     /// every record sent before the call is in the log and, for topics with a sink,
     /// acknowledged by JetStream (rejecting like `Sink.flush` when a sink fails).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> Promise {
         flush_all(&self.inner)
     }
@@ -580,7 +598,9 @@ impl Tributary {
     /// (random per client); `name`; `WebSocket` (the global one; on Node 20 pass the
     /// `ws` package's); `onAck(progress[])`; `onStateChange(state, error?)`.
     ///
-    /// Throws `UNKNOWN_TOPIC`, `INVALID_CONFIG`, `CLOSED`.
+    /// Throws `UNKNOWN_TOPIC`, `INVALID_CONFIG`, `SINK_EXISTS` (the topic has an open sink:
+    /// close it first), `CLOSED`.
+    #[cfg(feature = "sink")]
     #[wasm_bindgen(js_name = "connect")]
     pub fn connect(
         &self,
@@ -603,6 +623,12 @@ impl Tributary {
         let index = {
             let mut guard = self.inner.borrow_mut();
             let i = &mut *guard;
+            let taken = i.sinks.iter().flatten().any(|s| s.sink.topic() == topic);
+            if taken {
+                return Err(from_core(&Error::SinkExists {
+                    topic: topic.to_owned(),
+                }));
+            }
             let sink = crate::sink::Sink::new(&mut i.client, topic, config, random_seed(), now())
                 .map_err(|e| from_core(&e))?;
             let slot = super::sink::Slot::new(sink, host.ctor, host.on_ack, host.on_state);
@@ -619,9 +645,11 @@ impl Tributary {
     pub fn read(
         &self,
         topic: &str,
-        partition: JsValue,
-        #[wasm_bindgen(js_name = "fromOffset")] from_offset: JsValue,
-        #[wasm_bindgen(js_name = "maxRecords")] max_records: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "number")] partition: JsValue,
+        #[wasm_bindgen(js_name = "fromOffset", unchecked_param_type = "number")]
+        from_offset: JsValue,
+        #[wasm_bindgen(js_name = "maxRecords", unchecked_param_type = "number")]
+        max_records: JsValue,
     ) -> JsResult<Array> {
         let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
         let from = arg_int(&from_offset, "fromOffset", MAX_SAFE_OFFSET as f64)? as i64;
@@ -664,7 +692,11 @@ impl Tributary {
     /// held, segments, evicted and lost records, the sink's cursor, and whether retention
     /// is held back by unacknowledged records.
     #[wasm_bindgen(js_name = "partitionInfo", unchecked_return_type = "PartitionInfo")]
-    pub fn partition_info(&self, topic: &str, partition: JsValue) -> JsResult<JsValue> {
+    pub fn partition_info(
+        &self,
+        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "number")] partition: JsValue,
+    ) -> JsResult<JsValue> {
         let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
         let info = self
             .inner
@@ -688,9 +720,14 @@ impl Tributary {
         Ok(o.into())
     }
 
-    /// Flushes, then closes the client: every later call fails with `CLOSED`.
+    /// Appends every open batch, closes every sink (without waiting for acks: `await
+    /// client.flush()` first for that; pending sink flushes reject with `SINK_CLOSED`),
+    /// then closes the client: every later call fails with `CLOSED`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         run_poll(&self.inner, true);
+        #[cfg(feature = "sink")]
+        super::sink::close_all(&self.inner);
         let mut i = self.inner.borrow_mut();
         i.closed = true;
         i.timer = None;
@@ -757,7 +794,7 @@ impl TopicProducer {
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | null | undefined")]
         key: JsValue,
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] value: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SendOptions")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SendOptions")] options: JsValue,
     ) -> Promise {
         if let Err(e) = self.usable() {
             return rejected(e);
@@ -865,6 +902,7 @@ impl TopicProducer {
     /// Closes this producer's open batches and appends them (all producers' batches are
     /// appended: the log is shared); resolves when every record sent before is in the log
     /// and, with a sink, acknowledged. The same as `Tributary.flush`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> Promise {
         flush_all(&self.inner)
     }
@@ -900,6 +938,7 @@ impl TopicProducer {
     }
 
     /// Flushes, then closes this producer: later sends reject with `CLOSED`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         run_poll(&self.inner, true);
         let mut i = self.inner.borrow_mut();

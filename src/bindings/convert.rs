@@ -263,6 +263,7 @@ pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
     Ok(o)
 }
 
+#[cfg(feature = "sink")]
 /// What `Tributary.connect` takes besides the core's `SinkConfig`.
 pub struct SinkHost {
     /// The WebSocket constructor.
@@ -273,6 +274,7 @@ pub struct SinkHost {
     pub on_state: Option<js_sys::Function>,
 }
 
+#[cfg(feature = "sink")]
 fn config_fn(obj: &JsValue, name: &'static str) -> JsResult<Option<js_sys::Function>> {
     match field(obj, name)? {
         None => Ok(None),
@@ -283,6 +285,7 @@ fn config_fn(obj: &JsValue, name: &'static str) -> JsResult<Option<js_sys::Funct
     }
 }
 
+#[cfg(feature = "sink")]
 fn config_bool(obj: &JsValue, name: &'static str) -> JsResult<Option<bool>> {
     match field(obj, name)? {
         None => Ok(None),
@@ -293,6 +296,7 @@ fn config_bool(obj: &JsValue, name: &'static str) -> JsResult<Option<bool>> {
     }
 }
 
+#[cfg(feature = "sink")]
 /// Sink options: `{ servers | server, stream, subjectPrefix, token, user, pass, creds,
 /// nkeySeed, delivery, maxRetries, ackTimeoutMs, connectTimeoutMs, backoffInitialMs,
 /// backoffMaxMs, maxInFlight, provision, duplicateWindowMs, msgIdPrefix, name,

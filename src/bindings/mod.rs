@@ -11,6 +11,7 @@ mod convert;
 mod error;
 #[cfg(not(feature = "std"))]
 mod runtime;
+#[cfg(feature = "sink")]
 mod sink;
 mod timer;
 
@@ -19,6 +20,7 @@ mod tests;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
+import type { TributaryError } from "./index.js";
 /** Retention of each partition; every bound is per partition, absent = unbounded. */
 export interface RetentionConfig {
   /** Remove a segment once its last append is older than this (ms). */
@@ -122,6 +124,11 @@ export interface ProducerStats {
   dropped: number;
 }
 
+"#;
+
+#[cfg(feature = "sink")]
+#[wasm_bindgen(typescript_custom_section)]
+const SINK_TS_TYPES: &'static str = r#"
 /** Options of `Tributary.connect`: where and how a topic's records go into NATS JetStream. */
 export interface SinkOptions {
   /** Server URLs (ws:// or wss://), tried in turn on reconnect. */
@@ -180,13 +187,6 @@ export interface SinkProgress {
   streamSeq: number;
 }
 
-/** Records a flush could not confirm: `[fromOffset, toOffset)` of a partition. */
-export interface UndeliveredRange {
-  partition: number;
-  fromOffset: number;
-  toOffset: number;
-}
-
 /** A sink's counters and state. */
 export interface SinkStats {
   published: number;
@@ -202,6 +202,7 @@ export interface SinkStats {
   state: string;
   server: string;
 }
+
 "#;
 
 /// The partition a keyed record lands in, for a topic of `partitionCount` partitions:
@@ -213,7 +214,8 @@ export interface SinkStats {
 #[wasm_bindgen(js_name = "partitionFor")]
 pub fn partition_for(
     #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] key: JsValue,
-    #[wasm_bindgen(js_name = "partitionCount")] partition_count: JsValue,
+    #[wasm_bindgen(js_name = "partitionCount", unchecked_param_type = "number")]
+    partition_count: JsValue,
 ) -> Result<u32, JsValue> {
     let key = convert::bytes(&key, "key")?;
     let n = convert::integer(&partition_count, "partitionCount", 1.0, 65_536.0)

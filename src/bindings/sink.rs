@@ -476,6 +476,15 @@ pub(super) fn wait_acked(
     promise
 }
 
+/// Closes every sink of the client (its `close`).
+pub(super) fn close_all(inner: &Rc<RefCell<Inner>>) {
+    for slot in inner.borrow_mut().sinks.iter_mut().flatten() {
+        slot.sink.close();
+    }
+    drive(inner);
+    inner.borrow_mut().sinks.clear();
+}
+
 /// A sink: delivers one topic's records into NATS JetStream over a WebSocket. Made by
 /// `Tributary.connect`.
 #[wasm_bindgen(js_name = "Sink")]
@@ -554,9 +563,10 @@ impl JsSink {
     /// when the sink fails or is closed first (its code: `SINK_AUTH`, ...), when records
     /// were given up (`SINK_UNDELIVERED`), or after `timeoutMs` (`SINK_TIMEOUT`; default:
     /// no timeout).
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "{ timeoutMs?: number }")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "{ timeoutMs?: number }")] options: JsValue,
     ) -> Promise {
         let timeout = match super::convert::field(&options, "timeoutMs") {
             Ok(Some(v)) => match super::convert::integer(&v, "timeoutMs", 0.0, 2_147_483_647.0) {
@@ -585,6 +595,7 @@ impl JsSink {
 
     /// Closes the sink: pending `flush` promises reject with `SINK_CLOSED`; records not yet
     /// acknowledged stay in the log, and a later `connect` resumes from them.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         self.with(|s, _| s.sink.close());
         drive(&self.inner);

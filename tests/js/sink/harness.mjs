@@ -91,7 +91,7 @@ export async function startCluster(n = 3, name = "c") {
  * Reads every message of `stream` with the `nats` client (an independent reader):
  * returns [{ subject, msgId, key, partition, offset }] in stream order.
  */
-export async function readStream(port, stream, { token } = {}) {
+export async function readStream(port, stream, { token, timeoutMs = 30_000 } = {}) {
   const nc = await natsConnect({ servers: `127.0.0.1:${port}`, token });
   try {
     const jsm = await nc.jetstreamManager();
@@ -102,6 +102,9 @@ export async function readStream(port, stream, { token } = {}) {
     const js = nc.jetstream();
     const consumer = await js.consumers.get(stream);
     const iter = await consumer.consume({ max_messages: 1000 });
+    // A stream that never delivers everything ends the read (the count check then fails)
+    // instead of hanging the test.
+    const timer = setTimeout(() => iter.stop(), timeoutMs);
     for await (const m of iter) {
       const msgId = m.headers?.get("Nats-Msg-Id") ?? "";
       const parts = msgId.split("-");
@@ -115,6 +118,7 @@ export async function readStream(port, stream, { token } = {}) {
       });
       if (out.length >= total) break;
     }
+    clearTimeout(timer);
     return out;
   } finally {
     await nc.close();
