@@ -9,6 +9,7 @@ export type {
   ConsumedRecord,
   PartitionInfo,
   ProducerStats,
+  RestoredRecord,
   SinkOptions,
   SinkStats,
   SinkProgress,

@@ -124,13 +124,18 @@ impl PartitionLog {
         self.log_start
     }
 
-    /// Checks that `count` more offsets can be assigned.
-    pub fn check_room(&self, count: u64, partition: u32) -> Result<(), Error> {
-        let last = (self.high_watermark as u64).saturating_add(count.saturating_sub(1));
+    /// Checks that `count` offsets from `first` can be assigned.
+    pub fn check_room_from(&self, first: i64, count: u64, partition: u32) -> Result<(), Error> {
+        let last = (first as u64).saturating_add(count.saturating_sub(1));
         if count > 0 && last > MAX_SAFE_OFFSET as u64 {
             return Err(Error::OffsetOverflow { partition });
         }
         Ok(())
+    }
+
+    /// Checks that `count` more offsets can be assigned.
+    pub fn check_room(&self, count: u64, partition: u32) -> Result<(), Error> {
+        self.check_room_from(self.high_watermark, count, partition)
     }
 
     /// Appends a closed batch at `now_ms`: assigns its offsets, writes its base offset,

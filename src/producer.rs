@@ -19,7 +19,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::accumulator::{Limits, PartitionAccumulator};
-use crate::batch::{standalone_size, RecordRef};
+use crate::batch::{standalone_size, BatchBuilder, RecordRef};
 use crate::config::{Compression, ProducerConfig, TopicConfig};
 use crate::error::{Error, MAX_SAFE_OFFSET};
 use crate::log::{PartitionInfo, PartitionLog};
@@ -159,6 +159,9 @@ pub struct Client {
     rng: Rng,
 }
 
+/// Batches `restore` builds close at this size.
+const RESTORE_BATCH_BYTES: usize = 64 * 1024;
+
 /// Longest topic name accepted.
 pub const MAX_TOPIC_NAME: usize = 63;
 
@@ -226,6 +229,83 @@ impl Client {
     /// Names of the topics, sorted.
     pub fn topic_names(&self) -> impl Iterator<Item = &str> {
         self.topics.iter().map(|t| t.name.as_str())
+    }
+
+    /// Puts records back at the offsets they had, e.g. a browser outbox persisted before
+    /// a reload: `records` must have consecutive offsets, and the partition's high
+    /// watermark must not be past the first (an empty partition then starts there; a
+    /// non-empty one must end exactly there). A sink connected later sends them again
+    /// with the same message ids, so JetStream's de-duplication drops what it stored
+    /// already. Errors (`OffsetOutOfRange`, `InvalidTimestamp`, `PartitionOutOfRange`,
+    /// `OffsetOverflow`) change nothing.
+    pub fn restore(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        records: &[ConsumedRecord],
+        now_ms: i64,
+    ) -> Result<(), Error> {
+        let t = self.find_topic(topic).map_err(|_| Error::UnknownTopic {
+            topic: topic.to_owned(),
+        })?;
+        let topic = &mut self.topics[t];
+        let count = topic.partitions.len() as u32;
+        let log =
+            topic
+                .partitions
+                .get_mut(partition as usize)
+                .ok_or(Error::PartitionOutOfRange {
+                    partition,
+                    partition_count: count,
+                })?;
+        let Some(first) = records.first().map(|r| r.offset) else {
+            return Ok(());
+        };
+        let hwm = log.high_watermark();
+        let empty = log.info().records == 0;
+        let contiguous = records
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.offset == first + i as i64);
+        if !contiguous || first < hwm || (!empty && first != hwm) || first > MAX_SAFE_OFFSET {
+            return Err(Error::OffsetOutOfRange {
+                offset: first,
+                high_watermark: hwm,
+            });
+        }
+        if let Some(r) = records
+            .iter()
+            .find(|r| !(0..=MAX_SAFE_OFFSET).contains(&r.timestamp))
+        {
+            return Err(Error::InvalidTimestamp(r.timestamp));
+        }
+        log.check_room_from(first, records.len() as u64, partition)?;
+        let codec = topic.config.compression;
+        if empty && first > hwm {
+            *log = PartitionLog::starting_at(topic.config.retention, first);
+        }
+        let mut builder = BatchBuilder::new();
+        for r in records {
+            let rec = RecordRef {
+                key: r.key.as_deref(),
+                value: &r.value,
+                timestamp: r.timestamp,
+                headers: &r.headers,
+            };
+            if !builder.push(&rec) {
+                let full = core::mem::take(&mut builder);
+                log.append(full.finish(codec), now_ms, partition)?;
+                builder.push(&rec);
+            }
+            if builder.size() >= RESTORE_BATCH_BYTES {
+                let full = core::mem::take(&mut builder);
+                log.append(full.finish(codec), now_ms, partition)?;
+            }
+        }
+        if !builder.is_empty() {
+            log.append(builder.finish(codec), now_ms, partition)?;
+        }
+        Ok(())
     }
 
     /// The partition logs of `topic` (the sink reads and acknowledges through them).
@@ -772,5 +852,50 @@ mod tests {
             };
             assert_eq!(c.send(p, &r, 0), Err(Error::InvalidTimestamp(ts)));
         }
+    }
+
+    #[test]
+    fn restore_puts_records_back_at_their_offsets() {
+        let mut c = client_with(2);
+        let rec = |offset: i64, v: &str| ConsumedRecord {
+            offset,
+            key: Some(b"k".to_vec()),
+            value: v.as_bytes().to_vec(),
+            timestamp: 5,
+            headers: Vec::new(),
+        };
+        let records: Vec<_> = (40..45).map(|o| rec(o, "v")).collect();
+        // Gaps, a start before the high watermark, and bad partitions change nothing.
+        let gap = [rec(40, "a"), rec(42, "b")];
+        assert!(matches!(
+            c.restore("clicks", 1, &gap, 0),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+        assert!(matches!(
+            c.restore("clicks", 9, &records, 0),
+            Err(Error::PartitionOutOfRange { .. })
+        ));
+        assert_eq!(c.partition_info("clicks", 1).unwrap().high_watermark, 0);
+        c.restore("clicks", 1, &records, 0).unwrap();
+        let info = c.partition_info("clicks", 1).unwrap();
+        assert_eq!((info.log_start_offset, info.high_watermark), (40, 45));
+        assert_eq!(c.read("clicks", 1, 40, 10).unwrap(), records);
+        // Appending continues after them; restoring again over them is refused.
+        assert!(c.restore("clicks", 1, &records, 0).is_err());
+        c.restore("clicks", 1, &[rec(45, "w")], 0).unwrap();
+        let p = c
+            .topic_producer("clicks", ProducerConfig::default())
+            .unwrap();
+        let r = c
+            .send(
+                p,
+                &ProduceRecord {
+                    partition: Some(1),
+                    ..ProduceRecord::new("next")
+                },
+                0,
+            )
+            .unwrap();
+        assert_eq!(c.flush(0).offset_of(p, &r), Some(46));
     }
 }

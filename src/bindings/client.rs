@@ -688,6 +688,31 @@ impl Tributary {
             .collect())
     }
 
+    /// Puts records back at the offsets they had (a persisted outbox after a reload):
+    /// `records` is `[{ offset, key, value, timestamp, headers? }]` with consecutive
+    /// offsets; the partition must be empty or end exactly at the first offset (an empty
+    /// one then starts there). A sink connected afterwards sends them again with the same
+    /// message ids (use the same `msgIdPrefix`), so JetStream keeps each once. Throws
+    /// `OFFSET_OUT_OF_RANGE`, `PARTITION_OUT_OF_RANGE`, `INVALID_TIMESTAMP`,
+    /// `INVALID_ARGUMENT`, `UNKNOWN_TOPIC`, `CLOSED`; nothing changes then.
+    pub fn restore(
+        &self,
+        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "number")] partition: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RestoredRecord[]")] records: JsValue,
+    ) -> JsResult<()> {
+        self.check_open()?;
+        let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
+        let records = convert::restored_records(&records)?;
+        self.inner
+            .borrow_mut()
+            .client
+            .restore(topic, partition, &records, now())
+            .map_err(|e| from_core(&e))?;
+        run_poll(&self.inner, false);
+        Ok(())
+    }
+
     /// What one partition reports: log start offset, high watermark, bytes and records
     /// held, segments, evicted and lost records, the sink's cursor, and whether retention
     /// is held back by unacknowledged records.

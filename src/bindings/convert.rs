@@ -263,6 +263,36 @@ pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
     Ok(o)
 }
 
+/// `[{ offset, key, value, timestamp, headers? }]` for `Tributary.restore`.
+pub fn restored_records(v: &JsValue) -> JsResult<Vec<crate::ConsumedRecord>> {
+    let arr = v
+        .dyn_ref::<js_sys::Array>()
+        .ok_or_else(|| invalid_argument("records must be an array"))?;
+    let mut out = Vec::with_capacity(arr.length() as usize);
+    for r in arr.iter() {
+        if !r.is_object() {
+            return Err(invalid_argument(
+                "each record must be { offset, key, value, timestamp }",
+            ));
+        }
+        let get = |name: &str| field(&r, name).map(|v| v.unwrap_or(JsValue::UNDEFINED));
+        let num = |name: &str| -> JsResult<i64> {
+            integer(&get(name)?, name, 0.0, SAFE)
+                .map(|n| n as i64)
+                .map_err(|m| invalid_argument(&m))
+        };
+        let o = send_options(&r)?;
+        out.push(crate::ConsumedRecord {
+            offset: num("offset")?,
+            key: key(&get("key")?)?,
+            value: bytes(&get("value")?, "value")?,
+            timestamp: num("timestamp")?,
+            headers: o.headers,
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(feature = "sink")]
 /// What `Tributary.connect` takes besides the core's `SinkConfig`.
 pub struct SinkHost {

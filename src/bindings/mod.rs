@@ -93,6 +93,16 @@ export interface ConsumedRecord {
   headers: Record<string, Uint8Array>;
 }
 
+/** A record given back to `Tributary.restore`, at the offset it had. */
+export interface RestoredRecord {
+  offset: number;
+  /** null (or absent) for no key. */
+  key?: string | Uint8Array | null;
+  value: string | Uint8Array;
+  timestamp: number;
+  headers?: Record<string, string | Uint8Array>;
+}
+
 /** What one partition reports about itself. */
 export interface PartitionInfo {
   logStartOffset: number;

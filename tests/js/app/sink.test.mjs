@@ -300,3 +300,40 @@ test("bad sink options throw INVALID_CONFIG and change nothing", () => {
   assert.equal(client.partitionInfo("t", 0).ackedOffset, null, "no sink attached by a failed connect");
   void enc;
 });
+
+test("restore: records put back at their offsets are resent with the same ids, and JetStream keeps each once", { timeout: 120_000 }, async () => {
+  let client;
+  let again;
+  const server = await startNats({ name: "restore" });
+  try {
+    client = new Tributary({ seed: 9 });
+    client.createTopic("out", { partitions: 2 });
+    const sink = client.connect("out", { server: server.url, WebSocket, provision: true, msgIdPrefix: "tab1" });
+    const counts = await produce(client.topicProducer("out"), 3000);
+    await client.flush();
+    assert.equal(sink.stats().duplicates, 0);
+    // What a page would have persisted: every record with its partition and offset.
+    const saved = [0, 1].map((p) => client.read("out", p, 0, 10_000));
+    await client.close();
+
+    again = new Tributary({ seed: 10 });
+    again.createTopic("out", { partitions: 2 });
+    for (const p of [0, 1]) {
+      // Records from offset 10 on (as if the first ten had been acknowledged and dropped).
+      const records = saved[p].slice(10).map((r) => ({ ...r, headers: {} }));
+      again.restore("out", p, records);
+      const info = again.partitionInfo("out", p);
+      assert.equal(info.logStartOffset, 10);
+      assert.equal(info.highWatermark, saved[p].length);
+    }
+    assert.throws(() => again.restore("out", 0, [{ offset: 0, value: "x", timestamp: 0 }]), (e) => e.code === "OFFSET_OUT_OF_RANGE");
+    const resend = again.connect("out", { server: server.url, WebSocket, msgIdPrefix: "tab1" });
+    await again.flush();
+    assert.equal(resend.stats().duplicates, 3000 - 20, "every resent record was a duplicate");
+    checkDelivery(assert, await readStream(server.port, "out"), counts);
+  } finally {
+    await again?.close();
+    await client?.close();
+    await server.stop();
+  }
+});
