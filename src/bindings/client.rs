@@ -77,7 +77,8 @@ struct Waiting {
 }
 
 struct ProducerMeta {
-    topic: String,
+    /// The topic's name as a JS string, for the metadata of every record.
+    topic: JsValue,
     on_full: OnFull,
     /// Records of this producer in `Inner::waiting`: while any wait, later ones queue
     /// behind them (order), without scanning the queue.
@@ -124,6 +125,7 @@ pub(super) struct Inner {
     pub(super) sinks: Vec<Option<super::sink::Slot>>,
     closed: bool,
     producers: Producers,
+    meta_keys: MetaKeys,
     waiting: VecDeque<Waiting>,
     poll_scheduled: bool,
     microtask: Option<Closure<dyn FnMut(JsValue)>>,
@@ -155,13 +157,24 @@ pub(super) fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }
 
-fn metadata(topic: &str, partition: u32, offset: i64, timestamp: i64) -> JsValue {
-    let o = Object::new();
-    set(&o, "topic", &JsValue::from_str(topic));
-    set(&o, "partition", &JsValue::from(partition));
-    set(&o, "offset", &JsValue::from(offset as f64));
-    set(&o, "timestamp", &JsValue::from(timestamp as f64));
-    o.into()
+/// The property names of `RecordMetadata`, made into JS strings once per client rather
+/// than once per record (each `JsValue::from_str` decodes UTF-8 in JS).
+struct MetaKeys([JsValue; 4]);
+
+impl MetaKeys {
+    fn new() -> Self {
+        MetaKeys(["topic", "partition", "offset", "timestamp"].map(JsValue::from_str))
+    }
+
+    fn make(&self, topic: &JsValue, partition: u32, offset: i64, timestamp: i64) -> JsValue {
+        let o = Object::new();
+        let [t, p, off, ts] = &self.0;
+        let _ = Reflect::set(&o, t, topic);
+        let _ = Reflect::set(&o, p, &JsValue::from(partition));
+        let _ = Reflect::set(&o, off, &JsValue::from(offset as f64));
+        let _ = Reflect::set(&o, ts, &JsValue::from(timestamp as f64));
+        o.into()
+    }
 }
 
 fn settle_ok(settle: Settle, value: JsValue, out: &mut Vec<Outcome>) {
@@ -236,13 +249,14 @@ impl Inner {
                 continue;
             };
             let topic = &meta.topic;
+            let keys = &self.meta_keys;
             let end = a.first_seq + u64::from(a.count);
             while queue.front().is_some_and(|p| p.seq < end) {
                 let p = queue.pop_front().expect("front exists");
                 let offset = a.base_offset + (p.seq - a.first_seq) as i64;
                 settle_ok(
                     p.settle,
-                    metadata(topic, a.partition, offset, p.timestamp),
+                    keys.make(topic, a.partition, offset, p.timestamp),
                     out,
                 );
             }
@@ -488,6 +502,7 @@ impl Tributary {
             client: Client::new(seed),
             closed: false,
             producers: Producers::default(),
+            meta_keys: MetaKeys::new(),
             #[cfg(feature = "sink")]
             sinks: Vec::new(),
             waiting: VecDeque::new(),
@@ -564,7 +579,7 @@ impl Tributary {
         i.producers.insert(
             id,
             ProducerMeta {
-                topic: topic.to_owned(),
+                topic: JsValue::from_str(topic),
                 on_full,
                 waiting: 0,
                 pending: (0..partitions).map(|_| VecDeque::new()).collect(),

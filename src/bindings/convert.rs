@@ -17,6 +17,17 @@ use crate::{
     UnackedPolicy, MAX_SAFE_OFFSET,
 };
 
+#[wasm_bindgen]
+extern "C" {
+    /// A JS string, for `String.prototype.isWellFormed` (ES2024: every runtime the package
+    /// targets has it). One call, where js-sys's `is_valid_utf16` calls `charCodeAt` per
+    /// UTF-16 unit.
+    #[wasm_bindgen(js_name = "String")]
+    type WellFormed;
+    #[wasm_bindgen(method, js_name = "isWellFormed")]
+    fn is_well_formed(this: &WellFormed) -> bool;
+}
+
 /// Result type of the bindings: the error is a JS error value.
 pub type JsResult<T> = Result<T, JsValue>;
 
@@ -33,7 +44,7 @@ fn invalid_config(field: &str, reason: &str) -> JsValue {
 /// Bytes from a `string` (UTF-8) or `Uint8Array` (copied); `what` names the argument.
 pub fn bytes(v: &JsValue, what: &str) -> JsResult<Vec<u8>> {
     if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
-        if !s.is_valid_utf16() {
+        if !s.unchecked_ref::<WellFormed>().is_well_formed() {
             return Err(invalid_argument(
                 &Text::new()
                     .s(what)
