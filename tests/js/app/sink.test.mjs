@@ -9,7 +9,7 @@ import { createUser } from "nkeys.js";
 import { connect as natsConnect } from "nats";
 import { Tributary, TributaryError } from "tributary";
 import {
-  startNats, startCluster, readStream, checkDelivery, cuttingProxy, sleep,
+  startNats, startCluster, readStream, checkDelivery, cuttingProxy, sleep, jetStreamReady,
 } from "../sink/harness.mjs";
 
 const enc = new TextEncoder();
@@ -86,6 +86,8 @@ test("a 3-node cluster, R3 stream: the node in use is killed mid-run; the sink m
   let client;
   const nodes = await startCluster(3, "tc");
   try {
+    // The subject here is losing a node mid-run, not a cluster's first election.
+    await jetStreamReady(nodes[0].port);
     client = new Tributary({ seed: 3 });
     client.createTopic("ha", { partitions: 4, replicationFactor: 3 });
     const producer = client.topicProducer("ha");
@@ -95,7 +97,6 @@ test("a 3-node cluster, R3 stream: the node in use is killed mid-run; the sink m
       backoffInitialMs: 20, backoffMaxMs: 500, ackTimeoutMs: 2000,
       onStateChange: (s) => states.push(s),
     });
-    // Provisioning an R3 stream waits for the cluster's meta leader: retry until up.
     const first = await produce(producer, 10_000, { tag: "a" });
     await client.flush();
     const inUse = nodes.find((n) => n.url === sink.stats().server);
@@ -110,6 +111,7 @@ test("a 3-node cluster, R3 stream: the node in use is killed mid-run; the sink m
     const counts = new Map(first);
     for (const [p, n] of second) counts.set(p, (counts.get(p) ?? 0) + n);
     // A leader change mid-window may reorder a resend; count and duplicates are exact.
+    await jetStreamReady(survivor.port);
     checkDelivery(assert, await readStream(survivor.port, "ha"), counts, { ordered: false });
     await sink.close();
   } finally {

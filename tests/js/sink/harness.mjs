@@ -87,6 +87,24 @@ export async function startCluster(n = 3, name = "c") {
   return nodes;
 }
 
+/** Waits until JetStream answers on `port` (a cluster has elected its meta leader). */
+export async function jetStreamReady(port, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let nc;
+    try {
+      nc = await natsConnect({ servers: `127.0.0.1:${port}`, timeout: 2000 });
+      await (await nc.jetstreamManager({ timeout: 2000 })).getAccountInfo();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`JetStream on port ${port} not ready: ${e.message}`);
+      await sleep(200);
+    } finally {
+      await nc?.close();
+    }
+  }
+}
+
 /**
  * Reads every message of `stream` with the `nats` client (an independent reader):
  * returns [{ subject, msgId, key, partition, offset }] in stream order.
