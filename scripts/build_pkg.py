@@ -54,7 +54,9 @@ def build_variant(m, variant, out):
         for c in e["conditions"]:
             entries[c] = e["file"]
     copy_entry(ROOT / "js" / "index.d.ts", out / "index.d.ts", variant.get("omit", []))
-    shutil.copy(ROOT / "js" / "errors.js", out / "errors.js")
+    # The package's own JS ships minified too (readable sources in js/).
+    run(ROOT / "node_modules/.bin/esbuild", ROOT / "js" / "errors.js", "--minify", "--format=esm",
+        "--target=es2022", "--log-level=warning", f"--outfile={out / 'errors.js'}")
     gi = out / ".gitignore"
     if gi.exists():
         gi.unlink()

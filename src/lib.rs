@@ -64,7 +64,7 @@ pub use error::{DecodeError, Error, MAX_SAFE_OFFSET};
 pub use log::{PartitionInfo, PartitionLog};
 pub use partitioner::{murmur2_partition, partition_for_key};
 pub use producer::{Client, PollOutcome, ProducerId, ProducerStats, SendReceipt};
-pub use record::{ConsumedRecord, Header, ProduceRecord, RecordMetadata};
+pub use record::{ConsumedRecord, Header, ProduceRecord, RecordMetadata, RecordParts};
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -24,7 +24,7 @@ use crate::config::{Compression, ProducerConfig, TopicConfig};
 use crate::error::{Error, MAX_SAFE_OFFSET};
 use crate::log::{PartitionInfo, PartitionLog};
 use crate::partitioner::{Partitioner, Rng};
-use crate::record::{ConsumedRecord, ProduceRecord};
+use crate::record::{ConsumedRecord, ProduceRecord, RecordParts};
 
 /// Handle of a producer within its [`Client`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -386,6 +386,16 @@ impl Client {
         record: &ProduceRecord,
         now_ms: i64,
     ) -> Result<SendReceipt, Error> {
+        self.send_ref(id, &record.parts(), now_ms)
+    }
+
+    /// [`Client::send`] for a borrowed record.
+    pub fn send_ref(
+        &mut self,
+        id: ProducerId,
+        record: &RecordParts<'_>,
+        now_ms: i64,
+    ) -> Result<SendReceipt, Error> {
         let result = self.try_send(id, record, now_ms);
         if let Err(e) = &result {
             if let Some(Some(p)) = self.producers.get_mut(id.0 as usize) {
@@ -403,6 +413,16 @@ impl Client {
     /// Runs every check `send` runs except the queue bound (unknown or closed producer,
     /// timestamp, partition, size, offset room) without changing anything.
     pub fn check(&self, id: ProducerId, record: &ProduceRecord, now_ms: i64) -> Result<(), Error> {
+        self.check_ref(id, &record.parts(), now_ms)
+    }
+
+    /// [`Client::check`] for a borrowed record.
+    pub fn check_ref(
+        &self,
+        id: ProducerId,
+        record: &RecordParts<'_>,
+        now_ms: i64,
+    ) -> Result<(), Error> {
         self.place(id, record, now_ms).map(|_| ())
     }
 
@@ -410,7 +430,7 @@ impl Client {
     fn place(
         &self,
         id: ProducerId,
-        record: &ProduceRecord,
+        record: &RecordParts<'_>,
         now_ms: i64,
     ) -> Result<(u32, i64, usize), Error> {
         let producer = self.producer(id)?;
@@ -418,14 +438,12 @@ impl Client {
         if !(0..=MAX_SAFE_OFFSET).contains(&timestamp) {
             return Err(Error::InvalidTimestamp(timestamp));
         }
-        let partition = producer
-            .partitioner
-            .choose(record.key.as_deref(), record.partition)?;
+        let partition = producer.partitioner.choose(record.key, record.partition)?;
         let size = standalone_size(&RecordRef {
-            key: record.key.as_deref(),
-            value: &record.value,
+            key: record.key,
+            value: record.value,
             timestamp,
-            headers: &record.headers,
+            headers: record.headers,
         });
         if size > producer.config.max_request_size {
             return Err(Error::RecordTooLarge {
@@ -442,7 +460,7 @@ impl Client {
     fn try_send(
         &mut self,
         id: ProducerId,
-        record: &ProduceRecord,
+        record: &RecordParts<'_>,
         now_ms: i64,
     ) -> Result<SendReceipt, Error> {
         let (partition, timestamp, size) = self.place(id, record, now_ms)?;
@@ -452,10 +470,10 @@ impl Client {
             .and_then(Option::as_mut)
             .ok_or(Error::Closed)?;
         let r = RecordRef {
-            key: record.key.as_deref(),
-            value: &record.value,
+            key: record.key,
+            value: record.value,
             timestamp,
-            headers: &record.headers,
+            headers: record.headers,
         };
         let limits = producer.limits();
         let seq = producer.parts[partition as usize].push(&r, now_ms, limits, partition)?;

@@ -32,7 +32,34 @@ pub struct ProduceRecord {
     pub partition: Option<u32>,
 }
 
+/// A record to produce, borrowed: what [`crate::Client::send_ref`] takes, so a caller
+/// holding many records in one buffer sends them without a copy per record.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordParts<'a> {
+    /// `None` is "no key" (round robin).
+    pub key: Option<&'a [u8]>,
+    /// The payload.
+    pub value: &'a [u8],
+    /// Milliseconds since the epoch; `None` takes the `now_ms` of the send.
+    pub timestamp: Option<i64>,
+    /// Headers, in order.
+    pub headers: &'a [Header],
+    /// An explicit partition.
+    pub partition: Option<u32>,
+}
+
 impl ProduceRecord {
+    /// The record, borrowed.
+    pub fn parts(&self) -> RecordParts<'_> {
+        RecordParts {
+            key: self.key.as_deref(),
+            value: &self.value,
+            timestamp: self.timestamp,
+            headers: &self.headers,
+            partition: self.partition,
+        }
+    }
+
     /// A record with a value and nothing else.
     pub fn new(value: impl Into<Vec<u8>>) -> Self {
         ProduceRecord {

@@ -5,10 +5,8 @@
 //! after a `send` (linger 0: "the next turn of the event loop"), and with a timer
 //! (the host's `setTimeout`, cleared when dropped) at the earliest linger deadline.
 
-use alloc::borrow::ToOwned;
 use alloc::collections::VecDeque;
 use alloc::rc::{Rc, Weak};
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
@@ -19,7 +17,7 @@ use super::convert::{self, JsResult, OnFull};
 use super::error::{from_core, invalid_argument};
 use super::timer::Timeout;
 use crate::producer::{PollOutcome, ProducerId};
-use crate::{Client, Error, ProduceRecord, MAX_SAFE_OFFSET};
+use crate::{Client, Error, ProduceRecord, RecordParts, MAX_SAFE_OFFSET};
 
 #[cfg(feature = "sink")]
 #[wasm_bindgen]
@@ -45,12 +43,31 @@ pub(super) fn then2(p: &Promise, ok: &JsValue, err: &JsValue) -> Promise {
     p.unchecked_ref::<Thenable>().then_2(ok, err)
 }
 
+/// What a group's promise resolves with: `RecordMetadata` objects (`sendAll`), or
+/// `[partition, offset, timestamp]` triples in one `Float64Array` (`sendPacked`, from
+/// which the entry module builds the objects in JS).
+enum Results {
+    Objects(Array),
+    Packed(Vec<f64>),
+}
+
 struct Group {
-    results: Array,
+    results: Results,
     remaining: u32,
     resolve: Function,
     reject: Function,
     failed: bool,
+}
+
+impl Group {
+    /// Resolves the group's promise with its results.
+    fn resolution(&self) -> Outcome {
+        let value = match &self.results {
+            Results::Objects(a) => a.clone().into(),
+            Results::Packed(v) => js_sys::Float64Array::from(&v[..]).into(),
+        };
+        Outcome::Resolve(self.resolve.clone(), value)
+    }
 }
 
 enum Settle {
@@ -177,18 +194,39 @@ impl MetaKeys {
     }
 }
 
-fn settle_ok(settle: Settle, value: JsValue, out: &mut Vec<Outcome>) {
+/// Where a record landed, for its promise.
+struct Landed<'a> {
+    keys: &'a MetaKeys,
+    topic: &'a JsValue,
+    partition: u32,
+    offset: i64,
+    timestamp: i64,
+}
+
+impl Landed<'_> {
+    fn object(&self) -> JsValue {
+        self.keys
+            .make(self.topic, self.partition, self.offset, self.timestamp)
+    }
+}
+
+fn settle_ok(settle: Settle, landed: &Landed<'_>, out: &mut Vec<Outcome>) {
     match settle {
-        Settle::One { resolve, .. } => out.push(Outcome::Resolve(resolve, value)),
+        Settle::One { resolve, .. } => out.push(Outcome::Resolve(resolve, landed.object())),
         Settle::Group { group, index } => {
             let mut g = group.borrow_mut();
-            g.results.set(index, value);
+            match &mut g.results {
+                Results::Objects(a) => a.set(index, landed.object()),
+                Results::Packed(v) => {
+                    let at = index as usize * 3;
+                    v[at] = f64::from(landed.partition);
+                    v[at + 1] = landed.offset as f64;
+                    v[at + 2] = landed.timestamp as f64;
+                }
+            }
             g.remaining -= 1;
             if g.remaining == 0 && !g.failed {
-                out.push(Outcome::Resolve(
-                    g.resolve.clone(),
-                    g.results.clone().into(),
-                ));
+                out.push(g.resolution());
             }
         }
     }
@@ -208,6 +246,47 @@ fn settle_err(settle: Settle, error: JsValue, out: &mut Vec<Outcome>) {
     }
 }
 
+/// The records `sendPacked` received: `lens` has (key length + 1 or 0, value length)
+/// per record, the bytes follow each other in `data`. `None` when they disagree.
+fn unpack<'a>(data: &'a [u8], lens: &[u32]) -> Option<Vec<RecordParts<'a>>> {
+    if lens.len() % 2 != 0 {
+        return None;
+    }
+    let mut at = 0usize;
+    let mut take = |n: usize| -> Option<&'a [u8]> {
+        let s = data.get(at..at.checked_add(n)?)?;
+        at += n;
+        Some(s)
+    };
+    let mut out = Vec::with_capacity(lens.len() / 2);
+    for pair in lens.chunks_exact(2) {
+        let key = match pair[0] {
+            0 => None,
+            n => Some(take(n as usize - 1)?),
+        };
+        let value = take(pair[1] as usize)?;
+        out.push(RecordParts {
+            key,
+            value,
+            timestamp: None,
+            headers: &[],
+            partition: None,
+        });
+    }
+    (at == data.len()).then_some(out)
+}
+
+/// A borrowed record made owned: only records that must wait for room are copied.
+fn owned(r: &RecordParts<'_>) -> ProduceRecord {
+    ProduceRecord {
+        key: r.key.map(<[u8]>::to_vec),
+        value: r.value.to_vec(),
+        timestamp: r.timestamp,
+        headers: r.headers.to_vec(),
+        partition: r.partition,
+    }
+}
+
 pub(super) fn now() -> i64 {
     js_sys::Date::now() as i64
 }
@@ -216,12 +295,12 @@ impl Inner {
     fn accept(
         &mut self,
         producer: ProducerId,
-        record: &ProduceRecord,
+        record: &RecordParts<'_>,
         settle: Settle,
         now_ms: i64,
         out: &mut Vec<Outcome>,
     ) -> Option<(Settle, Error)> {
-        match self.client.send(producer, record, now_ms) {
+        match self.client.send_ref(producer, record, now_ms) {
             Ok(r) => {
                 if let Some(queue) = self.producers.pending(producer, r.partition) {
                     queue.push_back(Pending {
@@ -253,12 +332,14 @@ impl Inner {
             let end = a.first_seq + u64::from(a.count);
             while queue.front().is_some_and(|p| p.seq < end) {
                 let p = queue.pop_front().expect("front exists");
-                let offset = a.base_offset + (p.seq - a.first_seq) as i64;
-                settle_ok(
-                    p.settle,
-                    keys.make(topic, a.partition, offset, p.timestamp),
-                    out,
-                );
+                let landed = Landed {
+                    keys,
+                    topic,
+                    partition: a.partition,
+                    offset: a.base_offset + (p.seq - a.first_seq) as i64,
+                    timestamp: p.timestamp,
+                };
+                settle_ok(p.settle, &landed, out);
             }
         }
         for r in outcome.rejected {
@@ -278,7 +359,8 @@ impl Inner {
         let now_ms = now();
         let mut admitted = 0;
         while let Some(w) = self.waiting.pop_front() {
-            if let Some((settle, _)) = self.accept(w.producer, &w.record, w.settle, now_ms, out) {
+            let parts = w.record.parts();
+            if let Some((settle, _)) = self.accept(w.producer, &parts, w.settle, now_ms, out) {
                 self.waiting.push_front(Waiting {
                     producer: w.producer,
                     record: w.record,
@@ -311,19 +393,19 @@ impl Inner {
     fn enqueue(
         &mut self,
         producer: ProducerId,
-        record: ProduceRecord,
+        record: &RecordParts<'_>,
         settle: Settle,
         on_full: OnFull,
         now_ms: i64,
         out: &mut Vec<Outcome>,
     ) {
         if self.producers.get(producer).is_some_and(|m| m.waiting > 0) {
-            return self.wait(producer, record, settle);
+            return self.wait(producer, owned(record), settle);
         }
-        if let Some((settle, error)) = self.accept(producer, &record, settle, now_ms, out) {
+        if let Some((settle, error)) = self.accept(producer, record, settle, now_ms, out) {
             match on_full {
                 OnFull::Error => settle_err(settle, from_core(&error), out),
-                OnFull::Wait => self.wait(producer, record, settle),
+                OnFull::Wait => self.wait(producer, owned(record), settle),
             }
         }
     }
@@ -624,7 +706,7 @@ impl Tributary {
     ) -> JsResult<super::sink::JsSink> {
         self.check_open()?;
         let prefix = {
-            let mut p = String::new();
+            let mut p = alloc::string::String::new();
             for _ in 0..2 {
                 let n = (js_sys::Math::random() * 4_294_967_296.0) as u32;
                 for shift in (0..8).rev() {
@@ -641,7 +723,7 @@ impl Tributary {
             let taken = i.sinks.iter().flatten().any(|s| s.sink.topic() == topic);
             if taken {
                 return Err(from_core(&Error::SinkExists {
-                    topic: topic.to_owned(),
+                    topic: alloc::borrow::ToOwned::to_owned(topic),
                 }));
             }
             let sink = crate::sink::Sink::new(&mut i.client, topic, config, random_seed(), now())
@@ -709,7 +791,9 @@ impl Tributary {
     /// one then starts there). A sink connected afterwards sends them again with the same
     /// message ids (use the same `msgIdPrefix`), so JetStream keeps each once. Throws
     /// `OFFSET_OUT_OF_RANGE`, `PARTITION_OUT_OF_RANGE`, `INVALID_TIMESTAMP`,
-    /// `INVALID_ARGUMENT`, `UNKNOWN_TOPIC`, `CLOSED`; nothing changes then.
+    /// `INVALID_ARGUMENT`, `UNKNOWN_TOPIC`, `CLOSED`; nothing changes then. (Not in
+    /// `tributary/local`: it serves the sink's resends.)
+    #[cfg(feature = "sink")]
     pub fn restore(
         &self,
         topic: &str,
@@ -806,6 +890,54 @@ impl TopicProducer {
         })
     }
 
+    /// Checks every record (one bad record rejects the call with its `index`, queuing
+    /// nothing), then queues them all; resolves with `RecordMetadata[]`, or with
+    /// `[partition, offset, timestamp]` triples in a `Float64Array` when `packed`.
+    fn send_group(&self, records: &[RecordParts<'_>], packed: bool) -> Promise {
+        let now_ms = now();
+        {
+            let i = self.inner.borrow();
+            for (n, r) in records.iter().enumerate() {
+                if let Err(e) = i.client.check_ref(self.id, r, now_ms) {
+                    let err = from_core(&e);
+                    let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
+                    return rejected(err);
+                }
+            }
+        }
+        let count = records.len() as u32;
+        let results = if packed {
+            Results::Packed(alloc::vec![0.0; records.len() * 3])
+        } else {
+            Results::Objects(Array::new_with_length(count))
+        };
+        let mut out = Vec::new();
+        let promise = new_promise(|resolve, reject| {
+            let group = Rc::new(RefCell::new(Group {
+                results,
+                remaining: count,
+                resolve,
+                reject,
+                failed: false,
+            }));
+            if count == 0 {
+                out.push(group.borrow().resolution());
+                return;
+            }
+            let mut i = self.inner.borrow_mut();
+            for (index, record) in records.iter().enumerate() {
+                let settle = Settle::Group {
+                    group: group.clone(),
+                    index: index as u32,
+                };
+                i.enqueue(self.id, record, settle, OnFull::Wait, now_ms, &mut out);
+            }
+        });
+        schedule_poll(&self.inner);
+        apply(out);
+        promise
+    }
+
     fn usable(&self) -> JsResult<()> {
         let i = self.inner.borrow();
         if i.closed || i.producers.get(self.id).is_none() {
@@ -848,7 +980,7 @@ impl TopicProducer {
             let mut i = self.inner.borrow_mut();
             let on_full = i.producers.get(self.id).map_or(OnFull::Wait, |m| m.on_full);
             let settle = Settle::One { resolve, reject };
-            i.enqueue(self.id, record, settle, on_full, now(), &mut out);
+            i.enqueue(self.id, &record.parts(), settle, on_full, now(), &mut out);
         });
         schedule_poll(&self.inner);
         apply(out);
@@ -900,43 +1032,41 @@ impl TopicProducer {
                 }
             }
         }
-        let now_ms = now();
-        {
-            let i = self.inner.borrow();
-            for (n, r) in parsed.iter().enumerate() {
-                if let Err(e) = i.client.check(self.id, r, now_ms) {
-                    let err = from_core(&e);
-                    let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
-                    return rejected(err);
-                }
-            }
+        let parts: Vec<RecordParts<'_>> = parsed.iter().map(ProduceRecord::parts).collect();
+        self.send_group(&parts, false)
+    }
+
+    /// `sendAll` for records packed by the entry module (which `sendAll` uses when every
+    /// entry is `[string | null, string]` with well-formed strings): `data` holds every
+    /// key and value's UTF-8 bytes back to back, `lens` two numbers per record (key length
+    /// + 1, or 0 for no key; value length). One copy into wasm for all of them, no JS call
+    /// per record; resolves with `[partition, offset, timestamp]` per record in one
+    /// `Float64Array`. Checks and errors as `sendAll` (`index` names the bad record).
+    #[wasm_bindgen(
+        js_name = "sendPacked",
+        skip_typescript,
+        unchecked_return_type = "Promise<Float64Array>"
+    )]
+    pub fn send_packed(&self, data: &[u8], lens: &[u32]) -> Promise {
+        if let Err(e) = self.usable() {
+            return rejected(e);
         }
-        let count = parsed.len() as u32;
-        let mut out = Vec::new();
-        let promise = new_promise(|resolve, reject| {
-            if count == 0 {
-                out.push(Outcome::Resolve(resolve, Array::new().into()));
-                return;
-            }
-            let group = Rc::new(RefCell::new(Group {
-                results: Array::new_with_length(count),
-                remaining: count,
-                resolve,
-                reject,
-                failed: false,
-            }));
-            let mut i = self.inner.borrow_mut();
-            for (index, record) in parsed.into_iter().enumerate() {
-                let settle = Settle::Group {
-                    group: group.clone(),
-                    index: index as u32,
-                };
-                i.enqueue(self.id, record, settle, OnFull::Wait, now_ms, &mut out);
-            }
-        });
-        schedule_poll(&self.inner);
-        apply(out);
-        promise
+        let Some(records) = unpack(data, lens) else {
+            return rejected(invalid_argument(
+                "sendPacked: lengths do not match the data",
+            ));
+        };
+        self.send_group(&records, true)
+    }
+
+    /// The topic this producer writes to.
+    #[wasm_bindgen(getter)]
+    pub fn topic(&self) -> JsValue {
+        self.inner
+            .borrow()
+            .producers
+            .get(self.id)
+            .map_or(JsValue::UNDEFINED, |m| m.topic.clone())
     }
 
     /// Closes this producer's open batches and appends them (all producers' batches are

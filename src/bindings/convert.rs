@@ -275,6 +275,7 @@ pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
 }
 
 /// `[{ offset, key, value, timestamp, headers? }]` for `Tributary.restore`.
+#[cfg(feature = "sink")]
 pub fn restored_records(v: &JsValue) -> JsResult<Vec<crate::ConsumedRecord>> {
     let arr = v
         .dyn_ref::<js_sys::Array>()

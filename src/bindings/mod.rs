@@ -93,16 +93,6 @@ export interface ConsumedRecord {
   headers: Record<string, Uint8Array>;
 }
 
-/** A record given back to `Tributary.restore`, at the offset it had. */
-export interface RestoredRecord {
-  offset: number;
-  /** null (or absent) for no key. */
-  key?: string | Uint8Array | null;
-  value: string | Uint8Array;
-  timestamp: number;
-  headers?: Record<string, string | Uint8Array>;
-}
-
 /** What one partition reports about itself. */
 export interface PartitionInfo {
   logStartOffset: number;
@@ -139,6 +129,16 @@ export interface ProducerStats {
 #[cfg(feature = "sink")]
 #[wasm_bindgen(typescript_custom_section)]
 const SINK_TS_TYPES: &'static str = r#"
+/** A record given back to `Tributary.restore`, at the offset it had. */
+export interface RestoredRecord {
+  offset: number;
+  /** null (or absent) for no key. */
+  key?: string | Uint8Array | null;
+  value: string | Uint8Array;
+  timestamp: number;
+  headers?: Record<string, string | Uint8Array>;
+}
+
 /** Options of `Tributary.connect`: where and how a topic's records go into NATS JetStream. */
 export interface SinkOptions {
   /** Server URLs (ws:// or wss://), tried in turn on reconnect. */

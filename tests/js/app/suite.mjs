@@ -47,6 +47,35 @@ export const cases = {
     assert.equal(text(r.value), "b");
   },
 
+  async "sendAll of plain string pairs (the packed path) lands exactly as the general path"({ Tributary, partitionFor }, assert) {
+    const entries = [["user-1", "a"], [null, "b"], ["", "é ☃ 𝄞"], ["k".repeat(300), "v".repeat(5000)], [undefined, ""]];
+    const land = async (withOption) => {
+      const client = new Tributary({ seed: 3 });
+      client.createTopic("t", { partitions: 5 });
+      const producer = client.topicProducer("t");
+      // One entry with options sends the whole call down the general path.
+      const mds = await producer.sendAll(withOption ? [...entries, ["x", "y", {}]] : entries);
+      return { client, mds: mds.slice(0, entries.length) };
+    };
+    const packed = await land(false);
+    const general = await land(true);
+    assert.deepEqual(packed.mds.map(({ timestamp, ...m }) => m), general.mds.map(({ timestamp, ...m }) => m));
+    for (const [i, [k, v]] of entries.entries()) {
+      const md = packed.mds[i];
+      assert.equal(md.topic, "t");
+      if (typeof k === "string") assert.equal(md.partition, partitionFor(k, 5));
+      const [r] = packed.client.read("t", md.partition, md.offset, 1);
+      assert.equal(text(r.value), v);
+      assert.equal(r.key === null ? null : text(r.key), typeof k === "string" ? k : null);
+    }
+    // A lone surrogate is refused with its index, not replaced.
+    const producer = packed.client.topicProducer("t");
+    const refused = await producer.sendAll([["ok", "a"], ["bad", "\ud800"]]).then(() => null, (e) => e);
+    assert.equal(refused?.code, "INVALID_ARGUMENT");
+    assert.equal(refused.index, 1);
+    assert.deepEqual(await producer.sendAll([]), []);
+  },
+
   async "empty key and absent key are different; headers and timestamps round-trip"({ Tributary, partitionFor }, assert) {
     const client = new Tributary();
     client.createTopic("t", { partitions: 7 });
