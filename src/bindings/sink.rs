@@ -404,24 +404,16 @@ fn report(slot: &mut Slot, client: &crate::Client, t: i64, out: &mut Vec<Outcome
             out.push(Outcome::Resolve(w.resolve, JsValue::UNDEFINED));
             continue;
         }
-        let error = if reached {
-            Error::SinkUndelivered {
-                partition: 0,
-                from_offset: 0,
-                to_offset: 0,
-            }
-        } else if stopped {
-            slot.sink.error().cloned().unwrap_or(Error::SinkClosed)
-        } else {
-            Error::SinkTimeout
-        };
         let e = if reached {
+            // Everything was settled, but some records were given up on the way.
             js_error(
-                error.code(),
+                "SINK_UNDELIVERED",
                 "some records were given up (see `undelivered`)",
             )
+        } else if stopped {
+            from_core(slot.sink.error().unwrap_or(&Error::SinkClosed))
         } else {
-            from_core(&error)
+            from_core(&Error::SinkTimeout)
         };
         let _ = Reflect::set(&e, &"undelivered".into(), &missing);
         out.push(Outcome::Reject(w.reject, e));
