@@ -144,11 +144,17 @@ test-readme: pkg
 
 ## ---- benchmarks ---------------------------------------------------------------------
 
+# Core (native) figures, then pkg/ built with its size report, then the JS benchmarks
+# against their peers in the same run (benches/js/run.mjs: encode, send in Node and
+# Chromium, acknowledged delivery, size, memory, scaling; nats-server on loopback), which
+# write BENCHMARKS.md's `js` section and benches/js/*.svg. FAST=1: the fast tier (< 2 min).
 bench: setup
 	@echo "==> [bench] core benchmarks$(if $(FAST), (fast tier),) -> BENCHMARKS.md"
 	@FAST=$(FAST) cargo bench --quiet --bench core
 	@echo "==> [bench] size of the npm package -> BENCHMARKS.md"
 	@python3 scripts/build_pkg.py --report
+	@echo "==> [bench] JS benchmarks against their peers$(if $(FAST), (fast tier),) -> BENCHMARKS.md, benches/js/*.svg"
+	@FAST=$(FAST) node benches/js/run.mjs
 
 clean:
 	cargo clean

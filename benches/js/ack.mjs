@@ -1,0 +1,114 @@
+// Benchmark 3 (issue 4): records/s acknowledged by JetStream over WebSocket on loopback,
+// 16-byte keys, 100-byte values, into a 16-subject file-backed stream (one per run, made
+// alike for both, deleted after), from Node 20 with the `ws` package as WebSocket:
+//
+// - ours: `sendAll` of the N [key, value] pairs into a 16-partition topic whose sink is
+//   connected (connect is outside the timing), then `await client.flush()`, which resolves
+//   once JetStream acknowledged every record. Each message carries Nats-Msg-Id, the key and
+//   the timestamp as headers; the sink keeps at most 1,024 unacknowledged (its default).
+// - the peer: nats.ws 1.30.3 over the same WebSocket listener, `js.publish(subject, value,
+//   { msgID, headers: key })` per record, 1,024 in flight at a time (`await Promise.all`
+//   over chunks of 1,024: the bounded window a careful user writes), timing until the last
+//   ack. The same subjects (`<stream>.<partition>`, partition = partitionFor(key, 16)).
+// - the peer again with payloads only (no msgID, no headers): its upper bound.
+//
+// After each run the stream must hold exactly N messages (else the run fails).
+import WebSocket from "ws";
+import { connect as tcpConnect, StorageType, DiscardPolicy, RetentionPolicy, nanos } from "nats";
+import { alternate, makeRecords } from "./lib/common.mjs";
+import { FAST, loadTributary, emit } from "./lib/node.mjs";
+
+globalThis.WebSocket ??= WebSocket; // nats.ws uses the global one; Node 20 has none
+const { connect: wsConnect, headers: natsHeaders } = await import("nats.ws");
+
+const n = Number(process.env.N ?? (FAST ? 20_000 : 100_000));
+const reps = Number(process.env.REPS ?? (FAST ? 3 : 5));
+const WINDOW = 1024;
+const wsUrl = `ws://127.0.0.1:${process.env.NATS_WS_PORT}`;
+const { Tributary, partitionFor } = await loadTributary("");
+
+const { keyStrings, values } = makeRecords(n);
+const partitions = keyStrings.map((k) => partitionFor(k, 16));
+
+const admin = await tcpConnect({ servers: `127.0.0.1:${process.env.NATS_PORT}` });
+const jsm = await admin.jetstreamManager();
+let streamNo = 0;
+async function withStream(body) {
+  const name = `ack-${process.pid}-${streamNo++}`;
+  await jsm.streams.add({
+    name, subjects: [`${name}.*`], storage: StorageType.File, retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old, num_replicas: 1, duplicate_window: nanos(120_000),
+  });
+  try {
+    const out = await body(name);
+    const held = (await jsm.streams.info(name)).state.messages;
+    if (held !== n) throw new Error(`stream ${name} holds ${held} messages, not ${n}`);
+    return out;
+  } finally {
+    await jsm.streams.delete(name);
+  }
+}
+
+const ours = () => withStream(async (name) => {
+  const client = new Tributary();
+  client.createTopic(name, { partitions: 16 });
+  const producer = client.topicProducer(name);
+  let sink;
+  await new Promise((resolve, reject) => {
+    sink = client.connect(name, {
+      server: wsUrl, WebSocket, stream: name,
+      onStateChange: (s, e) => (s === "connected" ? resolve() : s === "failed" && reject(e)),
+    });
+  });
+  try {
+    const t0 = performance.now();
+    const pairs = new Array(n);
+    for (let i = 0; i < n; i++) pairs[i] = [keyStrings[i], values[i]];
+    await producer.sendAll(pairs);
+    await client.flush();
+    const ms = performance.now() - t0;
+    const st = sink.stats();
+    if (st.acked !== n) throw new Error(`ours: ${st.acked} acked, not ${n}`);
+    return { value: n / (ms / 1000), resent: st.resent };
+  } finally {
+    await sink.close();
+    await client.close();
+    producer.free();
+    client.free();
+  }
+});
+
+const peer = (withIds) => () => withStream(async (name) => {
+  const nc = await wsConnect({ servers: wsUrl });
+  try {
+    const js = nc.jetstream();
+    const subjects = partitions.map((p) => `${name}.${p}`);
+    const t0 = performance.now();
+    for (let from = 0; from < n; from += WINDOW) {
+      const acks = [];
+      for (let i = from; i < Math.min(n, from + WINDOW); i++) {
+        if (withIds) {
+          const h = natsHeaders();
+          h.set("Tributary-Key", keyStrings[i]);
+          acks.push(js.publish(subjects[i], values[i], { msgID: `peer-${i}`, headers: h }));
+        } else {
+          acks.push(js.publish(subjects[i], values[i]));
+        }
+      }
+      await Promise.all(acks);
+    }
+    const ms = performance.now() - t0;
+    return n / (ms / 1000);
+  } finally {
+    await nc.close();
+  }
+});
+
+try {
+  const result = await alternate(reps, { ours, peer: peer(true), peerBare: peer(false) }, {
+    onRun: (name, v) => process.stderr.write(`      ${name} ${Math.round(v)} records/s acknowledged\n`),
+  });
+  emit({ n, reps, window: WINDOW, peer: "nats.ws 1.30.3 over ws 8.23.0", result });
+} finally {
+  await admin.close();
+}

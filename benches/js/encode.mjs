@@ -1,0 +1,119 @@
+// Benchmark 1: record-batch encoding in Node. 100,000 keyed records (16-byte keys,
+// 100-byte values, Uint8Array) into 16 KB batches, no compression and gzip:
+//
+// - ours, through the public API: a 1-partition topic, `topicProducer({ batchSize: 16384 })`,
+//   `sendAll` of the 100,000 [key, value] pairs, then `client.flush()`. Measured: the
+//   crossing into wasm, placement, encoding into Fluvio record batches (CRC-32C, gzip in
+//   `tributary/full`), appending them to the partition log and resolving 100,000
+//   RecordMetadata objects. The pairs array is built inside the timed region.
+// - kafkajs 2.2.4's own encoder, as its Produce request v3 calls it: `Record(...)` per
+//   record, then `await RecordBatch({ compression, records, ... })` per batch, in turn,
+//   then the batch's bytes (`encoder.buffer`). Records are grouped into batches by the same
+//   rule (a batch closes before it would pass 16,384 bytes, uncompressed).
+// - the physical limit, the same bytes copied once into wasm memory: per record (two
+//   `Uint8Array.set` calls, key and value, into a WebAssembly.Memory) and in bulk (one
+//   `set` of all 11.6 MB).
+import { createRequire } from "node:module";
+import { summary, alternate, makeRecords } from "./lib/common.mjs";
+import { FAST, loadTributary, emit } from "./lib/node.mjs";
+
+const require = createRequire(import.meta.url);
+const Record = require("kafkajs/src/protocol/recordBatch/record/v0");
+const { RecordBatch } = require("kafkajs/src/protocol/recordBatch/v0");
+const { Types } = require("kafkajs/src/protocol/message/compression");
+
+const N = 100_000;
+const BATCH = 16_384;
+const reps = Number(process.env.REPS ?? (FAST ? 3 : 7));
+
+const { keys, values } = makeRecords(N);
+// kafkajs takes Buffers (a plain Uint8Array is not bytes to it): views of the same bytes.
+const kKeys = keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.length));
+const kValues = values.map((v) => Buffer.from(v.buffer, v.byteOffset, v.length));
+const recordBytes = N * (16 + 100);
+
+const full = await loadTributary("full");
+const ours = async (compression) => {
+  const client = new full.Tributary({ seed: 1 });
+  client.createTopic("enc", { partitions: 1, compression });
+  const producer = client.topicProducer("enc", { batchSize: BATCH, batchQueueSize: 10_000 });
+  const t0 = performance.now();
+  const pairs = new Array(N);
+  for (let i = 0; i < N; i++) pairs[i] = [keys[i], values[i]];
+  const pending = producer.sendAll(pairs);
+  const callMs = performance.now() - t0;
+  const md = await pending;
+  await client.flush();
+  const ms = performance.now() - t0;
+  const info = client.partitionInfo("enc", 0);
+  const stats = producer.stats();
+  if (md.length !== N || info.records !== N) throw new Error(`ours: ${md.length} metadata, ${info.records} in the log`);
+  await client.close();
+  client.free();
+  return { value: N / (ms / 1000), callShare: callMs / ms, batches: stats.batches, bytes: info.bytes };
+};
+
+// kafkajs's batch boundaries: a record's encoded size (varint length + body) with
+// offsetDelta < 128 and timestampDelta 0, which is what these 116-byte records take.
+const varintSize = (n) => (n < 64 ? 1 : n < 8192 ? 2 : 3); // zig-zag varint of n >= 0
+const HEADER = 61; // record batch header incl. the record count
+const peer = async (compression) => {
+  const t0 = performance.now();
+  const now = Date.now();
+  let batches = 0;
+  let bytes = 0;
+  let i = 0;
+  while (i < N) {
+    let size = HEADER;
+    const records = [];
+    while (i < N) {
+      const body = 1 + 1 + varintSize(records.length) + varintSize(keys[i].length) + keys[i].length +
+        varintSize(values[i].length) + values[i].length + 1;
+      const rec = varintSize(body) + body;
+      if (records.length > 0 && size + rec > BATCH) break;
+      size += rec;
+      records.push(Record({ key: kKeys[i], value: kValues[i], offsetDelta: records.length, timestampDelta: 0 }));
+      i++;
+    }
+    const batch = await RecordBatch({
+      compression, records, firstTimestamp: now, maxTimestamp: now, lastOffsetDelta: records.length - 1,
+    });
+    bytes += batch.buffer.length;
+    batches++;
+  }
+  const ms = performance.now() - t0;
+  return { value: N / (ms / 1000), batches, bytes };
+};
+
+// The same bytes, copied once into wasm memory.
+const memory = new WebAssembly.Memory({ initial: Math.ceil((recordBytes + 65536) / 65536) });
+const perRecord = () => {
+  const mem = new Uint8Array(memory.buffer);
+  const t0 = performance.now();
+  let off = 0;
+  for (let i = 0; i < N; i++) {
+    mem.set(keys[i], off); off += keys[i].length;
+    mem.set(values[i], off); off += values[i].length;
+  }
+  return N / ((performance.now() - t0) / 1000);
+};
+const contiguous = new Uint8Array(recordBytes);
+{ let off = 0; for (let i = 0; i < N; i++) { contiguous.set(keys[i], off); off += 16; contiguous.set(values[i], off); off += 100; } }
+const bulk = () => {
+  const mem = new Uint8Array(memory.buffer);
+  const t0 = performance.now();
+  for (let r = 0; r < 10; r++) mem.set(contiguous, 0);
+  return N / ((performance.now() - t0) / 10 / 1000);
+};
+
+const out = { n: N, batchSize: BATCH, reps, recordBytes, codecs: {} };
+for (const codec of ["none", "gzip"]) {
+  out.codecs[codec] = await alternate(reps, {
+    ours: () => ours(codec),
+    peer: () => peer(codec === "gzip" ? Types.GZIP : Types.None),
+  });
+}
+const limit = { perRecord: [], bulk: [] };
+for (let r = 0; r < reps; r++) { limit.perRecord.push(perRecord()); limit.bulk.push(bulk()); }
+out.memcpy = { perRecord: summary(limit.perRecord), bulk: summary(limit.bulk) };
+emit(out);
