@@ -111,6 +111,10 @@ def main():
                                    vdir / entries["browser"], vdir / "errors.js"]
         if variant["name"] == ".":
             main_entries = entries
+    for module in m.get("module", []):
+        shutil.copy(ROOT / "js" / module["file"], out / module["file"])
+        shutil.copy(ROOT / "js" / module["types"], out / module["types"])
+        exports[module["export"]] = {"types": f"./{module['types']}", "default": f"./{module['file']}"}
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]
     exports["./package.json"] = "./package.json"
     pkg = {

@@ -1,0 +1,104 @@
+// tributary/durable: a topic whose unacknowledged records survive reloads, offline spells
+// and closed tabs (see durable.js for how).
+import type {
+  Tributary, Sink, SinkOptions, ProducerConfig, SendOptions, RecordMetadata, ProducerStats,
+} from "./index.js";
+
+/** A storage or replay failure: STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED. */
+export declare class DurableError extends Error {
+  constructor(code: string, message: string, cause?: unknown);
+  readonly name: "DurableError";
+  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED";
+}
+
+/** An older generation's outbox being sent again (`done: false`), or delivered (`done: true`). */
+export interface ReplayEvent {
+  /** The generation's message id prefix. */
+  generation: string;
+  /** Records put back at their offsets (sent with their old message ids). */
+  records: number;
+  /** Records that never had an offset (sent as new records of this page). */
+  fresh: number;
+  /** Records older than the de-duplication window: stored twice if their first send had arrived. */
+  late: number;
+  done: boolean;
+}
+
+export interface DurableOptions extends SinkOptions {
+  /** Where the outbox is kept: "auto" (default: IndexedDB, else localStorage), "indexeddb", "localstorage", "none". */
+  storage?: "auto" | "indexeddb" | "localstorage" | "none";
+  /** The IndexedDB database name / localStorage key prefix (default "tributary-durable"). */
+  name?: string;
+  /** Storage and replay failures; default `console.error`. */
+  onError?: (error: DurableError) => void;
+  /** An older generation's outbox is being sent again, or was delivered. */
+  onReplay?: (event: ReplayEvent) => void;
+  /** How often an open page looks for outboxes of closed tabs (default 10000 ms). */
+  scanIntervalMs?: number;
+  /** The global whose events are followed (default `globalThis`). */
+  window?: unknown;
+}
+
+export interface DurableStats {
+  /** This page's message id prefix. */
+  generation: string;
+  storage: "indexeddb" | "localstorage" | "none";
+  online: boolean;
+  /** The sink's state. */
+  state: string;
+  /** Records not acknowledged yet (with or without an offset). */
+  pending: number;
+  /** Records sent but without an offset yet. */
+  unassigned: number;
+  /** Records written to storage and not acknowledged yet. */
+  saved: number;
+  /** Records waiting to be written. */
+  unsaved: number;
+  storageErrors: number;
+  /** Older generations being replayed now. */
+  replaying: number;
+  replayedGenerations: number;
+  replayedRecords: number;
+  replayAcked: number;
+  replayPending: number;
+  replayLate: number;
+  replayFresh: number;
+  replayFailed: number;
+}
+
+/** A producer whose records go through the outbox. */
+export declare class DurableProducer {
+  readonly producer: import("./index.js").TopicProducer;
+  send(key: string | Uint8Array | null | undefined, value: string | Uint8Array, options?: SendOptions): Promise<RecordMetadata>;
+  sendAll(records: Array<[string | Uint8Array | null, string | Uint8Array, SendOptions?]>): Promise<RecordMetadata[]>;
+  flush(): Promise<void>;
+  stats(): ProducerStats;
+  close(): Promise<void>;
+}
+
+export declare class DurableTopic {
+  readonly client: Tributary;
+  readonly topic: string;
+  /** The sink delivering this page's records. */
+  readonly sink: Sink;
+  /** This page's message id prefix (`Nats-Msg-Id` is `<generation>-<partition>-<offset>`). */
+  readonly generation: string;
+  readonly storage: "indexeddb" | "localstorage" | "none";
+  /** The browser is online and `pause()` was not called. */
+  readonly online: boolean;
+  /** Resolves once the first look for older outboxes started their replays. */
+  readonly ready: Promise<void>;
+  readonly lastError: DurableError | null;
+  producer(config?: ProducerConfig): DurableProducer;
+  /** Goes offline by hand (the sinks close their connections). */
+  pause(): void;
+  resume(): void;
+  /** Looks for outboxes of pages that are gone and sends them again. */
+  scan(): Promise<void>;
+  flush(): Promise<void>;
+  stats(): DurableStats;
+  close(): Promise<void>;
+}
+
+/** Connects `topic` to JetStream with a persistent outbox. */
+export declare function openDurable(client: Tributary, topic: string, options: DurableOptions): Promise<DurableTopic>;
