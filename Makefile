@@ -13,10 +13,10 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-bundle test-types test-readme test-sink clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-bundle test-types test-readme test-sink test-demo clean
 
 help:
-	@echo "make demo   build and run the demo"
+	@echo "make demo   the demo page: click tracking into NATS JetStream, on http://127.0.0.1:8080/"
 	@echo "make test   run every test (installs what it needs)"
 	@echo "make bench  run the benchmarks and rewrite BENCHMARKS.md (FAST=1 for the fast tier)"
 
@@ -55,9 +55,15 @@ $(STAMP)/npm: package-lock.json package.json
 
 ## ---- demo ---------------------------------------------------------------------------
 
-demo:
-	@echo "==> [demo] building and running the native demo (100,000 keyed records, 4 partitions, retention)"
-	@cargo run --quiet --release --example demo
+# The demo page (www/): builds the package, starts nats-server on loopback (JetStream, a
+# WebSocket listener, a token) and creates the streams, runs the edge example in workerd,
+# and serves www/ and pkg/ with a strict Content-Security-Policy (www/serve.mjs) on
+# http://127.0.0.1:8080/ (PORT=... for another; a taken port falls back to a free one).
+# Ctrl-C stops everything it started. Without nats-server (or NATS=off) the page runs on
+# the in-memory log and says so. (The native demo: cargo run --release --example demo.)
+demo: pkg
+	@echo "==> [demo] the click-tracking page: nats-server $$(nats-server --version 2>/dev/null | awk '{print $$2}' || echo '(not installed: in-memory mode)'), workerd, www/ on loopback"
+	@node www/serve.mjs
 
 ## ---- tests --------------------------------------------------------------------------
 
@@ -103,7 +109,7 @@ test-size: pkg
 	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
 	@python3 scripts/build_pkg.py --check-budget
 
-test-js: pkg test-size test-js-suite test-sink test-bundle test-types test-readme
+test-js: pkg test-size test-js-suite test-sink test-bundle test-types test-readme test-demo
 
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
@@ -123,6 +129,12 @@ test-sink: pkg test-js-suite
 	@cd tests/js/app && node --test --test-concurrency=1 sink.test.mjs
 	@echo "==> [test] the sink from headless Chromium, Deno and workerd (10,000 records each, their own WebSocket)"
 	@node --test tests/js/sink/runtimes.test.mjs
+
+test-demo: pkg
+	@echo "==> [test] the demo page as make demo serves it, in headless Chromium (playwright-core, /usr/bin/chromium): CSP, 500 clicks with a reload and an offline spell, closed tabs, two tabs, starting offline, localStorage quota; JetStream read back with the nats client"
+	@node --test --test-concurrency=1 tests/js/demo/demo.test.mjs
+	@echo "==> [test] the edge example (a worker in workerd producing into JetStream) and make demo's script stopping what it started"
+	@node --test --test-concurrency=1 tests/js/demo/edge.test.mjs
 
 # A user's app installs pkg/ as a copy (--install-links: what the registry would give, not
 # a symlink into the repository), afresh each run so it never tests a stale package.

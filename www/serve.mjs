@@ -1,0 +1,309 @@
+#!/usr/bin/env node
+// `make demo`: serves www/ and the built package (pkg/) on loopback with a strict
+// Content-Security-Policy, next to a nats-server (JetStream, a WebSocket listener, a
+// token) whose streams it creates, and the edge example (a worker in workerd from npm).
+// Ctrl-C stops everything it started. Without nats-server the page runs on the
+// in-memory log and says so.
+//
+//   node www/serve.mjs [--port 8080] [--no-nats] [--no-edge]
+//
+// The tests start the same thing on free ports: `startDemo({ port: 0 })`.
+import { createServer } from "node:http";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { extname, join, normalize } from "node:path";
+import net from "node:net";
+
+const root = new URL("..", import.meta.url).pathname;
+const www = join(root, "www");
+// The built package (make pkg); TRIBUTARY_PKG names another build of it (a copy).
+const pkg = process.env.TRIBUTARY_PKG ?? join(root, "pkg");
+
+/** The demo's topic: partitions, the page's in-memory retention, the stream. */
+export const TOPIC = "clicks";
+export const PARTITIONS = 6;
+export const EDGE_TOPIC = "edge";
+/**
+ * JetStream's de-duplication window for the demo's streams: 24 hours. A record is sent
+ * again with the same message id when the page comes back online, when a reloaded or
+ * reopened page replays the outbox of the one before, or when another tab adopts a closed
+ * tab's outbox. Only a record that was in flight (published, not yet acknowledged) when
+ * its page went away can be in the stream already; the window must reach from that send
+ * to the replay, i.e. to the user's next visit. A day covers "closed the tab, came back
+ * later today"; JetStream keeps each id of the window in memory (roughly 100 bytes per
+ * message: 100 clicks/s over a day is under 1 GB, the demo's few thousand are nothing).
+ * A replay later than this is counted by the page as "late" (at-least-once past the window).
+ */
+export const DUPLICATE_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+const types = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".wasm": "application/wasm",
+  ".png": "image/png",
+  ".svg": "image/svg+xml",
+  ".ts": "text/plain; charset=utf-8",
+};
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const c = net.connect({ port, host: "127.0.0.1" });
+    c.once("connect", () => { c.destroy(); resolve(true); });
+    c.once("error", () => resolve(false));
+  });
+}
+
+async function waitForPort(port, what, child, log) {
+  const deadline = Date.now() + 20_000;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${what} did not start${log ? `:\n${log()}` : ""}`);
+    await sleep(50);
+  }
+}
+
+/** The policy the page is served with: no inline script, no eval; wasm compiles. */
+export function contentSecurityPolicy(wsUrl) {
+  return [
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    `connect-src 'self'${wsUrl ? ` ${wsUrl}` : ""}`,
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "worker-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+}
+
+function natsServerPath() {
+  const found = spawnSync("sh", ["-c", "command -v nats-server"], { encoding: "utf8" });
+  return found.status === 0 ? found.stdout.trim() : null;
+}
+
+/** nats-server on loopback: JetStream, a WebSocket listener, token auth, in a temp dir. */
+async function startNats(dir, binary) {
+  const port = await freePort();
+  const wsPort = await freePort();
+  const token = randomBytes(16).toString("hex");
+  const conf = `server_name: "tributary-demo"
+listen: "127.0.0.1:${port}"
+jetstream { store_dir: "${join(dir, "js")}", max_memory_store: 64MB, max_file_store: 1GB }
+websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }
+authorization { token: "${token}" }
+`;
+  writeFileSync(join(dir, "nats.conf"), conf);
+  const logFile = join(dir, "nats.log");
+  const child = spawn(binary, ["-c", join(dir, "nats.conf"), "-l", logFile], { stdio: "ignore" });
+  const log = () => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } };
+  await waitForPort(port, "nats-server", child, log);
+  await waitForPort(wsPort, "nats-server's WebSocket listener", child, log);
+  return { child, port, wsPort, token, wsUrl: `ws://127.0.0.1:${wsPort}`, log };
+}
+
+/** Creates the streams with the nats client (the page and the worker would otherwise provision them). */
+async function createStreams(nats) {
+  const { connect, nanos } = await import("nats");
+  const nc = await connect({ servers: `127.0.0.1:${nats.port}`, token: nats.token });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (const name of [TOPIC, EDGE_TOPIC]) {
+      await jsm.streams.add({
+        name, subjects: [`${name}.*`], storage: "file", num_replicas: 1,
+        duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+      });
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
+/** The edge example (www/edge/worker.mjs) in workerd, producing into `nats`. */
+async function startEdge(dir, nats) {
+  const workerd = join(root, "node_modules/.bin/workerd");
+  if (!existsSync(workerd)) return null;
+  const port = await freePort();
+  // workerd embeds files relative to its config: lay the worker out beside it, the
+  // package's modules under the names its workerd entry imports.
+  const modules = [
+    ["worker.mjs", "esModule", join(www, "edge/worker.mjs")],
+    ["tributary", "esModule", join(pkg, "workerd.js")],
+    ["tributary.js", "esModule", join(pkg, "tributary.js")],
+    ["errors.js", "esModule", join(pkg, "errors.js")],
+    ["tributary_bg.wasm", "wasm", join(pkg, "tributary_bg.wasm")],
+  ];
+  const edgeDir = join(dir, "edge");
+  mkdirSync(edgeDir, { recursive: true });
+  for (const [name, , from] of modules) copyFileSync(from, join(edgeDir, name));
+  // workerd refuses outbound connections to loopback unless globalOutbound is a network
+  // service that allows "local" (and "private") addresses.
+  writeFileSync(join(edgeDir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    (name = "loopback", network = (allow = ["local", "private"])),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [
+${modules.map(([name, kind]) => `    (name = "${name}", ${kind} = embed "${name}"),`).join("\n")}
+  ],
+  bindings = [
+    (name = "NATS_URL", text = "${nats.wsUrl}"),
+    (name = "NATS_TOKEN", text = "${nats.token}"),
+    (name = "TOPIC", text = "${EDGE_TOPIC}"),
+    (name = "DUPLICATE_WINDOW_MS", text = "${DUPLICATE_WINDOW_MS}"),
+  ],
+  compatibilityDate = "2025-09-01",
+  globalOutbound = "loopback",
+);
+`);
+  let output = "";
+  const child = spawn(workerd, ["serve", join(edgeDir, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.on("data", (d) => { output += d; });
+  child.stderr.on("data", (d) => { output += d; });
+  await waitForPort(port, "workerd", child, () => output);
+  return { child, port, url: `http://127.0.0.1:${port}/`, output: () => output };
+}
+
+/** Serves www/ at / and pkg/ at /pkg/, each response with the CSP; /config.json tells the page where NATS is. */
+async function startHttp({ host, port, config, csp }) {
+  const server = createServer(async (req, res) => {
+    const headers = {
+      "content-security-policy": csp,
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "no-referrer",
+      "cache-control": "no-cache",
+    };
+    let path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    if (path.includes("..") || (req.method !== "GET" && req.method !== "HEAD")) return res.writeHead(400, headers).end();
+    if (path === "/config.json") {
+      return res.writeHead(200, { ...headers, "content-type": types[".json"] }).end(JSON.stringify(config));
+    }
+    if (path.endsWith("/")) path += "index.html";
+    const file = path.startsWith("/pkg/") ? join(pkg, path.slice(5)) : join(www, path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { ...headers, "content-type": types[extname(file)] ?? "application/octet-stream" }).end(body);
+    } catch {
+      res.writeHead(404, { ...headers, "content-type": "text/plain" }).end("not found\n");
+    }
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", (e) => {
+      if (e.code === "EADDRINUSE" && port !== 0) server.listen(0, host, resolve); // taken: any free port
+      else reject(e);
+    });
+    server.listen(port, host, resolve);
+  });
+  return server;
+}
+
+/**
+ * Starts the demo: nats-server (unless `nats` is false or it is not installed), the
+ * streams, the edge worker (unless `edge` is false), the page's server. Resolves with
+ * `{ url, mode, nats, edge, stop }`; `stop()` ends everything it started.
+ */
+export async function startDemo({ port = 8080, host = "127.0.0.1", nats = true, edge = true, log = () => {} } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "tributary-demo-"));
+  const children = [];
+  let server = null;
+  const stop = async () => {
+    for (const c of children) {
+      if (c.exitCode === null && c.signalCode === null) {
+        const exited = new Promise((r) => c.once("exit", r));
+        c.kill("SIGTERM");
+        await Promise.race([exited, sleep(3000)]);
+        if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+      }
+    }
+    if (server) {
+      await new Promise((r) => { server.close(r); server.closeAllConnections(); });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    let natsInfo = null;
+    let reason = "";
+    const binary = nats ? natsServerPath() : null;
+    if (!nats) reason = "started without nats-server (--no-nats)";
+    else if (!binary) reason = "nats-server is not installed (make setup-system installs it)";
+    if (binary) {
+      natsInfo = await startNats(dir, binary);
+      children.push(natsInfo.child);
+      await createStreams(natsInfo);
+      log(`nats-server ${natsInfo.wsUrl} (JetStream; streams "${TOPIC}" and "${EDGE_TOPIC}", ` +
+        `de-duplication window ${DUPLICATE_WINDOW_MS / 3_600_000} h; client port ${natsInfo.port}; token ${natsInfo.token})`);
+    }
+    const config = natsInfo
+      ? { mode: "nats", ws: natsInfo.wsUrl, token: natsInfo.token, topic: TOPIC, stream: TOPIC,
+          partitions: PARTITIONS, duplicateWindowMs: DUPLICATE_WINDOW_MS }
+      : { mode: "memory", reason, topic: TOPIC, partitions: PARTITIONS };
+    let edgeInfo = null;
+    if (natsInfo && edge) {
+      edgeInfo = await startEdge(dir, natsInfo);
+      if (edgeInfo) {
+        children.push(edgeInfo.child);
+        log(`edge worker (workerd) ${edgeInfo.url}   try: curl -d hello '${edgeInfo.url}?user=alice'`);
+      }
+    }
+    server = await startHttp({ host, port, config, csp: contentSecurityPolicy(natsInfo?.wsUrl) });
+    const url = `http://${host}:${server.address().port}/`;
+    return { url, mode: config.mode, reason, config, nats: natsInfo, edge: edgeInfo, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const flag = (name) => args.includes(name);
+  const at = args.indexOf("--port");
+  const port = at >= 0 ? Number(args[at + 1]) : Number(process.env.PORT ?? 8080);
+  const say = (line) => console.log(`    ${line}`);
+  const demo = await startDemo({
+    port, nats: !flag("--no-nats") && process.env.NATS !== "off", edge: !flag("--no-edge"), log: say,
+  });
+  if (demo.mode === "memory") say(`in-memory mode: ${demo.reason}; the page keeps records in its own partition log`);
+  console.log(`\n==> [demo] open ${demo.url}   (Ctrl-C stops the demo${demo.nats ? ", nats-server" : ""}${demo.edge ? " and workerd" : ""})\n`);
+  let stopping = false;
+  const shutdown = async (signal) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n==> [demo] ${signal}: stopping what the demo started`);
+    await demo.stop();
+    process.exit(0);
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGHUP", () => shutdown("SIGHUP"));
+}
+
+if (process.argv[1] && new URL(import.meta.url).pathname === process.argv[1]) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
