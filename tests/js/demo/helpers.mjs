@@ -1,0 +1,100 @@
+// Helpers of the demo tests: clicking the demo page for real (trusted mouse events at the
+// tiles' centres), waiting for what the page reports (window.demo), and reading the
+// click records back from JetStream with the `nats` client (an independent reader).
+import { connect } from "nats";
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Opens the demo in a new page of `context`; resolves once the package is loaded. */
+export async function openDemo(context, url, { timeout = 20_000 } = {}) {
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e}`));
+  page.on("console", (m) => m.type() === "error" && problems.push(`console: ${m.text()}`));
+  page.problems = problems;
+  await page.goto(url);
+  await waitDemo(page, () => window.demo?.ready === true, null, timeout);
+  return page;
+}
+
+/** Waits until `fn(arg)`, evaluated in the page, is truthy; the failure says what the page reported. */
+export async function waitDemo(page, fn, arg = null, timeout = 30_000) {
+  try {
+    return await (await page.waitForFunction(fn, arg, { timeout, polling: 50 })).jsonValue();
+  } catch (e) {
+    const stats = await page.evaluate(() => window.demo?.stats?.()).catch(() => null);
+    const events = await page.evaluate(() => window.demo?.events).catch(() => null);
+    throw new Error(`${e.message}\nstats: ${JSON.stringify(stats)}\nevents: ${JSON.stringify(events)}\n` +
+      `problems: ${JSON.stringify(page.problems ?? [])}`);
+  }
+}
+
+/** Clicks `n` tiles with the mouse (trusted events), round robin from `start`. */
+export async function clickTiles(page, n, start = 0) {
+  const centres = await page.evaluate(() => [...document.querySelectorAll(".tile")].map((t) => {
+    const r = t.getBoundingClientRect();
+    return [r.left + r.width / 2, r.top + r.height / 2];
+  }));
+  for (let i = 0; i < n; i++) {
+    const [x, y] = centres[(start + i) % centres.length];
+    await page.mouse.click(x, y);
+  }
+}
+
+/** The page's stats (window.demo.stats()). */
+export const stats = (page) => page.evaluate(() => window.demo.stats());
+
+/** Waits until the page has nothing left to deliver: its own records and any replay. */
+export function waitDelivered(page, timeout = 30_000) {
+  return waitDemo(page, () => {
+    const s = window.demo.stats();
+    return s.state === "connected" && s.durable.pending === 0 && s.durable.replaying === 0 &&
+      s.durable.replayPending === 0 && s.sink.inFlight === 0;
+  }, null, timeout);
+}
+
+/**
+ * Every message of `stream` (the `nats` client, over TCP): [{ msgId, subject, data }] in
+ * stream order, `data` parsed as JSON (or the text when it is not JSON).
+ */
+export async function readMessages(port, stream, { token, timeoutMs = 30_000 } = {}) {
+  const nc = await connect({ servers: `127.0.0.1:${port}`, token });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const total = (await jsm.streams.info(stream)).state.messages;
+    const out = [];
+    if (total === 0) return out;
+    const consumer = await nc.jetstream().consumers.get(stream);
+    const iter = await consumer.consume({ max_messages: 1000 });
+    const timer = setTimeout(() => iter.stop(), timeoutMs);
+    for await (const m of iter) {
+      let data = m.string();
+      try { data = JSON.parse(data); } catch { /* plain text */ }
+      out.push({ msgId: m.headers?.get("Nats-Msg-Id") ?? "", subject: m.subject, data });
+      if (out.length >= total) break;
+    }
+    clearTimeout(timer);
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
+ * Checks that the stream holds session `session`'s clicks 1..n, each exactly once; returns
+ * that session's messages.
+ */
+export function checkSession(assert, messages, session, n) {
+  const mine = messages.filter((m) => m.data?.session === session);
+  const seqs = mine.map((m) => m.data.seq).sort((a, b) => a - b);
+  const seen = new Set();
+  for (const s of seqs) {
+    assert.ok(!seen.has(s), `session ${session}: click ${s} is in the stream twice`);
+    seen.add(s);
+  }
+  const missing = [];
+  for (let i = 1; i <= n; i++) if (!seen.has(i)) missing.push(i);
+  assert.deepEqual(missing, [], `session ${session}: clicks missing from the stream`);
+  assert.equal(mine.length, n, `session ${session}: exactly ${n} click records`);
+  return mine;
+}
