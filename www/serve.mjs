@@ -15,7 +15,7 @@ import { readFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
-import net from "node:net";
+import { accepts, freePort, sleep, workerdConfig } from "../scripts/loopback.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const www = join(root, "www");
@@ -51,26 +51,7 @@ const types = {
   ".ts": "text/plain; charset=utf-8",
 };
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const c = net.connect({ port, host: "127.0.0.1" });
-    c.once("connect", () => { c.destroy(); resolve(true); });
-    c.once("error", () => resolve(false));
-  });
-}
+export { freePort };
 
 async function waitForPort(port, what, child, log) {
   const deadline = Date.now() + 20_000;
@@ -155,30 +136,16 @@ async function startEdge(dir, nats) {
   const edgeDir = join(dir, "edge");
   mkdirSync(edgeDir, { recursive: true });
   for (const [name, , from] of modules) copyFileSync(from, join(edgeDir, name));
-  // workerd refuses outbound connections to loopback unless globalOutbound is a network
-  // service that allows "local" (and "private") addresses.
-  writeFileSync(join(edgeDir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .worker),
-    (name = "loopback", network = (allow = ["local", "private"])),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [
-${modules.map(([name, kind]) => `    (name = "${name}", ${kind} = embed "${name}"),`).join("\n")}
-  ],
-  bindings = [
-    (name = "NATS_URL", text = "${nats.wsUrl}"),
-    (name = "NATS_TOKEN", text = "${nats.token}"),
-    (name = "TOPIC", text = "${EDGE_TOPIC}"),
-    (name = "DUPLICATE_WINDOW_MS", text = "${DUPLICATE_WINDOW_MS}"),
-  ],
-  compatibilityDate = "2025-09-01",
-  globalOutbound = "loopback",
-);
-`);
+  writeFileSync(join(edgeDir, "config.capnp"), workerdConfig({
+    port,
+    modules: modules.map(([name, kind]) => [name, kind]),
+    bindings: [
+      ["NATS_URL", nats.wsUrl],
+      ["NATS_TOKEN", nats.token],
+      ["TOPIC", EDGE_TOPIC],
+      ["DUPLICATE_WINDOW_MS", String(DUPLICATE_WINDOW_MS)],
+    ],
+  }));
   let output = "";
   const child = spawn(workerd, ["serve", join(edgeDir, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.on("data", (d) => { output += d; });

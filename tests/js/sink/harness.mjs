@@ -6,28 +6,10 @@ import { mkdtempSync, writeFileSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import net from "node:net";
+import { accepts, freePort, sleep } from "../../../scripts/loopback.mjs";
 import { connect as natsConnect } from "nats";
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-export async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const c = net.connect({ port, host: "127.0.0.1" });
-    c.once("connect", () => { c.destroy(); resolve(true); });
-    c.once("error", () => resolve(false));
-  });
-}
+export { sleep, freePort };
 
 /**
  * Starts a nats-server with JetStream and a WebSocket listener on free loopback ports.

@@ -16,6 +16,7 @@ import { startNats, freePort, readStream, checkDelivery, sleep } from "./harness
 import { serveDir, launchChromium, runPage } from "../harness/browser.mjs";
 import { partitionFor } from "../../../pkg/node.js";
 import { PARTITIONS, keyOf } from "./produce.mjs";
+import { workerdConfig } from "../../../scripts/loopback.mjs";
 
 const root = new URL("../../../", import.meta.url).pathname;
 const here = join(root, "tests/js/sink");
@@ -133,24 +134,10 @@ test("workerd: a worker's WebSocket, the .wasm imported as a module", async () =
     copyFileSync(join(root, from), join(dir, to));
   }
   const port = await freePort();
-  // workerd refuses outbound connections to loopback unless the worker's globalOutbound
-  // is a network service that allows "local" (and "private") addresses.
-  writeFileSync(join(dir, "config.capnp"), `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .worker),
-    (name = "loopback", network = (allow = ["local", "private"])),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [
-${Object.entries(modules).map(([name, [kind]]) => `    (name = "${name}", ${kind} = embed "${name}"),`).join("\n")}
-  ],
-  compatibilityDate = "2025-09-01",
-  globalOutbound = "loopback",
-);
-`);
+  writeFileSync(join(dir, "config.capnp"), workerdConfig({
+    port,
+    modules: Object.entries(modules).map(([name, [kind]]) => [name, kind]),
+  }));
   const workerd = spawn(join(root, "node_modules/.bin/workerd"), ["serve", join(dir, "config.capnp")],
     { stdio: ["ignore", "inherit", "inherit"] });
   const exited = new Promise((resolve) => workerd.once("exit", resolve));

@@ -1,0 +1,56 @@
+// Loopback helpers shared by the demo server (www/serve.mjs) and the tests: free ports,
+// waiting for a listener, and the workerd config that runs a worker on loopback.
+import net from "node:net";
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Whether 127.0.0.1:port accepts a TCP connection. */
+export function accepts(port) {
+  return new Promise((resolve) => {
+    const c = net.connect({ port, host: "127.0.0.1" });
+    c.once("connect", () => { c.destroy(); resolve(true); });
+    c.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * A workerd config (capnp) serving one worker on 127.0.0.1:port. `modules` is
+ * [[name, kind]] with kind "esModule" or "wasm", embedded by name from the config's
+ * folder; `bindings` is [[name, text]]. The worker's outbound connections go through a
+ * network service that allows "local" and "private" addresses: workerd refuses loopback
+ * otherwise.
+ */
+export function workerdConfig({ port, modules, bindings = [], compatibilityDate = "2025-09-01" }) {
+  const list = (items) => items.map((line) => `    ${line},`).join("\n");
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .worker),
+    (name = "loopback", network = (allow = ["local", "private"])),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [
+${list(modules.map(([name, kind]) => `(name = "${name}", ${kind} = embed "${name}")`))}
+  ],
+  bindings = [
+${list(bindings.map(([name, text]) => `(name = "${name}", text = "${text}")`))}
+  ],
+  compatibilityDate = "${compatibilityDate}",
+  globalOutbound = "loopback",
+);
+`;
+}
