@@ -440,11 +440,12 @@ mod tests {
         assert_eq!(log.append(batch(1, 1, 0), 2000, 0).unwrap(), 4);
     }
 
-    #[test]
-    fn keep_policy_holds_unacked_records_and_reports_it() {
+    /// A log bounded to 8 records, tracked by a sink that acknowledged nothing, after 20
+    /// one-record appends.
+    fn unacked_log(unacked: UnackedPolicy) -> PartitionLog {
         let retention = RetentionConfig {
             max_records: Some(8),
-            unacked: UnackedPolicy::Keep,
+            unacked,
             ..Default::default()
         };
         let mut log = PartitionLog::new(retention);
@@ -452,6 +453,12 @@ mod tests {
         for _ in 0..20 {
             log.append(batch(1, 1, 0), 0, 0).unwrap();
         }
+        log
+    }
+
+    #[test]
+    fn keep_policy_holds_unacked_records_and_reports_it() {
+        let mut log = unacked_log(UnackedPolicy::Keep);
         let info = log.info();
         assert_eq!(info.records, 20);
         assert!(info.over_bound);
@@ -464,16 +471,7 @@ mod tests {
 
     #[test]
     fn drop_policy_counts_lost_records() {
-        let retention = RetentionConfig {
-            max_records: Some(8),
-            unacked: UnackedPolicy::Drop,
-            ..Default::default()
-        };
-        let mut log = PartitionLog::new(retention);
-        log.track_sink();
-        for _ in 0..20 {
-            log.append(batch(1, 1, 0), 0, 0).unwrap();
-        }
+        let log = unacked_log(UnackedPolicy::Drop);
         let info = log.info();
         assert!(info.records <= 8);
         assert_eq!(info.lost_records, info.evicted_records);
