@@ -1,7 +1,8 @@
 // Benchmark 1: record-batch encoding in Node. 100,000 keyed records (16-byte keys,
 // 100-byte values, Uint8Array) into 16 KB batches, no compression and gzip:
 //
-// - ours, through the public API: a 1-partition topic, `topicProducer({ batchSize: 16384 })`,
+// - ours, through the public API: a 1-partition topic, `topicProducer({ batchSize: 16384,
+//   batchQueueSize: 10000 })` (room for every batch: no record waits for the queue),
 //   `sendAll` of the 100,000 [key, value] pairs, then `client.flush()`. Measured: the
 //   crossing into wasm, placement, encoding into Fluvio record batches (CRC-32C, gzip in
 //   `tributary/full`), appending them to the partition log and resolving 100,000

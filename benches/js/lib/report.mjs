@@ -163,7 +163,8 @@ export function markdown(res, meta) {
   L.push(failed(res, "encode"));
   if (enc) {
     L.push(`${int(enc.n)} keyed records (16-byte keys, 100-byte values, Uint8Array), batches closed at ${int(enc.batchSize)} bytes, ${enc.reps} repetitions. ` +
-      "**Ours** goes through the public API of `tributary/full`: a 1-partition topic, `topicProducer({ batchSize: 16384 })`, one `sendAll` of the " +
+      "**Ours** goes through the public API of `tributary/full`: a 1-partition topic, `topicProducer({ batchSize: 16384, batchQueueSize: 10000 })` " +
+      "(room for all ~780 batches, so no record waits for the queue), one `sendAll` of the " +
       "[key, value] pairs (built inside the timing), then `client.flush()`; so it measures the crossing into wasm, placement, encoding Fluvio " +
       "record batches (CRC-32C; gzip for the gzip row), appending them to the partition log and resolving a RecordMetadata per record. " +
       "**kafkajs 2.2.4**: its own encoder as its Produce v3 request calls it (`Record(...)` per record, `await RecordBatch({...})` per batch, " +
