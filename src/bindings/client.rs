@@ -748,6 +748,7 @@ impl Tributary {
         #[wasm_bindgen(js_name = "maxRecords", unchecked_param_type = "number")]
         max_records: JsValue,
     ) -> JsResult<Array> {
+        self.check_open()?;
         let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
         let from = arg_int(&from_offset, "fromOffset", MAX_SAFE_OFFSET as f64)? as i64;
         let max = arg_int(&max_records, "maxRecords", 1_000_000.0)? as usize;
@@ -821,6 +822,7 @@ impl Tributary {
         topic: &str,
         #[wasm_bindgen(unchecked_param_type = "number")] partition: JsValue,
     ) -> JsResult<JsValue> {
+        self.check_open()?;
         let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
         let info = self
             .inner
@@ -848,13 +850,25 @@ impl Tributary {
     /// client.flush()` first for that; pending sink flushes reject with `SINK_CLOSED`),
     /// then closes the client: every later call fails with `CLOSED`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    ///
+    /// Closing releases the client's memory (logs, producers) at once, whatever JS objects
+    /// still refer to it; records still waiting for queue room reject with `CLOSED`.
     pub fn close(&self) -> Promise {
         run_poll(&self.inner, true);
         #[cfg(feature = "sink")]
         super::sink::close_all(&self.inner);
-        let mut i = self.inner.borrow_mut();
-        i.closed = true;
-        i.timer = None;
+        let mut out = Vec::new();
+        {
+            let mut i = self.inner.borrow_mut();
+            i.closed = true;
+            i.timer = None;
+            for w in core::mem::take(&mut i.waiting) {
+                settle_err(w.settle, from_core(&Error::Closed), &mut out);
+            }
+            i.client = Client::new(0);
+            i.producers = Producers::default();
+        }
+        apply(out);
         Promise::resolve(&JsValue::UNDEFINED)
     }
 }
