@@ -616,10 +616,11 @@ impl Tributary {
     #[wasm_bindgen(js_name = "createTopic")]
     pub fn create_topic(
         &self,
-        name: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "TopicConfig")] config: JsValue,
     ) -> JsResult<()> {
         self.check_open()?;
+        let name = &convert::topic(&name)?;
         let config = convert::topic_config(&config)?;
         self.inner
             .borrow_mut()
@@ -647,10 +648,11 @@ impl Tributary {
     #[wasm_bindgen(js_name = "topicProducer")]
     pub fn topic_producer(
         &self,
-        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ProducerConfig")] config: JsValue,
     ) -> JsResult<TopicProducer> {
         self.check_open()?;
+        let topic = &convert::topic(&topic)?;
         let (config, on_full) = convert::producer_config(&config)?;
         let mut i = self.inner.borrow_mut();
         let id = i
@@ -701,10 +703,11 @@ impl Tributary {
     #[wasm_bindgen(js_name = "connect")]
     pub fn connect(
         &self,
-        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SinkOptions")] options: JsValue,
     ) -> JsResult<super::sink::JsSink> {
         self.check_open()?;
+        let topic = &convert::topic(&topic)?;
         let prefix = {
             let mut p = alloc::string::String::new();
             for _ in 0..2 {
@@ -741,7 +744,7 @@ impl Tributary {
     #[wasm_bindgen(unchecked_return_type = "ConsumedRecord[]")]
     pub fn read(
         &self,
-        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] partition: JsValue,
         #[wasm_bindgen(js_name = "fromOffset", unchecked_param_type = "number")]
         from_offset: JsValue,
@@ -749,6 +752,7 @@ impl Tributary {
         max_records: JsValue,
     ) -> JsResult<Array> {
         self.check_open()?;
+        let topic = &convert::topic(&topic)?;
         let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
         let from = arg_int(&from_offset, "fromOffset", MAX_SAFE_OFFSET as f64)? as i64;
         let max = arg_int(&max_records, "maxRecords", 1_000_000.0)? as usize;
@@ -778,7 +782,18 @@ impl Tributary {
                 set(&o, "timestamp", &(r.timestamp as f64).into());
                 let headers = Object::new();
                 for h in &r.headers {
-                    set(&headers, &h.name, &Uint8Array::from(&h.value[..]).into());
+                    let value: JsValue = Uint8Array::from(&h.value[..]).into();
+                    if h.name == "__proto__" {
+                        // Assigning `__proto__` would set the object's prototype instead.
+                        let d = Object::new();
+                        set(&d, "value", &value);
+                        set(&d, "enumerable", &JsValue::TRUE);
+                        set(&d, "writable", &JsValue::TRUE);
+                        set(&d, "configurable", &JsValue::TRUE);
+                        Object::define_property(&headers, &"__proto__".into(), &d);
+                    } else {
+                        set(&headers, &h.name, &value);
+                    }
                 }
                 set(&o, "headers", &headers.into());
                 JsValue::from(o)
@@ -797,11 +812,12 @@ impl Tributary {
     #[cfg(feature = "sink")]
     pub fn restore(
         &self,
-        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] partition: JsValue,
         #[wasm_bindgen(unchecked_param_type = "RestoredRecord[]")] records: JsValue,
     ) -> JsResult<()> {
         self.check_open()?;
+        let topic = &convert::topic(&topic)?;
         let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
         let records = convert::restored_records(&records)?;
         self.inner
@@ -819,10 +835,11 @@ impl Tributary {
     #[wasm_bindgen(js_name = "partitionInfo", unchecked_return_type = "PartitionInfo")]
     pub fn partition_info(
         &self,
-        topic: &str,
+        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
         #[wasm_bindgen(unchecked_param_type = "number")] partition: JsValue,
     ) -> JsResult<JsValue> {
         self.check_open()?;
+        let topic = &convert::topic(&topic)?;
         let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
         let info = self
             .inner

@@ -129,13 +129,35 @@ fn config_int(obj: &JsValue, name: &'static str, min: f64, max: f64) -> JsResult
     }
 }
 
+/// A well-formed JS string as UTF-8, or why not (a lone UTF-16 surrogate cannot be
+/// encoded: it is refused, not replaced).
+pub fn text(v: &JsValue) -> Result<String, &'static str> {
+    let s = v.dyn_ref::<js_sys::JsString>().ok_or("must be a string")?;
+    if !s.unchecked_ref::<WellFormed>().is_well_formed() {
+        return Err("is a string with a lone UTF-16 surrogate");
+    }
+    Ok(String::from(s))
+}
+
+/// A topic name argument: `INVALID_ARGUMENT` unless a string, `INVALID_TOPIC_NAME` for a
+/// lone surrogate (the core checks the rest of the name).
+pub fn topic(v: &JsValue) -> JsResult<String> {
+    if !v.is_string() {
+        return Err(invalid_argument("topic must be a string"));
+    }
+    text(v).map_err(|_| {
+        super::error::from_core(&crate::Error::InvalidTopicName {
+            reason: "it has a lone UTF-16 surrogate",
+        })
+    })
+}
+
 fn config_str(obj: &JsValue, name: &'static str) -> JsResult<Option<String>> {
     match field(obj, name)? {
         None => Ok(None),
-        Some(v) => v
-            .as_string()
+        Some(v) => text(&v)
             .map(Some)
-            .ok_or_else(|| invalid_config(name, "must be a string")),
+            .map_err(|reason| invalid_config(name, reason)),
     }
 }
 
@@ -263,10 +285,9 @@ pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
         let entries = Object::entries(h.unchecked_ref());
         for e in entries.iter() {
             let pair: js_sys::Array = e.unchecked_into();
-            let name = pair
-                .get(0)
-                .as_string()
-                .ok_or_else(|| invalid_argument("header names must be strings"))?;
+            let name = text(&pair.get(0)).map_err(|reason| {
+                invalid_argument(&Text::new().s("a header name ").s(reason).done())
+            })?;
             let value = bytes(&pair.get(1), "a header value")?;
             o.headers.push(Header { name, value });
         }

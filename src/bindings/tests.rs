@@ -61,10 +61,10 @@ async fn a_dropped_timer_never_fires() {
 async fn linger_holds_a_send_until_the_timer_appends_its_batch() {
     let client = Tributary::new(object(&[("seed", 7.into())])).unwrap();
     client
-        .create_topic("t", object(&[("partitions", 3.into())]))
+        .create_topic("t".into(), object(&[("partitions", 3.into())]))
         .unwrap();
     let producer = client
-        .topic_producer("t", object(&[("linger", 40.into())]))
+        .topic_producer("t".into(), object(&[("linger", 40.into())]))
         .unwrap();
     let settled = Rc::new(Cell::new(false));
     let s = settled.clone();
@@ -87,15 +87,17 @@ async fn linger_holds_a_send_until_the_timer_appends_its_batch() {
 #[wasm_bindgen_test]
 async fn close_cancels_the_linger_timer_and_appends_everything() {
     let client = Tributary::new(JsValue::UNDEFINED).unwrap();
-    client.create_topic("t", JsValue::UNDEFINED).unwrap();
+    client.create_topic("t".into(), JsValue::UNDEFINED).unwrap();
     let producer = client
-        .topic_producer("t", object(&[("linger", 60_000.into())]))
+        .topic_producer("t".into(), object(&[("linger", 60_000.into())]))
         .unwrap();
     let sent = producer.send(JsValue::NULL, "v".into(), JsValue::UNDEFINED);
     JsFuture::from(client.close()).await.unwrap();
     // Resolves at once: close flushed the batch its hour-long linger would have held.
     JsFuture::from(sent).await.unwrap();
-    let e = client.create_topic("u", JsValue::UNDEFINED).unwrap_err();
+    let e = client
+        .create_topic("u".into(), JsValue::UNDEFINED)
+        .unwrap_err();
     assert_eq!(
         Reflect::get(&e, &"code".into())
             .unwrap()

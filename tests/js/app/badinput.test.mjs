@@ -58,7 +58,6 @@ function describe(e) {
 }
 
 const big = "x".repeat(MAX * 2);
-const topicNotString = "a non-string topic name traps in wasm: RuntimeError 'memory access out of bounds', not a TributaryError";
 
 // [name, call, code, todo?]
 const matrix = [
@@ -70,7 +69,7 @@ const matrix = [
   ["new Tributary({ seed: 2 ** 53 })", () => new Tributary({ seed: 2 ** 53 }), "INVALID_ARGUMENT"],
   ["new Tributary(5)", () => new Tributary(5), "INVALID_ARGUMENT"],
   // createTopic
-  ["createTopic(42)", () => client.createTopic(42, {}), "INVALID_ARGUMENT", topicNotString],
+  ["createTopic(42)", () => client.createTopic(42, {}), "INVALID_ARGUMENT"],
   ["createTopic('')", () => client.createTopic("", {}), "INVALID_TOPIC_NAME"],
   ["createTopic with a lone surrogate in the name", () => client.createTopic("a\ud800", {}), "INVALID_TOPIC_NAME"],
   ["createTopic('t') again", () => client.createTopic("t", {}), "TOPIC_EXISTS"],
@@ -85,7 +84,7 @@ const matrix = [
   ["createTopic compression: 'zstd'", () => client.createTopic("z", { compression: "zstd" }), "INVALID_CONFIG"],
   ["createTopic unacked: 'maybe'", () => client.createTopic("z", { retention: { unacked: "maybe" } }), "INVALID_CONFIG"],
   // topicProducer
-  ["topicProducer(1)", () => client.topicProducer(1), "INVALID_ARGUMENT", topicNotString],
+  ["topicProducer(1)", () => client.topicProducer(1), "INVALID_ARGUMENT"],
   ["topicProducer('nope')", () => client.topicProducer("nope"), "UNKNOWN_TOPIC"],
   ["topicProducer maxRequestSize: -1", () => client.topicProducer("t", { maxRequestSize: -1 }), "INVALID_CONFIG"],
   ["topicProducer batchSize: NaN", () => client.topicProducer("t", { batchSize: NaN }), "INVALID_CONFIG"],
@@ -109,8 +108,7 @@ const matrix = [
   ["send key with a lone low surrogate", () => producer.send("a\udc00b", "v"), "INVALID_ARGUMENT"],
   ["send value with a lone surrogate", () => producer.send("k", "x\udbff"), "INVALID_ARGUMENT"],
   ["send header value with a lone surrogate", () => producer.send("k", "v", { headers: { h: "\ud800" } }), "INVALID_ARGUMENT"],
-  ["send header name with a lone surrogate", () => producer.send("k", "v", { headers: { ["a\ud800"]: "v" } }), "INVALID_ARGUMENT",
-    "accepted: the record is appended with the name's surrogate replaced by U+FFFD (keys, values and header values are refused)"],
+  ["send header name with a lone surrogate", () => producer.send("k", "v", { headers: { ["a\ud800"]: "v" } }), "INVALID_ARGUMENT"],
   // send: sizes
   ["send a value over maxRequestSize", () => producer.send("k", big), "RECORD_TOO_LARGE"],
   ["send a byte value over maxRequestSize", () => producer.send("k", new Uint8Array(MAX * 5)), "RECORD_TOO_LARGE"],
@@ -140,7 +138,7 @@ const matrix = [
   ["sendAll partition 9", () => producer.sendAll([["k", "v", { partition: 9 }]]), "PARTITION_OUT_OF_RANGE"],
   ["sendAll a value over maxRequestSize", () => producer.sendAll([["k", "ok"], ["k", big]]), "RECORD_TOO_LARGE"],
   // read, partitionInfo, restore
-  ["read(1, ...)", () => client.read(1, 0, 0, 1), "INVALID_ARGUMENT", topicNotString],
+  ["read(1, ...)", () => client.read(1, 0, 0, 1), "INVALID_ARGUMENT"],
   ["read unknown topic", () => client.read("nope", 0, 0, 1), "UNKNOWN_TOPIC"],
   ["read partition -1", () => client.read("t", -1, 0, 1), "INVALID_ARGUMENT"],
   ["read partition NaN", () => client.read("t", NaN, 0, 1), "INVALID_ARGUMENT"],
@@ -169,7 +167,7 @@ const matrix = [
   ["partitionFor key null", () => partitionFor(null, 3), "INVALID_ARGUMENT"],
   ["partitionFor key with a lone surrogate", () => partitionFor("\ud800", 3), "INVALID_ARGUMENT"],
   // connect: sink URLs and credentials
-  ["connect(5, ...)", () => client.connect(5, sinkOptions()), "INVALID_ARGUMENT", topicNotString],
+  ["connect(5, ...)", () => client.connect(5, sinkOptions()), "INVALID_ARGUMENT"],
   ["connect unknown topic", () => client.connect("nope", sinkOptions()), "UNKNOWN_TOPIC"],
   ["connect options null", () => client.connect("s", null), "INVALID_CONFIG"],
   ["connect server 'not a url'", () => client.connect("s", sinkOptions({ server: "not a url" })), "INVALID_CONFIG"],
@@ -182,8 +180,7 @@ const matrix = [
   ["connect creds and nkeySeed", () => client.connect("s", sinkOptions({ creds: "x", nkeySeed: "y" })), "INVALID_CONFIG"],
   ["connect creds not a creds file", () => client.connect("s", sinkOptions({ creds: "not a creds file" })), "INVALID_CONFIG"],
   ["connect nkeySeed with a bad checksum", () => client.connect("s", sinkOptions({ nkeySeed: "SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZWCAOQGGTLVKVI" })), "INVALID_CONFIG"],
-  ["connect token with a lone surrogate", () => client.connect("s", sinkOptions({ token: "\ud800" })), "INVALID_CONFIG",
-    "accepted: connect returns a Sink; the token cannot be sent as UTF-8 as given"],
+  ["connect token with a lone surrogate", () => client.connect("s", sinkOptions({ token: "\ud800" })), "INVALID_CONFIG"],
   ["connect maxRetries NaN", () => client.connect("s", sinkOptions({ maxRetries: NaN })), "INVALID_CONFIG"],
   ["connect backoffMaxMs 2 ** 53", () => client.connect("s", sinkOptions({ backoffMaxMs: 2 ** 53 })), "INVALID_CONFIG"],
   ["connect onStateChange 1", () => client.connect("s", sinkOptions({ onStateChange: 1 })), "INVALID_CONFIG"],

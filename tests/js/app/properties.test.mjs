@@ -19,8 +19,8 @@ const text = fc.string({ unit: "binary", maxLength: 40 }); // well-formed: any c
 const bytes = fc.uint8Array({ maxLength: 60 });
 const key = fc.oneof(fc.constant(null), text, bytes);
 const value = fc.oneof(text, bytes);
-// "__proto__" as a header name is its own (todo) case below: read() loses it today.
-const headerName = text.filter((name) => name !== "__proto__");
+// "__proto__" as a header name has its own case below too.
+const headerName = text;
 const headers = fc.dictionary(headerName, fc.oneof(text, bytes), { maxKeys: 4 });
 const count = fc.integer({ min: 1, max: 65536 });
 const asBytes = (v) => (typeof v === "string" ? enc.encode(v) : v);
@@ -100,9 +100,7 @@ test("send then read round-trips any key, value, headers and timestamp", async (
   );
 });
 
-test("a header named __proto__ round-trips as an own property", {
-  todo: "read() sets the headers object's prototype to the value (the header is missing from its keys) instead of an own property",
-}, async () => {
+test("a header named __proto__ round-trips as an own property", async () => {
   const client = new Tributary();
   client.createTopic("t", { partitions: 1 });
   const h = JSON.parse('{"__proto__": "x", "a": "b"}'); // an own property named __proto__
