@@ -84,30 +84,46 @@ test("a proxy cutting the connection at random moments (>= 20 cuts): zero lost, 
 
 test("a 3-node cluster, R3 stream: the node in use is killed mid-run; the sink moves on, nothing lost or doubled", { timeout: 120_000 }, async () => {
   let client;
+  // Should the run stall, say where: the phase, the sink and the partitions.
+  let phase = "starting the cluster";
+  let sink;
+  let producer;
+  const states = [];
+  const watch = setTimeout(() => {
+    const parts = client ? [0, 1, 2, 3].map((p) => JSON.stringify(client.partitionInfo("ha", p))) : [];
+    console.error(`cluster test stalled in phase "${phase}": states ${states.join(" > ")}\n` +
+      `sink ${JSON.stringify(sink?.stats())}\nproducer ${JSON.stringify(producer?.stats())}\n${parts.join("\n")}`);
+  }, 100_000);
+  watch.unref();
   const nodes = await startCluster(3, "tc");
   try {
     // The subject here is losing a node mid-run, not a cluster's first election.
+    phase = "waiting for JetStream";
     await jetStreamReady(nodes[0].port);
     client = new Tributary({ seed: 3 });
     client.createTopic("ha", { partitions: 4, replicationFactor: 3 });
-    const producer = client.topicProducer("ha");
-    const states = [];
-    const sink = client.connect("ha", {
+    producer = client.topicProducer("ha");
+    sink = client.connect("ha", {
       servers: nodes.map((n) => n.url), WebSocket, provision: true,
       backoffInitialMs: 20, backoffMaxMs: 500, ackTimeoutMs: 2000,
-      onStateChange: (s) => states.push(s),
+      onStateChange: (s, e) => states.push(e ? `${s} (${e.code})` : s),
     });
+    phase = "first 10,000";
     const first = await produce(producer, 10_000, { tag: "a" });
+    phase = "first flush";
     await client.flush();
     const inUse = nodes.find((n) => n.url === sink.stats().server);
     const survivor = nodes.find((n) => n !== inUse);
+    phase = "30,000 more";
     const rest = produce(producer, 30_000, { tag: "b" });
     await sleep(50);
     await inUse.kill();
     const second = await rest;
+    phase = "second flush";
     await client.flush();
+    phase = "reading back";
     assert.notEqual(sink.stats().server, inUse.url, "moved to another node");
-    assert.ok(states.includes("reconnecting"), `states: ${states}`);
+    assert.ok(states.some((s) => s.startsWith("reconnecting")), `states: ${states}`);
     const counts = new Map(first);
     for (const [p, n] of second) counts.set(p, (counts.get(p) ?? 0) + n);
     // A leader change mid-window may reorder a resend; count and duplicates are exact.
@@ -115,6 +131,7 @@ test("a 3-node cluster, R3 stream: the node in use is killed mid-run; the sink m
     checkDelivery(assert, await readStream(survivor.port, "ha"), counts, { ordered: false });
     await sink.close();
   } finally {
+    clearTimeout(watch);
     await client?.close();
     await Promise.all(nodes.map((n) => n.stop()));
   }

@@ -70,19 +70,22 @@ export async function startCluster(n = 3, name = "c") {
 }
 
 /** Waits until JetStream answers on `port` (a cluster has elected its meta leader). */
-export async function jetStreamReady(port, timeoutMs = 60_000) {
+export async function jetStreamReady(port, timeoutMs = 30_000) {
   const deadline = Date.now() + timeoutMs;
+  // Every step is bounded: a server still electing can leave a request (or even the
+  // client's close) unanswered.
   for (;;) {
     let nc;
     try {
-      nc = await natsConnect({ servers: `127.0.0.1:${port}`, timeout: 2000 });
-      await (await nc.jetstreamManager({ timeout: 2000 })).getAccountInfo();
+      nc = await bounded(natsConnect({ servers: `127.0.0.1:${port}`, timeout: 2000, reconnect: false }), 3000, "connect");
+      const jsm = await bounded(nc.jetstreamManager({ timeout: 2000 }), 3000, "jetstreamManager");
+      await bounded(jsm.getAccountInfo(), 3000, "account info");
       return;
     } catch (e) {
       if (Date.now() > deadline) throw new Error(`JetStream on port ${port} not ready: ${e.message}`);
       await sleep(200);
     } finally {
-      await nc?.close();
+      if (nc) await Promise.race([nc.close().catch(() => {}), sleep(1000)]);
     }
   }
 }
@@ -91,37 +94,63 @@ export async function jetStreamReady(port, timeoutMs = 60_000) {
  * Reads every message of `stream` with the `nats` client (an independent reader):
  * returns [{ subject, msgId, key, partition, offset }] in stream order.
  */
-export async function readStream(port, stream, { token, timeoutMs = 30_000 } = {}) {
-  const nc = await natsConnect({ servers: `127.0.0.1:${port}`, token });
+export async function readStream(port, stream, { token, timeoutMs = 60_000 } = {}) {
+  // A cluster that just lost a node can leave a read unanswered: each attempt is bounded,
+  // and a short or failed read is tried again (on a new connection) until the deadline.
+  const deadline = Date.now() + timeoutMs;
+  let last = [];
+  let error;
+  while (Date.now() < deadline) {
+    try {
+      const { total, out } = await readOnce(port, stream, token, Math.min(20_000, deadline - Date.now()));
+      if (out.length >= total) return out;
+      last = out;
+    } catch (e) {
+      error = e;
+    }
+    await sleep(500);
+  }
+  if (last.length === 0 && error) throw error;
+  return last; // short: the caller's count check says by how much
+}
+
+const bounded = (p, ms, what) =>
+  Promise.race([p, sleep(ms).then(() => { throw new Error(`${what}: no answer in ${ms} ms`); })]);
+
+async function readOnce(port, stream, token, ms) {
+  const nc = await bounded(natsConnect({ servers: `127.0.0.1:${port}`, token, reconnect: false }), 3000, "connect");
+  let iter;
+  const timer = setTimeout(() => iter?.stop(), ms);
   try {
-    const jsm = await nc.jetstreamManager();
-    const info = await jsm.streams.info(stream);
+    const jsm = await bounded(nc.jetstreamManager(), 3000, "jetstreamManager");
+    const info = await bounded(jsm.streams.info(stream), 3000, "stream info");
     const total = info.state.messages;
     const out = [];
-    if (total === 0) return out;
-    const js = nc.jetstream();
-    const consumer = await js.consumers.get(stream);
-    const iter = await consumer.consume({ max_messages: 1000 });
-    // A stream that never delivers everything ends the read (the count check then fails)
-    // instead of hanging the test.
-    const timer = setTimeout(() => iter.stop(), timeoutMs);
-    for await (const m of iter) {
-      const msgId = m.headers?.get("Nats-Msg-Id") ?? "";
-      const parts = msgId.split("-");
-      out.push({
-        subject: m.subject,
-        msgId,
-        key: m.headers?.get("Tributary-Key") ?? null,
-        partition: Number(parts.at(-2)),
-        offset: Number(parts.at(-1)),
-        seq: m.seq,
-      });
-      if (out.length >= total) break;
-    }
-    clearTimeout(timer);
-    return out;
+    if (total === 0) return { total, out };
+    const consumer = await bounded(nc.jetstream().consumers.get(stream), 3000, "consumer");
+    iter = await bounded(consumer.consume({ max_messages: 1000 }), 3000, "consume");
+    const reading = (async () => {
+      for await (const m of iter) {
+        const msgId = m.headers?.get("Nats-Msg-Id") ?? "";
+        const parts = msgId.split("-");
+        out.push({
+          subject: m.subject,
+          msgId,
+          key: m.headers?.get("Tributary-Key") ?? null,
+          partition: Number(parts.at(-2)),
+          offset: Number(parts.at(-1)),
+          seq: m.seq,
+        });
+        if (out.length >= total) break;
+      }
+    })();
+    // The iterator ends when stopped; the race covers one that does not.
+    await Promise.race([reading, sleep(ms + 1000)]);
+    return { total, out };
   } finally {
-    await nc.close();
+    clearTimeout(timer);
+    iter?.stop();
+    await Promise.race([nc.close().catch(() => {}), sleep(1000)]);
   }
 }
 
