@@ -280,6 +280,8 @@ struct Part {
     reported: i64,
     /// One past the highest offset ever published (a lower one is a resend).
     sent_high: i64,
+    /// `<subject_prefix>.<partition>`, made once.
+    subject: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -370,17 +372,18 @@ impl Sink {
         let mut rng = Rng::new(random_seed);
         let mut inbox = String::from("_INBOX.");
         for _ in 0..4 {
-            push_hex(&mut inbox, rng.next_u32());
+            crate::text::push_hex32(&mut inbox, rng.next_u32());
         }
         let logs = client.logs_mut(topic)?;
         let mut parts = Vec::with_capacity(logs.len());
-        for log in logs.iter_mut() {
+        for (p, log) in logs.iter_mut().enumerate() {
             log.track_sink();
             let acked = log.info().acked_offset.unwrap_or(0);
             parts.push(Part {
                 next: acked,
                 reported: acked,
                 sent_high: acked,
+                subject: Text::new().s(&subject_prefix).s(".").u(p as u64).done(),
                 ..Part::default()
             });
         }
@@ -950,12 +953,10 @@ impl Sink {
         else {
             return;
         };
-        if offset != first {
-            // Only the first unacknowledged record drives retries: later errors in the
-            // window are covered by the same rewind.
-            if offset < first {
-                return;
-            }
+        // An error for a record already acknowledged is stale; any other rewinds the
+        // partition from its first unacknowledged record.
+        if offset < first {
+            return;
         }
         let attempts = self.parts[p as usize].attempts.saturating_add(1);
         let delay = self.backoff(attempts.saturating_sub(1));
@@ -1067,11 +1068,6 @@ impl Sink {
         let headers = self.headers(p, r);
         let at_least_once = self.config.delivery == Delivery::AtLeastOnce;
         let size = crate::nats::message_size(Some(&headers), r.value.len()) as u64;
-        let subject = Text::new()
-            .s(&self.subject_prefix)
-            .s(".")
-            .u(p.into())
-            .done();
         let reply = at_least_once.then(|| {
             Text::new()
                 .s(&self.inbox)
@@ -1081,15 +1077,9 @@ impl Sink {
                 .i(r.offset)
                 .done()
         });
+        let subject = &self.parts[p as usize].subject;
         let written = size <= max_payload
-            && encode_hpub(
-                &mut self.out,
-                &subject,
-                reply.as_deref(),
-                &headers,
-                &r.value,
-            )
-            .is_ok();
+            && encode_hpub(&mut self.out, subject, reply.as_deref(), &headers, &r.value).is_ok();
         let part = &mut self.parts[p as usize];
         part.next = r.offset + 1;
         if !written {
@@ -1204,11 +1194,4 @@ fn header_text(b: &[u8]) -> Option<&str> {
 
 fn base64(data: &[u8]) -> String {
     crate::nats::nkey::base64url_encode(data)
-}
-
-fn push_hex(out: &mut String, n: u32) {
-    for shift in (0..8).rev() {
-        let d = ((n >> (shift * 4)) & 0xf) as u8;
-        out.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
-    }
 }

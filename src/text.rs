@@ -23,6 +23,14 @@ pub(crate) fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
     core::str::from_utf8(&buf[i..]).unwrap_or("")
 }
 
+/// Appends eight lowercase hex digits of `n`.
+pub(crate) fn push_hex32(out: &mut String, n: u32) {
+    for shift in (0..8).rev() {
+        let d = ((n >> (shift * 4)) & 0xf) as u8;
+        out.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
+    }
+}
+
 /// A message under construction: `Text::new().s("partition ").u(3).done()`.
 #[derive(Debug, Default)]
 pub(crate) struct Text(String);
@@ -53,11 +61,7 @@ impl Text {
     /// Appends `0x` and eight lowercase hex digits.
     pub(crate) fn hex32(mut self, n: u32) -> Self {
         self.0.push_str("0x");
-        for shift in (0..8).rev() {
-            let d = ((n >> (shift * 4)) & 0xf) as u8;
-            self.0
-                .push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
-        }
+        push_hex32(&mut self.0, n);
         self
     }
 

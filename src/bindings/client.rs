@@ -712,10 +712,7 @@ impl Tributary {
             let mut p = alloc::string::String::new();
             for _ in 0..2 {
                 let n = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-                for shift in (0..8).rev() {
-                    let d = ((n >> (shift * 4)) & 0xf) as u8;
-                    p.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
-                }
+                crate::text::push_hex32(&mut p, n);
             }
             p
         };
