@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-bundle test-types test-readme test-sink test-demo clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-package test-security test-bundle test-types test-readme test-sink test-demo clean
 
 help:
 	@echo "make demo   the demo page: click tracking into NATS JetStream, on http://127.0.0.1:8080/"
@@ -109,7 +109,7 @@ test-size: pkg
 	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
 	@python3 scripts/build_pkg.py --check-budget
 
-test-js: pkg test-size test-js-suite test-sink test-bundle test-types test-readme test-demo
+test-js: pkg test-size test-js-suite test-package test-sink test-security test-bundle test-types test-readme test-demo
 
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
@@ -124,11 +124,22 @@ test-js-suite: pkg
 	@echo "==> [test] the same suite in Cloudflare's workerd (npm package workerd; the .wasm imported as a module), in a worker served on loopback"
 	@node tests/js/workerd/workerd.test.mjs
 
+test-package: pkg test-js-suite
+	@echo "==> [test] the published files: no eval / new Function / string timers; every entry runs in Node with code generation from strings disallowed and in Chromium under a CSP without 'unsafe-eval'"
+	@node --test tests/js/package/package.test.mjs
+
 test-sink: pkg test-js-suite
 	@echo "==> [test] the sink from Node 20 (ws): 100,000 records, >= 20 connection cuts, a 3-node cluster losing a node, a stalled server, auth, permissions (nats-server $$(nats-server --version | cut -d' ' -f2 | tr -d v) on loopback)"
 	@cd tests/js/app && node --test --test-concurrency=1 sink.test.mjs
 	@echo "==> [test] the sink from headless Chromium, Deno and workerd (10,000 records each, their own WebSocket)"
 	@node --test tests/js/sink/runtimes.test.mjs
+
+# The sink's security and failure paths against nats-server on loopback (tests/js/security):
+# wss:// with a throwaway CA (Node's ws and Deno), credentials never shown, a .creds user
+# in operator mode, records given up (too large, maxRetries) and what reports them.
+test-security: pkg test-js-suite
+	@echo "==> [test] the sink's security and give-up paths: wss:// with a self-signed CA (Node, Deno), no credential in errors, logs or stats, .creds in operator mode, records given up"
+	@node --test --test-concurrency=1 tests/js/security/*.test.mjs
 
 test-demo: pkg
 	@echo "==> [test] the demo page as make demo serves it, in headless Chromium (playwright-core, /usr/bin/chromium): CSP, 500 clicks with a reload and an offline spell, closed tabs, two tabs, starting offline, localStorage quota; JetStream read back with the nats client"

@@ -4,11 +4,13 @@ import type {
   Tributary, Sink, SinkOptions, ProducerConfig, SendOptions, RecordMetadata, ProducerStats,
 } from "./index.js";
 
-/** A storage or replay failure: STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED. */
+/** A storage or replay failure (STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED), or records the sink gave up (SINK_UNDELIVERED). */
 export declare class DurableError extends Error {
   constructor(code: string, message: string, cause?: unknown);
   readonly name: "DurableError";
-  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED";
+  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED" | "SINK_UNDELIVERED";
+  /** SINK_UNDELIVERED: the records given up (after `maxRetries`, or larger than the server's max payload). */
+  readonly records?: { partition: number; offset: number; key: Uint8Array | string | null; value: Uint8Array | string; timestamp: number; headers: Record<string, unknown> }[];
 }
 
 /** An older generation's outbox being sent again (`done: false`), or delivered (`done: true`). */
@@ -29,7 +31,7 @@ export interface DurableOptions extends SinkOptions {
   storage?: "auto" | "indexeddb" | "localstorage" | "none";
   /** The IndexedDB database name / localStorage key prefix (default "tributary-durable"). */
   name?: string;
-  /** Storage and replay failures; default `console.error`. */
+  /** Storage and replay failures, and records the sink gave up; default `console.error`. */
   onError?: (error: DurableError) => void;
   /** An older generation's outbox is being sent again, or was delivered. */
   onReplay?: (event: ReplayEvent) => void;
@@ -64,6 +66,10 @@ export interface DurableStats {
   replayLate: number;
   replayFresh: number;
   replayFailed: number;
+  /** Records the sink gave up (reported through `onError` as SINK_UNDELIVERED). */
+  undelivered: number;
+  /** Of those, records of older generations' replays. */
+  replayUndelivered: number;
 }
 
 /** A producer whose records go through the outbox. */

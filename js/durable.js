@@ -409,7 +409,7 @@ export class DurableTopic {
     this._writes = new Set();
     this._counts = {
       storageErrors: 0, replayedGenerations: 0, replayedRecords: 0, replayAcked: 0,
-      replayLate: 0, replayFresh: 0, replayFailed: 0,
+      replayLate: 0, replayFresh: 0, replayFailed: 0, undelivered: 0, replayUndelivered: 0,
     };
     this.lastError = null;
     this._closed = false;
@@ -435,7 +435,8 @@ export class DurableTopic {
       msgIdPrefix: this.generation,
       onAck: (progress) => {
         const deletes = [];
-        for (const { partition, ackedOffset } of progress) {
+        for (const { partition, ackedOffset, givenUp } of progress) {
+          if (givenUp) this._givenUp(this._journal, partition, givenUp);
           if (this._journal.ack(partition, ackedOffset)) deletes.push([partition, ackedOffset]);
         }
         if (deletes.length) this._write({ deletes });
@@ -515,6 +516,27 @@ export class DurableTopic {
   _heartbeat() {
     this._journal.meta.lastSeen = Date.now();
     this._write({ meta: true });
+  }
+
+  /**
+   * Records a sink gave up (onAck's `givenUp`: after `maxRetries`, or larger than the
+   * server's max payload) are not in JetStream. They leave the outbox with the progress
+   * that passes them (a record the server refuses would be refused at every replay), but
+   * never silently: counted in `undelivered` and reported through `onError` as a
+   * SINK_UNDELIVERED DurableError whose `records` are the records themselves.
+   */
+  _givenUp(journal, partition, ranges) {
+    const inRange = (offset) => ranges.some((g) => offset >= g.fromOffset && offset < g.toOffset);
+    const records = (journal.outbox.get(partition) ?? []).filter((r) => inRange(r.offset))
+      .map(({ partition, offset, key, value, timestamp, headers }) => ({ partition, offset, key, value, timestamp, headers }));
+    const count = ranges.reduce((n, g) => n + (g.toOffset - g.fromOffset), 0);
+    this._counts.undelivered += count;
+    const error = new DurableError("SINK_UNDELIVERED",
+      `${count} record${count === 1 ? "" : "s"} of partition ${partition} (generation ${journal.generation}) ` +
+      "given up by the sink, not delivered: see error.records");
+    error.records = records;
+    this._report(error);
+    return records.length;
   }
 
   _report(error) {
@@ -694,11 +716,13 @@ export class DurableTopic {
       msgIdPrefix: g,
       onAck: (progress) => {
         const deletes = [];
-        for (const { partition, ackedOffset } of progress) {
+        for (const { partition, ackedOffset, givenUp } of progress) {
+          const gone = givenUp ? this._givenUp(journal, partition, givenUp) : 0;
           const before = journal.pending;
           if (journal.ack(partition, ackedOffset)) {
             deletes.push([partition, ackedOffset]);
-            this._counts.replayAcked += before - journal.pending;
+            this._counts.replayAcked += before - journal.pending - gone;
+            this._counts.replayUndelivered += gone;
           }
         }
         if (deletes.length && this._store.kind === "indexeddb") this._write({ deletes }, journal);
@@ -728,7 +752,7 @@ export class DurableTopic {
   /** What the outbox holds and what the replays did. */
   stats() {
     const j = this._journal;
-    const replayPending = this._counts.replayedRecords - this._counts.replayAcked;
+    const replayPending = this._counts.replayedRecords - this._counts.replayAcked - this._counts.replayUndelivered;
     return {
       generation: this.generation,
       storage: this.storage,

@@ -26,7 +26,7 @@ export interface UndeliveredRange {
 export declare class TributaryError extends Error {
   constructor(code: string, message: string);
   readonly name: "TributaryError";
-  /** Stable machine-readable code: RECORD_TOO_LARGE, UNKNOWN_TOPIC, OFFSET_EVICTED, QUEUE_FULL, INVALID_ARGUMENT, INVALID_CONFIG, CLOSED, ... */
+  /** Stable machine-readable code: RECORD_TOO_LARGE, UNKNOWN_TOPIC, OFFSET_EVICTED, QUEUE_FULL, INVALID_ARGUMENT, INVALID_CONFIG, CLOSED, SINK_AUTH, SINK_CONNECT, SINK_TIMEOUT, SINK_UNDELIVERED, ... (README) */
   readonly code: string;
   /** Set on OFFSET_EVICTED: the first offset still held. */
   readonly nextAvailable?: number;
@@ -34,4 +34,7 @@ export declare class TributaryError extends Error {
   readonly index?: number;
   /** Set when a flush rejects because of a sink: what was not acknowledged. */
   readonly undelivered?: UndeliveredRange[];
+  /** Set when a flush rejects because of a sink: the sink's last error, when it has one
+   *  (e.g. SINK_CONNECT under a SINK_TIMEOUT). */
+  readonly cause?: unknown;
 }

@@ -106,6 +106,14 @@ pub enum Error {
     SinkRejected,
     /// The server did not answer in time (connect, login, acks, or a `flush` timeout).
     SinkTimeout,
+    /// The connection to `server` failed or closed before the server spoke (refused, no
+    /// route, a TLS certificate the runtime does not trust, ...); retried.
+    SinkConnect {
+        /// The server URL, without any user information.
+        server: String,
+        /// What the runtime said of the failure, when it says (browsers do not).
+        reason: String,
+    },
     /// The server sent bytes that are not the NATS protocol, or closed with an error.
     SinkProtocol,
     /// Records given up after `max_retries`, or larger than the server's max payload.
@@ -149,6 +157,7 @@ impl Error {
             Error::SinkNoStream { .. } => "SINK_NO_STREAM",
             Error::SinkRejected => "SINK_REJECTED",
             Error::SinkTimeout => "SINK_TIMEOUT",
+            Error::SinkConnect { .. } => "SINK_CONNECT",
             Error::SinkProtocol => "SINK_PROTOCOL",
             Error::SinkUndelivered { .. } => "SINK_UNDELIVERED",
             Error::SinkClosed => "SINK_CLOSED",
@@ -236,9 +245,27 @@ impl Error {
                 .s("`)"),
             Error::SinkRejected => t.s("JetStream refused a publish (retrying)"),
             Error::SinkTimeout => t.s("the server did not answer in time"),
+            Error::SinkConnect { server, reason } => {
+                let t = t.s("could not connect to ").s(server);
+                if reason.is_empty() {
+                    t.s(" (the connection closed before the server spoke)")
+                } else {
+                    t.s(": ").s(reason)
+                }
+            }
             Error::SinkProtocol => {
                 t.s("the server broke the NATS protocol or closed with an error")
             }
+            Error::SinkUndelivered {
+                partition,
+                from_offset,
+                to_offset,
+            } if *to_offset == *from_offset + 1 => t
+                .s("record ")
+                .i(*from_offset)
+                .s(" of partition ")
+                .u((*partition).into())
+                .s(" was not delivered"),
             Error::SinkUndelivered {
                 partition,
                 from_offset,
@@ -458,6 +485,10 @@ mod tests {
             Error::SinkNoStream { stream: "s".into() },
             Error::SinkRejected,
             Error::SinkTimeout,
+            Error::SinkConnect {
+                server: "ws://h".into(),
+                reason: String::new(),
+            },
             Error::SinkProtocol,
             Error::SinkUndelivered {
                 partition: 0,

@@ -331,6 +331,8 @@ pub struct Sink {
     /// `STREAM.CREATE`'s subject and body, while provisioning.
     provision: Option<(String, Vec<u8>)>,
     error: Option<Error>,
+    /// What the runtime said of the current connection's failure ([`Sink::on_error`]).
+    conn_error: String,
     stats: SinkStats,
     rng: Rng,
     cursor: usize,
@@ -412,6 +414,7 @@ impl Sink {
             acked_events: Vec::new(),
             provision: None,
             error: None,
+            conn_error: String::new(),
             stats: SinkStats::default(),
             rng,
             cursor: 0,
@@ -443,9 +446,10 @@ impl Sink {
         }
     }
 
-    /// The URL of the server in use (or next to be tried).
-    pub fn server(&self) -> &str {
-        &self.config.servers[self.server]
+    /// The URL of the server in use (or next to be tried), without user information
+    /// (`wss://user:pass@host` is shown as `wss://host`).
+    pub fn server(&self) -> String {
+        without_userinfo(&self.config.servers[self.server])
     }
 
     /// What the host must do now, in order.
@@ -510,6 +514,19 @@ impl Sink {
 
     /// The connection opened by the last [`Action::Open`] is open (the server speaks first).
     pub fn on_open(&mut self, _now_ms: i64) {}
+
+    /// The connection failed; `reason` is what the runtime said (empty if nothing). The
+    /// close that follows does the work: if the server had not spoken yet, the sink's
+    /// error becomes [`Error::SinkConnect`] with this reason.
+    pub fn on_error(&mut self, reason: &str) {
+        if matches!(self.conn, Conn::Opening { .. }) {
+            self.conn_error.clear();
+            // A bounded, single-line excerpt: it ends up in an error message.
+            for c in reason.chars().take(200) {
+                self.conn_error.push(if c.is_control() { ' ' } else { c });
+            }
+        }
+    }
 
     /// The connection closed or failed.
     pub fn on_closed(&mut self, now_ms: i64) {
@@ -609,6 +626,7 @@ impl Sink {
 
     fn open(&mut self, now_ms: i64) {
         self.parser.reset();
+        self.conn_error.clear();
         self.info = None;
         self.ping_sent_at = None;
         self.out.clear();
@@ -654,6 +672,12 @@ impl Sink {
 
     fn lost(&mut self, now_ms: i64) {
         let was_up = self.conn == Conn::Up;
+        if matches!(self.conn, Conn::Opening { .. }) {
+            self.error = Some(Error::SinkConnect {
+                server: self.server(),
+                reason: core::mem::take(&mut self.conn_error),
+            });
+        }
         if self.in_flight > 0 {
             self.shrink_window();
         }
@@ -1194,4 +1218,62 @@ fn header_text(b: &[u8]) -> Option<&str> {
 
 fn base64(data: &[u8]) -> String {
     crate::nats::nkey::base64url_encode(data)
+}
+/// `url` without the user information of its authority: `wss://u:p@host/x` is
+/// `wss://host/x`, so a URL can be shown in errors and stats.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let host = rest[..end]
+        .rsplit_once('@')
+        .map_or(&rest[..end], |(_, h)| h);
+    Text::new()
+        .s(scheme)
+        .s(if scheme.is_empty() { "" } else { "://" })
+        .s(host)
+        .s(&rest[end..])
+        .done()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TopicConfig;
+
+    #[test]
+    fn a_connection_closed_before_the_server_spoke_is_sink_connect_with_the_runtimes_reason() {
+        let mut client = Client::new(1);
+        client.create_topic("t", TopicConfig::default()).unwrap();
+        let config = SinkConfig::new("wss://user:secret@127.0.0.1:1/x", "p");
+        let mut sink = Sink::new(&mut client, "t", config, 1, 0).unwrap();
+        let open = sink.take_actions();
+        assert!(matches!(&open[..], [Action::Open { url }] if url.contains("secret")));
+        sink.on_error("unable to verify the first certificate\n(more)");
+        sink.on_closed(5);
+        assert_eq!(sink.state(), SinkState::Reconnecting);
+        let e = sink.error().unwrap();
+        assert_eq!(e.code(), "SINK_CONNECT");
+        assert_eq!(
+            e.message(),
+            "could not connect to wss://127.0.0.1:1/x: unable to verify the first certificate (more)"
+        );
+        assert_eq!(sink.server(), "wss://127.0.0.1:1/x");
+        // The next attempt closes with nothing said (a browser): the reason is not kept.
+        sink.poll(&mut client, 10_000);
+        assert!(matches!(&sink.take_actions()[..], [Action::Open { .. }]));
+        sink.on_closed(10_001);
+        assert_eq!(
+            sink.error().unwrap().message(),
+            "could not connect to wss://127.0.0.1:1/x (the connection closed before the server spoke)"
+        );
+    }
+
+    #[test]
+    fn urls_are_shown_without_user_information() {
+        assert_eq!(without_userinfo("wss://u:p@h:443/x?y"), "wss://h:443/x?y");
+        assert_eq!(without_userinfo("ws://a@b@h"), "ws://h");
+        assert_eq!(without_userinfo("ws://h/p@q"), "ws://h/p@q");
+        assert_eq!(without_userinfo("ws://h"), "ws://h");
+        assert_eq!(without_userinfo("h@x"), "x");
+    }
 }

@@ -191,10 +191,13 @@ export interface SinkOptions {
 /** Acknowledgement progress of one partition. */
 export interface SinkProgress {
   partition: number;
-  /** Every offset below this is acknowledged. */
+  /** Every offset below this is settled: acknowledged, or given up (`givenUp`). */
   ackedOffset: number;
   /** JetStream's sequence of the last acknowledged message. */
   streamSeq: number;
+  /** Records below `ackedOffset` given up (after `maxRetries`, or larger than the server's
+   *  max payload) since the last progress of this partition: not in JetStream. */
+  givenUp?: { partition: number; fromOffset: number; toOffset: number }[];
 }
 
 /** A sink's counters and state. */

@@ -65,6 +65,9 @@ impl Drop for Conn {
 /// A pending `flush`: per partition, the high watermark every record must pass.
 pub(super) struct Waiter {
     targets: Vec<i64>,
+    /// Per partition, the given-up ranges this flush reports start here: those no flush
+    /// settled before it was called had reported.
+    failed_from: Vec<usize>,
     deadline: Option<i64>,
     resolve: Function,
     reject: Function,
@@ -80,6 +83,10 @@ pub(super) struct Slot {
     on_state: Option<Function>,
     last_state: SinkState,
     waiters: Vec<Waiter>,
+    /// Per partition, how many given-up ranges a settled `flush` has reported.
+    flush_reported: Vec<usize>,
+    /// Per partition, how many given-up ranges `onAck` has reported (`givenUp`).
+    ack_reported: Vec<usize>,
 }
 
 impl Slot {
@@ -98,6 +105,8 @@ impl Slot {
             on_ack,
             on_state,
             waiters: Vec::new(),
+            flush_reported: Vec::new(),
+            ack_reported: Vec::new(),
         }
     }
 }
@@ -153,11 +162,14 @@ fn carry_out(inner: &Rc<RefCell<Inner>>, slot: &mut Slot, index: usize, t: i64) 
                 slot.conn = None;
                 slot.generation = slot.generation.wrapping_add(1);
                 match open(inner, &slot.ctor, &url, index, slot.generation) {
-                    Some(conn) => {
+                    Ok(conn) => {
                         slot.conn = Some(conn);
                         slot.sink.on_open(t);
                     }
-                    None => slot.sink.on_closed(t),
+                    Err(reason) => {
+                        slot.sink.on_error(&reason);
+                        slot.sink.on_closed(t);
+                    }
                 }
             }
             Action::Send(bytes) => {
@@ -176,16 +188,36 @@ fn carry_out(inner: &Rc<RefCell<Inner>>, slot: &mut Slot, index: usize, t: i64) 
     }
 }
 
-/// Opens a socket to `url` with handlers that feed sink `index` while `generation` holds.
+/// What an error event or exception says: its `message`, or its `error.message` (empty
+/// when neither is a string, as in browsers, which say nothing of why a socket failed).
+fn message_of(value: &JsValue) -> String {
+    let get = |v: &JsValue, k: &str| {
+        Reflect::get(v, &k.into())
+            .ok()
+            .filter(|x| !x.is_undefined())
+    };
+    get(value, "message")
+        .and_then(|m| m.as_string())
+        .filter(|m| !m.is_empty())
+        .or_else(|| {
+            get(value, "error")
+                .and_then(|e| get(&e, "message"))
+                .and_then(|m| m.as_string())
+        })
+        .unwrap_or_default()
+}
+
+/// Opens a socket to `url` with handlers that feed sink `index` while `generation` holds;
+/// `Err` has what the WebSocket constructor threw.
 fn open(
     inner: &Rc<RefCell<Inner>>,
     ctor: &Function,
     url: &str,
     index: usize,
     generation: u32,
-) -> Option<Conn> {
+) -> Result<Conn, String> {
     let socket: Socket = Reflect::construct(ctor, &Array::of1(&JsValue::from_str(url)))
-        .ok()?
+        .map_err(|e| message_of(&e))?
         .unchecked_into();
     socket.set_binary_type("arraybuffer");
     let weak = Rc::downgrade(inner);
@@ -205,11 +237,17 @@ fn open(
     });
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-    // An error is followed by a close event; the close does the work. (A handler must
-    // be there: the `ws` package throws errors nobody listens for.)
-    let on_error = Closure::<dyn FnMut(JsValue)>::new(|_: JsValue| {});
+    // An error is followed by a close event; the close does the work, the error says
+    // why. (A handler must be there: the `ws` package throws errors nobody listens for.)
+    let weak = Rc::downgrade(inner);
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        let reason = message_of(&event);
+        event_for(&weak, index, generation, |slot, _, _| {
+            slot.sink.on_error(&reason)
+        });
+    });
     socket.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    Some(Conn {
+    Ok(Conn {
         socket,
         _on_message: on_message,
         _on_close: on_close,
@@ -357,16 +395,31 @@ fn report(slot: &mut Slot, client: &crate::Client, t: i64, out: &mut Vec<Outcome
     }
     let acked = slot.sink.take_acked();
     if let (Some(f), false) = (&slot.on_ack, acked.is_empty()) {
-        let list: Array = acked
-            .iter()
-            .map(|a| {
-                let o = Object::new();
-                set(&o, "partition", &a.partition.into());
-                set(&o, "ackedOffset", &(a.acked_offset as f64).into());
-                set(&o, "streamSeq", &(a.stream_seq as f64).into());
-                JsValue::from(o)
-            })
-            .collect();
+        let list = Array::new();
+        for a in &acked {
+            let o = Object::new();
+            set(&o, "partition", &a.partition.into());
+            set(&o, "ackedOffset", &(a.acked_offset as f64).into());
+            set(&o, "streamSeq", &(a.stream_seq as f64).into());
+            // Records the cursor passed because they were given up, not acknowledged.
+            let p = a.partition as usize;
+            if slot.ack_reported.len() <= p {
+                slot.ack_reported.resize(p + 1, 0);
+            }
+            let failed = slot.sink.failed_ranges(a.partition);
+            let given_up = Array::new();
+            while let Some(&(from, to)) = failed.get(slot.ack_reported[p]) {
+                if from >= a.acked_offset {
+                    break;
+                }
+                given_up.push(&range(a.partition, from, to));
+                slot.ack_reported[p] += 1;
+            }
+            if given_up.length() > 0 {
+                set(&o, "givenUp", &given_up);
+            }
+            list.push(&o);
+        }
         out.push(Outcome::Call(f.clone(), list.into(), JsValue::UNDEFINED));
     }
     if slot.waiters.is_empty() {
@@ -381,6 +434,7 @@ fn report(slot: &mut Slot, client: &crate::Client, t: i64, out: &mut Vec<Outcome
         .collect();
     let stopped = matches!(state, SinkState::Failed | SinkState::Closed);
     let mut keep = Vec::new();
+    let mut settled = false;
     for w in core::mem::take(&mut slot.waiters) {
         let reached = w.targets.iter().zip(&acked).all(|(t, a)| a >= t);
         let timed_out = w.deadline.is_some_and(|d| t >= d);
@@ -388,13 +442,17 @@ fn report(slot: &mut Slot, client: &crate::Client, t: i64, out: &mut Vec<Outcome
             keep.push(w);
             continue;
         }
-        // Undelivered: what is not acknowledged yet, and what was given up.
+        settled = true;
+        // Undelivered: what is not acknowledged yet, and what was given up (once: the
+        // ranges no flush settled before this one was called had reported).
         let missing = Array::new();
         for (p, (target, a)) in w.targets.iter().zip(&acked).enumerate() {
             if a < target {
                 missing.push(&range(p as u32, *a, *target));
             }
-            for &(from, to) in slot.sink.failed_ranges(p as u32) {
+            let from_index = w.failed_from.get(p).copied().unwrap_or(0);
+            let failed = slot.sink.failed_ranges(p as u32);
+            for &(from, to) in failed.get(from_index..).unwrap_or(&[]) {
                 if from < *target {
                     missing.push(&range(p as u32, from, to.min(*target)));
                 }
@@ -410,13 +468,25 @@ fn report(slot: &mut Slot, client: &crate::Client, t: i64, out: &mut Vec<Outcome
                 "SINK_UNDELIVERED",
                 "some records were given up (see `undelivered`)",
             )
+        } else if state == SinkState::Closed {
+            from_core(&Error::SinkClosed)
         } else if stopped {
             from_core(slot.sink.error().unwrap_or(&Error::SinkClosed))
         } else {
             from_core(&Error::SinkTimeout)
         };
         let _ = Reflect::set(&e, &"undelivered".into(), &missing);
+        // Why, when the sink knows more than the code says (a flush timeout while a
+        // certificate is refused, say): the sink's last error.
+        if let Some(why) = slot.sink.error() {
+            let _ = Reflect::set(&e, &"cause".into(), &from_core(why));
+        }
         out.push(Outcome::Reject(w.reject, e));
+    }
+    if settled {
+        slot.flush_reported = (0..acked.len())
+            .map(|p| slot.sink.failed_ranges(p as u32).len())
+            .collect();
     }
     slot.waiters = keep;
 }
@@ -454,6 +524,7 @@ pub(super) fn wait_acked(
         let deadline = timeout_ms.map(|ms| now() + ms as i64);
         if let Some(slot) = i.sinks.get_mut(index).and_then(Option::as_mut) {
             slot.waiters.push(Waiter {
+                failed_from: slot.flush_reported.clone(),
                 targets,
                 deadline,
                 resolve,

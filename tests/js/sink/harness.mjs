@@ -13,15 +13,20 @@ export { sleep, freePort };
 
 /**
  * Starts a nats-server with JetStream and a WebSocket listener on free loopback ports.
- * `auth` is raw config text; `cluster` = { name, port, routes: [ports] }.
+ * `auth` is raw config text; `cluster` = { name, port, routes: [ports] }. `wsTls` =
+ * { certFile, keyFile } serves the WebSocket listener over TLS (`url` is then `wss://`);
+ * `extra` is more raw config text (e.g. `max_payload: 4096`).
  */
-export async function startNats({ name = "t", auth = "", cluster = null, wait = true, ports = {} } = {}) {
+export async function startNats({ name = "t", auth = "", cluster = null, wait = true, ports = {}, wsTls = null, extra = "" } = {}) {
   const dir = mkdtempSync(join(tmpdir(), `tributary-nats-${name}-`));
   const port = ports.port ?? await freePort();
   const wsPort = ports.wsPort ?? await freePort();
+  const wsSecurity = wsTls
+    ? `tls { cert_file: "${wsTls.certFile}", key_file: "${wsTls.keyFile}" }`
+    : "no_tls: true";
   let conf = `server_name: "${name}"\nlisten: "127.0.0.1:${port}"\n` +
     `jetstream { store_dir: "${join(dir, "js")}", max_memory_store: 256MB, max_file_store: 2GB }\n` +
-    `websocket { listen: "127.0.0.1:${wsPort}", no_tls: true }\n${auth}\n`;
+    `websocket { listen: "127.0.0.1:${wsPort}", ${wsSecurity} }\n${auth}\n${extra}\n`;
   if (cluster) {
     const routes = cluster.routes.map((p) => `"nats-route://127.0.0.1:${p}"`).join(", ");
     conf += `cluster { name: "${cluster.name}", listen: "127.0.0.1:${cluster.port}", routes: [${routes}] }\n`;
@@ -31,7 +36,7 @@ export async function startNats({ name = "t", auth = "", cluster = null, wait = 
   const child = spawn("nats-server", ["-c", join(dir, "nats.conf"), "-l", logFile], { stdio: "ignore" });
   const server = {
     name, port, wsPort, dir, child,
-    url: `ws://127.0.0.1:${wsPort}`,
+    url: `${wsTls ? "wss" : "ws"}://127.0.0.1:${wsPort}`,
     log: () => { try { return readFileSync(logFile, "utf8"); } catch { return ""; } },
     signal(sig) { if (child.exitCode === null) child.kill(sig); },
     async kill() {
@@ -92,9 +97,10 @@ export async function jetStreamReady(port, timeoutMs = 30_000) {
 
 /**
  * Reads every message of `stream` with the `nats` client (an independent reader):
- * returns [{ subject, msgId, key, partition, offset }] in stream order.
+ * returns [{ subject, msgId, key, partition, offset }] in stream order. `connectOptions`
+ * go to the `nats` client's connect (e.g. `{ authenticator }` for a `.creds` user).
  */
-export async function readStream(port, stream, { token, timeoutMs = 60_000 } = {}) {
+export async function readStream(port, stream, { token, timeoutMs = 60_000, connectOptions = {} } = {}) {
   // A cluster that just lost a node can leave a read unanswered: each attempt is bounded,
   // and a short or failed read is tried again (on a new connection) until the deadline.
   const deadline = Date.now() + timeoutMs;
@@ -102,7 +108,7 @@ export async function readStream(port, stream, { token, timeoutMs = 60_000 } = {
   let error;
   while (Date.now() < deadline) {
     try {
-      const { total, out } = await readOnce(port, stream, token, Math.min(20_000, deadline - Date.now()));
+      const { total, out } = await readOnce(port, stream, token, Math.min(20_000, deadline - Date.now()), connectOptions);
       if (out.length >= total) return out;
       last = out;
     } catch (e) {
@@ -114,11 +120,18 @@ export async function readStream(port, stream, { token, timeoutMs = 60_000 } = {
   return last; // short: the caller's count check says by how much
 }
 
-const bounded = (p, ms, what) =>
-  Promise.race([p, sleep(ms).then(() => { throw new Error(`${what}: no answer in ${ms} ms`); })]);
+/** `p`, or after `ms` the value of `late()`; the timer is cleared either way (a pending
+ *  one would keep the test's process alive). */
+function within(p, ms, late) {
+  let timer;
+  const expiry = new Promise((resolve) => { timer = setTimeout(resolve, ms); }).then(late);
+  return Promise.race([p, expiry]).finally(() => clearTimeout(timer));
+}
 
-async function readOnce(port, stream, token, ms) {
-  const nc = await bounded(natsConnect({ servers: `127.0.0.1:${port}`, token, reconnect: false }), 3000, "connect");
+const bounded = (p, ms, what) => within(p, ms, () => { throw new Error(`${what}: no answer in ${ms} ms`); });
+
+async function readOnce(port, stream, token, ms, connectOptions = {}) {
+  const nc = await bounded(natsConnect({ servers: `127.0.0.1:${port}`, token, reconnect: false, ...connectOptions }), 3000, "connect");
   let iter;
   const timer = setTimeout(() => iter?.stop(), ms);
   try {
@@ -145,12 +158,12 @@ async function readOnce(port, stream, token, ms) {
       }
     })();
     // The iterator ends when stopped; the race covers one that does not.
-    await Promise.race([reading, sleep(ms + 1000)]);
+    await within(reading, ms + 1000, () => {});
     return { total, out };
   } finally {
     clearTimeout(timer);
     iter?.stop();
-    await Promise.race([nc.close().catch(() => {}), sleep(1000)]);
+    await within(nc.close().catch(() => {}), 1000, () => {});
   }
 }
 
@@ -213,4 +226,22 @@ export async function cuttingProxy(target, { minBytes = 20000, maxBytes = 300000
     cuts: () => cuts,
     close: () => { for (const x of sockets) x.destroy(); server.close(); },
   };
+}
+
+/** Runs a command; resolves with its stdout when it exits 0, rejects with all it said. */
+export function runCommand(cmd, args, { cwd, timeoutMs = 60_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => { out += d; });
+    child.stderr.on("data", (d) => { err += d; });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} exited with ${code ?? signal}:\n${out}\n${err}`));
+    });
+  });
 }

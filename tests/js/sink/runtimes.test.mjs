@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startNats, freePort, readStream, checkDelivery, sleep } from "./harness.mjs";
+import { startNats, freePort, readStream, checkDelivery, sleep, runCommand } from "./harness.mjs";
 import { serveDir, launchChromium, runPage } from "../harness/browser.mjs";
 import { partitionFor } from "../../../pkg/node.js";
 import { PARTITIONS, keyOf } from "./produce.mjs";
@@ -22,6 +22,7 @@ const root = new URL("../../../", import.meta.url).pathname;
 const here = join(root, "tests/js/sink");
 const COUNT = 10_000;
 const TIMEOUT_MS = 30_000;
+const run = (cmd, args, options) => runCommand(cmd, args, { timeoutMs: TIMEOUT_MS, ...options });
 
 let server;
 const temps = [];
@@ -69,23 +70,6 @@ async function verify(topic, result) {
     `states ${result.states.join(" -> ")}`);
 }
 
-/** Runs a command; resolves with its stdout when it exits 0, rejects with all it said. */
-function run(cmd, args, { cwd, timeoutMs = TIMEOUT_MS } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => { out += d; });
-    child.stderr.on("data", (d) => { err += d; });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${cmd} exited with ${code ?? signal}:\n${out}\n${err}`));
-    });
-  });
-}
 
 test("headless Chromium: a page's WebSocket", async () => {
   const topic = "chromium";
