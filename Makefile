@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-package test-security test-bundle test-types test-readme test-sink test-demo clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-package test-security test-soak soak-hour test-bundle test-types test-readme test-sink test-demo clean
 
 help:
 	@echo "make demo   the demo page: click tracking into NATS JetStream, on http://127.0.0.1:8080/"
@@ -109,7 +109,7 @@ test-size: pkg
 	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
 	@python3 scripts/build_pkg.py --check-budget
 
-test-js: pkg test-size test-js-suite test-package test-sink test-security test-bundle test-types test-readme test-demo
+test-js: pkg test-size test-js-suite test-package test-sink test-security test-soak test-bundle test-types test-readme test-demo
 
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
@@ -140,6 +140,18 @@ test-sink: pkg test-js-suite
 test-security: pkg test-js-suite
 	@echo "==> [test] the sink's security and give-up paths: wss:// with a self-signed CA (Node, Deno), no credential in errors, logs or stats, .creds in operator mode, records given up"
 	@node --test --test-concurrency=1 tests/js/security/*.test.mjs
+
+# The soak (tests/js/soak/soak.mjs): 10^7 records through retention-bounded topics and
+# 10,000 clients created and closed, in Node, with wasm memory, the externref table, RSS
+# and the JS heap sampled after full GCs (the curve: target/soak/report.md); then the
+# regression tests of what it found. About 40 s.
+test-soak: pkg test-js-suite
+	@echo "==> [test] soak: 10^7 records through retention-bounded topics, 10,000 clients created and closed; memory flat after warm-up, no timer or socket left"
+	@node --test tests/js/soak/soak.mjs
+
+# The one-hour soak, for a release (not part of make test): the same phases by time.
+soak-hour: pkg test-js-suite
+	@SOAK_SECONDS=3600 node --test tests/js/soak/soak.mjs
 
 test-demo: pkg
 	@echo "==> [test] the demo page as make demo serves it, in headless Chromium (playwright-core, /usr/bin/chromium): CSP, 500 clicks with a reload and an offline spell, closed tabs, two tabs, starting offline, localStorage quota; JetStream read back with the nats client"

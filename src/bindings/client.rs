@@ -140,6 +140,9 @@ pub(super) struct Inner {
     pub(super) client: Client,
     #[cfg(feature = "sink")]
     pub(super) sinks: Vec<Option<super::sink::Slot>>,
+    /// The counter of sinks and their sockets (`sink::next_id`).
+    #[cfg(feature = "sink")]
+    pub(super) ids: u32,
     closed: bool,
     producers: Producers,
     meta_keys: MetaKeys,
@@ -369,7 +372,7 @@ impl Inner {
                 break;
             }
             if let Some(m) = self.producers.get_mut(w.producer) {
-                m.waiting -= 1;
+                m.waiting = m.waiting.saturating_sub(1);
             }
             admitted += 1;
         }
@@ -486,10 +489,10 @@ fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
 #[cfg(feature = "sink")]
 fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
     run_poll(inner, true);
-    let live: Vec<usize> = {
+    let live: Vec<(usize, u32)> = {
         let i = inner.borrow();
-        (0..i.sinks.len())
-            .filter(|&n| i.sinks[n].is_some())
+        (i.sinks.iter().enumerate())
+            .filter_map(|(n, s)| s.as_ref().map(|s| (n, s.serial)))
             .collect()
     };
     if live.is_empty() {
@@ -497,7 +500,7 @@ fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
     }
     let all: Array = live
         .iter()
-        .map(|&n| JsValue::from(super::sink::wait_acked(inner, n, None)))
+        .map(|&(n, serial)| JsValue::from(super::sink::wait_acked(inner, n, serial, None)))
         .collect();
     let weak = Rc::downgrade(inner);
     let again = Closure::once_into_js(move |_: JsValue| -> JsValue {
@@ -587,6 +590,8 @@ impl Tributary {
             meta_keys: MetaKeys::new(),
             #[cfg(feature = "sink")]
             sinks: Vec::new(),
+            #[cfg(feature = "sink")]
+            ids: 0,
             waiting: VecDeque::new(),
             poll_scheduled: false,
             microtask: None,
@@ -672,6 +677,7 @@ impl Tributary {
         Ok(TopicProducer {
             inner: self.inner.clone(),
             id,
+            closed: core::cell::Cell::new(false),
         })
     }
 
@@ -717,7 +723,7 @@ impl Tributary {
             p
         };
         let (config, host) = convert::sink_config(&options, &prefix)?;
-        let index = {
+        let (index, serial) = {
             let mut guard = self.inner.borrow_mut();
             let i = &mut *guard;
             let taken = i.sinks.iter().flatten().any(|s| s.sink.topic() == topic);
@@ -728,12 +734,21 @@ impl Tributary {
             }
             let sink = crate::sink::Sink::new(&mut i.client, topic, config, random_seed(), now())
                 .map_err(|e| from_core(&e))?;
-            let slot = super::sink::Slot::new(sink, host.ctor, host.on_ack, host.on_state);
-            i.sinks.push(Some(slot));
-            i.sinks.len() - 1
+            let serial = super::sink::next_id(&mut i.ids);
+            let slot = super::sink::Slot::new(sink, serial, host.ctor, host.on_ack, host.on_state);
+            // A closed sink's slot is reused.
+            let index = match i.sinks.iter().position(Option::is_none) {
+                Some(n) => n,
+                None => {
+                    i.sinks.push(None);
+                    i.sinks.len() - 1
+                }
+            };
+            i.sinks[index] = Some(slot);
+            (index, serial)
         };
         super::sink::drive(&self.inner);
-        Ok(super::sink::JsSink::new(self.inner.clone(), index))
+        Ok(super::sink::JsSink::new(self.inner.clone(), index, serial))
     }
 
     /// Up to `maxRecords` records of `topic`/`partition` from `fromOffset`. Throws
@@ -879,8 +894,11 @@ impl Tributary {
             for w in core::mem::take(&mut i.waiting) {
                 settle_err(w.settle, from_core(&Error::Closed), &mut out);
             }
+            // Records in batches that could not be appended (behind a full outbox).
+            for meta in core::mem::take(&mut i.producers).0.into_iter().flatten() {
+                reject_pending(meta, &mut out);
+            }
             i.client = Client::new(0);
-            i.producers = Producers::default();
         }
         apply(out);
         Promise::resolve(&JsValue::UNDEFINED)
@@ -896,6 +914,9 @@ fn arg_int(v: &JsValue, what: &str, max: f64) -> JsResult<f64> {
 pub struct TopicProducer {
     inner: Rc<RefCell<Inner>>,
     id: ProducerId,
+    /// Closed by `close()` (or dropped). The core reuses a closed producer's id for the
+    /// next producer: a closed handle must never reach it.
+    closed: core::cell::Cell<bool>,
 }
 
 impl core::fmt::Debug for TopicProducer {
@@ -968,10 +989,58 @@ impl TopicProducer {
 
     fn usable(&self) -> JsResult<()> {
         let i = self.inner.borrow();
-        if i.closed || i.producers.get(self.id).is_none() {
+        if self.closed.get() || i.closed || i.producers.get(self.id).is_none() {
             return Err(from_core(&Error::Closed));
         }
         Ok(())
+    }
+
+    /// Appends what it can, then removes this producer: its records that could not be
+    /// appended (behind a full outbox) and those waiting for room reject with `CLOSED`.
+    fn close_now(&self) {
+        self.closed.set(true);
+        if self.inner.borrow().closed {
+            return;
+        }
+        run_poll(&self.inner, true);
+        let mut out = Vec::new();
+        {
+            let mut guard = self.inner.borrow_mut();
+            let i = &mut *guard;
+            if let Ok(outcome) = i.client.close_producer(self.id, now()) {
+                i.settle_outcome(outcome, &mut out);
+            }
+            if let Some(meta) = i.producers.remove(self.id) {
+                reject_pending(meta, &mut out);
+            }
+            let (mine, others) = core::mem::take(&mut i.waiting)
+                .into_iter()
+                .partition::<VecDeque<_>, _>(|w| w.producer == self.id);
+            i.waiting = others;
+            for w in mine {
+                settle_err(w.settle, from_core(&Error::Closed), &mut out);
+            }
+        }
+        apply(out);
+    }
+}
+
+/// Rejects with `CLOSED` the records of a removed producer that never reached the log.
+fn reject_pending(meta: ProducerMeta, out: &mut Vec<Outcome>) {
+    for queue in meta.pending {
+        for p in queue {
+            settle_err(p.settle, from_core(&Error::Closed), out);
+        }
+    }
+}
+
+/// A producer garbage-collected (or `free()`d) without `close()` is closed: it does not
+/// stay in the client for good.
+impl Drop for TopicProducer {
+    fn drop(&mut self) {
+        if !self.closed.get() && self.inner.try_borrow_mut().is_ok() {
+            self.close_now();
+        }
     }
 }
 
@@ -1090,6 +1159,9 @@ impl TopicProducer {
     /// The topic this producer writes to.
     #[wasm_bindgen(getter)]
     pub fn topic(&self) -> JsValue {
+        if self.closed.get() {
+            return JsValue::UNDEFINED;
+        }
         self.inner
             .borrow()
             .producers
@@ -1110,6 +1182,9 @@ impl TopicProducer {
     /// full queue), evicted, dropped.
     #[wasm_bindgen(unchecked_return_type = "ProducerStats")]
     pub fn stats(&self) -> JsResult<JsValue> {
+        if self.closed.get() {
+            return Err(from_core(&Error::Closed));
+        }
         let i = self.inner.borrow();
         let s = i
             .client
@@ -1135,13 +1210,14 @@ impl TopicProducer {
         Ok(o.into())
     }
 
-    /// Flushes, then closes this producer: later sends reject with `CLOSED`.
+    /// Appends its open batches, then closes this producer: later calls reject with
+    /// `CLOSED`. Records that cannot be appended now (the outbox is full behind a sink
+    /// under `unacked: "keep"`) and records waiting for queue room reject with `CLOSED`:
+    /// `await producer.flush()` first to wait for them. Closing twice does nothing.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
-        run_poll(&self.inner, true);
-        let mut i = self.inner.borrow_mut();
-        if i.producers.remove(self.id).is_some() {
-            let _ = i.client.close_producer(self.id, now());
+        if !self.closed.get() {
+            self.close_now();
         }
         Promise::resolve(&JsValue::UNDEFINED)
     }

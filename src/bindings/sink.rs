@@ -76,7 +76,12 @@ pub(super) struct Waiter {
 /// One sink of a client, with its socket and callbacks.
 pub(super) struct Slot {
     pub(super) sink: crate::sink::Sink,
+    /// Which `connect` made it: a slot's index is reused once it is closed, and a stale
+    /// `Sink` handle must not reach the next sink there.
+    pub(super) serial: u32,
     conn: Option<Conn>,
+    /// The socket in use: its handlers act only while this holds. Drawn from the same
+    /// counter as `serial`, so no socket of an earlier sink in this slot matches.
     generation: u32,
     ctor: Function,
     on_ack: Option<Function>,
@@ -92,6 +97,7 @@ pub(super) struct Slot {
 impl Slot {
     pub(super) fn new(
         sink: crate::sink::Sink,
+        serial: u32,
         ctor: Function,
         on_ack: Option<Function>,
         on_state: Option<Function>,
@@ -99,8 +105,9 @@ impl Slot {
         Slot {
             last_state: sink.state(),
             sink,
+            serial,
             conn: None,
-            generation: 0,
+            generation: serial,
             ctor,
             on_ack,
             on_state,
@@ -136,7 +143,7 @@ pub(super) fn drive(inner: &Rc<RefCell<Inner>>) {
                 continue;
             };
             slot.sink.poll(&mut i.client, t);
-            carry_out(inner, slot, index, t);
+            carry_out(inner, slot, index, &mut i.ids, t);
             report(slot, &i.client, t, &mut out);
             if let Some(d) = slot.sink.next_deadline() {
                 deadline = Some(deadline.map_or(d, |x: i64| x.min(d)));
@@ -154,13 +161,19 @@ pub(super) fn drive(inner: &Rc<RefCell<Inner>>) {
     apply(out);
 }
 
+/// The next number of `ids`, the client's counter of sinks and sockets.
+pub(super) fn next_id(ids: &mut u32) -> u32 {
+    *ids = ids.wrapping_add(1);
+    *ids
+}
+
 /// Carries out the sink's actions on its socket.
-fn carry_out(inner: &Rc<RefCell<Inner>>, slot: &mut Slot, index: usize, t: i64) {
+fn carry_out(inner: &Rc<RefCell<Inner>>, slot: &mut Slot, index: usize, ids: &mut u32, t: i64) {
     for action in slot.sink.take_actions() {
         match action {
             Action::Open { url } => {
                 slot.conn = None;
-                slot.generation = slot.generation.wrapping_add(1);
+                slot.generation = next_id(ids);
                 match open(inner, &slot.ctor, &url, index, slot.generation) {
                     Ok(conn) => {
                         slot.conn = Some(conn);
@@ -499,18 +512,28 @@ fn range(partition: u32, from: i64, to: i64) -> JsValue {
     o.into()
 }
 
-/// A promise that settles when sink `index` has acknowledged every record appended so
-/// far (rejecting with the undelivered ranges if it stops, gives records up, or
-/// `timeout_ms` passes).
+/// The slot at `index` if the sink `serial` is still there.
+fn slot_mut(sinks: &mut [Option<Slot>], index: usize, serial: u32) -> Option<&mut Slot> {
+    sinks
+        .get_mut(index)
+        .and_then(Option::as_mut)
+        .filter(|s| s.serial == serial)
+}
+
+/// A promise that settles when sink `serial` (at `index`) has acknowledged every record
+/// appended so far (rejecting with the undelivered ranges if it stops, gives records up,
+/// or `timeout_ms` passes); resolves at once when that sink is gone.
 pub(super) fn wait_acked(
     inner: &Rc<RefCell<Inner>>,
     index: usize,
+    serial: u32,
     timeout_ms: Option<u64>,
 ) -> Promise {
     let mut resolve_now = None;
     let promise = Promise::new(&mut |resolve, reject| {
-        let mut i = inner.borrow_mut();
-        let targets: Vec<i64> = match i.sinks.get(index).and_then(Option::as_ref) {
+        let mut guard = inner.borrow_mut();
+        let i = &mut *guard;
+        let targets: Vec<i64> = match slot_mut(&mut i.sinks, index, serial) {
             Some(slot) => i
                 .client
                 .logs(slot.sink.topic())
@@ -522,7 +545,7 @@ pub(super) fn wait_acked(
             }
         };
         let deadline = timeout_ms.map(|ms| now() + ms as i64);
-        if let Some(slot) = i.sinks.get_mut(index).and_then(Option::as_mut) {
+        if let Some(slot) = slot_mut(&mut i.sinks, index, serial) {
             slot.waiters.push(Waiter {
                 failed_from: slot.flush_reported.clone(),
                 targets,
@@ -545,7 +568,7 @@ pub(super) fn close_all(inner: &Rc<RefCell<Inner>>) {
         slot.sink.close();
     }
     drive(inner);
-    inner.borrow_mut().sinks.clear();
+    inner.borrow_mut().sinks = Vec::new();
 }
 
 /// A sink: delivers one topic's records into NATS JetStream over a WebSocket. Made by
@@ -554,6 +577,7 @@ pub(super) fn close_all(inner: &Rc<RefCell<Inner>>) {
 pub struct JsSink {
     inner: Rc<RefCell<Inner>>,
     index: usize,
+    serial: u32,
 }
 
 impl core::fmt::Debug for JsSink {
@@ -563,14 +587,18 @@ impl core::fmt::Debug for JsSink {
 }
 
 impl JsSink {
-    pub(super) fn new(inner: Rc<RefCell<Inner>>, index: usize) -> JsSink {
-        JsSink { inner, index }
+    pub(super) fn new(inner: Rc<RefCell<Inner>>, index: usize, serial: u32) -> JsSink {
+        JsSink {
+            inner,
+            index,
+            serial,
+        }
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Slot, &mut crate::Client) -> R) -> Option<R> {
         let mut guard = self.inner.borrow_mut();
         let i = &mut *guard;
-        let slot = i.sinks.get_mut(self.index).and_then(Option::as_mut)?;
+        let slot = slot_mut(&mut i.sinks, self.index, self.serial)?;
         Some(f(slot, &mut i.client))
     }
 }
@@ -640,7 +668,7 @@ impl JsSink {
             Err(e) => return Promise::reject(&e),
         };
         run_poll(&self.inner, true);
-        wait_acked(&self.inner, self.index, timeout)
+        wait_acked(&self.inner, self.index, self.serial, timeout)
     }
 
     /// Goes offline: closes the connection and stays down until `resume()` (records
@@ -660,11 +688,17 @@ impl JsSink {
     /// acknowledged stay in the log, and a later `connect` resumes from them.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
-        self.with(|s, _| s.sink.close());
-        drive(&self.inner);
-        let mut i = self.inner.borrow_mut();
-        if let Some(slot) = i.sinks.get_mut(self.index) {
-            *slot = None;
+        if self.with(|s, _| s.sink.close()).is_some() {
+            drive(&self.inner);
+            let mut i = self.inner.borrow_mut();
+            if let Some(slot) = i.sinks.get_mut(self.index) {
+                *slot = None;
+            }
+            // Closed slots at the end go: a client that connects and closes for ever
+            // keeps one slot, not one per connect.
+            while matches!(i.sinks.last(), Some(None)) {
+                i.sinks.pop();
+            }
         }
         Promise::resolve(&JsValue::UNDEFINED)
     }
