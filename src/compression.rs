@@ -91,8 +91,10 @@ mod codecs {
     ) -> Result<Vec<u8>, DecodeError> {
         fn bounded(mut r: impl Read, limit: usize) -> Result<Vec<u8>, DecodeError> {
             let mut out = Vec::new();
+            // One byte past the limit tells "too large" from "exactly the limit"; a limit
+            // of `usize::MAX` (no limit) must not overflow (found by fuzzing).
             (&mut r)
-                .take(limit as u64 + 1)
+                .take((limit as u64).saturating_add(1))
                 .read_to_end(&mut out)
                 .map_err(|_| DecodeError::Decompress)?;
             if out.len() > limit {

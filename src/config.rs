@@ -80,6 +80,49 @@ pub enum UnackedPolicy {
     Drop,
 }
 
+impl UnackedPolicy {
+    /// Parses the JS spelling: `keep` or `drop`.
+    pub fn parse(name: &str) -> Result<Self, Error> {
+        match name {
+            "keep" => Ok(UnackedPolicy::Keep),
+            "drop" => Ok(UnackedPolicy::Drop),
+            _ => Err(Error::InvalidConfig {
+                field: "retention.unacked",
+                reason: "must be keep or drop",
+            }),
+        }
+    }
+}
+
+/// Why a number given for an integer setting is refused ([`whole_number`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberError {
+    /// NaN.
+    NaN,
+    /// Infinite, or with a fraction.
+    NotWhole,
+    /// Whole, but outside the range.
+    OutOfRange,
+}
+
+/// `n` if it is a whole number in `min..=max` (a JS number given for an integer setting:
+/// finite, no fraction). `min` and `max` are whole numbers.
+pub fn whole_number(n: f64, min: f64, max: f64) -> Result<f64, NumberError> {
+    if n.is_nan() {
+        return Err(NumberError::NaN);
+    }
+    // Every f64 of magnitude 2^53 and beyond is whole; below, `n as i64` truncates, so a
+    // fraction shows as a difference (no libm `fract` in the no_std build).
+    let huge = n.abs() >= 9.0e18;
+    if !n.is_finite() || (!huge && n != (n as i64) as f64) {
+        return Err(NumberError::NotWhole);
+    }
+    if n < min || n > max {
+        return Err(NumberError::OutOfRange);
+    }
+    Ok(n)
+}
+
 /// Retention of a topic's partitions. Every bound is per partition; `None` means unbounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RetentionConfig {
@@ -285,6 +328,26 @@ impl ProducerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_in_range() {
+        assert_eq!(whole_number(5.0, 0.0, 10.0), Ok(5.0));
+        assert_eq!(whole_number(-0.0, 0.0, 10.0), Ok(-0.0));
+        assert_eq!(whole_number(f64::NAN, 0.0, 10.0), Err(NumberError::NaN));
+        assert_eq!(whole_number(0.5, 0.0, 10.0), Err(NumberError::NotWhole));
+        assert_eq!(
+            whole_number(f64::INFINITY, 0.0, 10.0),
+            Err(NumberError::NotWhole)
+        );
+        assert_eq!(whole_number(11.0, 0.0, 10.0), Err(NumberError::OutOfRange));
+        assert_eq!(whole_number(-1.0, 0.0, 10.0), Err(NumberError::OutOfRange));
+        assert_eq!(
+            whole_number(2f64.powi(60), 0.0, 10.0),
+            Err(NumberError::OutOfRange)
+        );
+        assert!(UnackedPolicy::parse("Keep").is_err());
+        assert_eq!(UnackedPolicy::parse("drop"), Ok(UnackedPolicy::Drop));
+    }
 
     #[test]
     fn topic_config_validation_names_the_field() {

@@ -16,7 +16,11 @@
 //! - `Nats-Expected-Stream: <stream>`: a subject captured by another stream fails;
 //! - `Tributary-Key` (UTF-8 keys without control characters) or `Tributary-Key-Base64`;
 //!   `Tributary-Timestamp` (ms); the record's own headers (values that are not such text
-//!   go base64-encoded under `<name>-Base64`).
+//!   go base64url-encoded, unpadded, under `<name>-Base64`; a name that is not a valid
+//!   NATS header name, or that JetStream or this encoding reads, `Nats-*`, `Tributary-*`
+//!   or `*-Base64` in any case, goes as `Tributary-Header-Base64: <name>:<value>`, both
+//!   base64url, so a record's header never sets a message id, an expectation or a
+//!   rollup).
 //!
 //! # Delivery
 //! - **At least once** (default): every message carries a reply subject
@@ -70,6 +74,20 @@ pub enum Delivery {
     /// Acknowledged by JetStream, sent again until acknowledged (default).
     #[default]
     AtLeastOnce,
+}
+
+impl Delivery {
+    /// Parses the JS spelling: `at-least-once` or `at-most-once`.
+    pub fn parse(name: &str) -> Result<Self, Error> {
+        match name {
+            "at-least-once" => Ok(Delivery::AtLeastOnce),
+            "at-most-once" => Ok(Delivery::AtMostOnce),
+            _ => Err(Error::InvalidConfig {
+                field: "delivery",
+                reason: "must be at-least-once or at-most-once",
+            }),
+        }
+    }
 }
 
 /// A sink's settings. Durations in milliseconds.
@@ -1173,7 +1191,10 @@ impl Sink {
         }
         let _ = h.append("Tributary-Timestamp", &Text::new().i(r.timestamp).done());
         for rh in &r.headers {
-            let ok_name = crate::nats::validate_header_name(&rh.name).is_ok();
+            // A record header never speaks for the sink: a name JetStream or the sink's
+            // own encoding reads (`Nats-*`, `Tributary-*`, `*-Base64`) is escaped.
+            let ok_name =
+                crate::nats::validate_header_name(&rh.name).is_ok() && !reserved_name(&rh.name);
             match (ok_name, header_text(&rh.value)) {
                 (true, Some(v)) => {
                     let _ = h.append(&rh.name, v);
@@ -1219,6 +1240,16 @@ fn header_text(b: &[u8]) -> Option<&str> {
 fn base64(data: &[u8]) -> String {
     crate::nats::nkey::base64url_encode(data)
 }
+
+/// A header name of JetStream's (`Nats-*`: ids, expectations, rollups) or of the sink's
+/// own encoding (`Tributary-*`, `*-Base64`), in any case.
+fn reserved_name(name: &str) -> bool {
+    let n = name.as_bytes();
+    let starts = |p: &[u8]| n.len() >= p.len() && n[..p.len()].eq_ignore_ascii_case(p);
+    let ends = |p: &[u8]| n.len() >= p.len() && n[n.len() - p.len()..].eq_ignore_ascii_case(p);
+    starts(b"nats-") || starts(b"tributary-") || ends(b"-base64")
+}
+
 /// `url` without the user information of its authority: `wss://u:p@host/x` is
 /// `wss://host/x`, so a URL can be shown in errors and stats.
 fn without_userinfo(url: &str) -> String {
@@ -1266,6 +1297,42 @@ mod tests {
             sink.error().unwrap().message(),
             "could not connect to wss://127.0.0.1:1/x (the connection closed before the server spoke)"
         );
+    }
+
+    #[test]
+    fn record_headers_never_speak_for_the_sink() {
+        let mut client = Client::new(1);
+        client.create_topic("t", TopicConfig::default()).unwrap();
+        let sink = Sink::new(&mut client, "t", SinkConfig::new("ws://h", "p"), 1, 0).unwrap();
+        let header = |name: &str, value: &[u8]| crate::Header {
+            name: name.into(),
+            value: value.to_vec(),
+        };
+        let record = ConsumedRecord {
+            offset: 7,
+            key: None,
+            value: b"v".to_vec(),
+            timestamp: 1,
+            headers: alloc::vec![
+                header("Nats-Msg-Id", b"forged"),
+                header("nats-rollup", b"all"),
+                header("TRIBUTARY-Key", b"k"),
+                header("X-Base64", b"aGk="),
+                header("plain", b"text"),
+                header("bin", &[0, 1]),
+            ],
+        };
+        let h = sink.headers(0, &record);
+        assert_eq!(h.get_all("Nats-Msg-Id").collect::<Vec<_>>(), ["p-0-7"]);
+        assert_eq!(h.get("Nats-Rollup"), None);
+        assert_eq!(h.get("Tributary-Key"), None);
+        assert_eq!(h.get("X-Base64"), None);
+        assert_eq!(h.get("plain"), Some("text"));
+        assert_eq!(h.get("bin-Base64"), Some("AAE"));
+        // The four reserved names are carried escaped, `<name base64>:<value base64>`.
+        let escaped: Vec<_> = h.get_all("Tributary-Header-Base64").collect();
+        assert_eq!(escaped.len(), 4);
+        assert_eq!(escaped[0], "TmF0cy1Nc2ctSWQ:Zm9yZ2Vk");
     }
 
     #[test]

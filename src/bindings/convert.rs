@@ -11,6 +11,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::error::{invalid_argument, js_error};
+use crate::config::{whole_number, NumberError};
 use crate::text::Text;
 use crate::{
     Compression, Header, PartitionerKind, ProducerConfig, RetentionConfig, TopicConfig,
@@ -81,30 +82,26 @@ pub fn integer(v: &JsValue, what: &str, min: f64, max: f64) -> Result<f64, Strin
     let Some(n) = v.as_f64() else {
         return Err(t.s(" must be a number").done());
     };
-    if n.is_nan() {
-        return Err(t.s(" must be a whole number, got NaN").done());
-    }
-    // Every f64 of magnitude 2^53 and beyond is whole; below, `n as i64` truncates, so a
-    // fraction shows as a difference (no libm `fract` in the no_std build).
-    let huge = n.abs() >= 9.0e18;
-    if !n.is_finite() || (!huge && n != (n as i64) as f64) {
-        return Err(t.s(" must be a whole number").done());
-    }
-    if n < min || n > max {
-        let t = t
-            .s(" must be ")
-            .i(min as i64)
-            .s("..=")
-            .i(max as i64)
-            .s(", got ");
-        return Err(if huge {
-            t.s("a number out of range")
-        } else {
-            t.i(n as i64)
+    whole_number(n, min, max).map_err(|e| {
+        match e {
+            NumberError::NaN => t.s(" must be a whole number, got NaN"),
+            NumberError::NotWhole => t.s(" must be a whole number"),
+            NumberError::OutOfRange => {
+                let t = t
+                    .s(" must be ")
+                    .i(min as i64)
+                    .s("..=")
+                    .i(max as i64)
+                    .s(", got ");
+                if n.abs() >= 9.0e18 {
+                    t.s("a number out of range")
+                } else {
+                    t.i(n as i64)
+                }
+            }
         }
-        .done());
-    }
-    Ok(n)
+        .done()
+    })
 }
 
 /// `obj[name]`, or `None` when absent/undefined. `obj` must be an object (or undefined).
@@ -198,10 +195,9 @@ fn retention(obj: &JsValue) -> JsResult<RetentionConfig> {
     let get = |name: &'static str| -> JsResult<Option<u64>> {
         Ok(config_int(obj, name, 0.0, SAFE)?.map(|n| n as u64))
     };
-    let unacked = match config_str(obj, "unacked")?.as_deref() {
-        None | Some("keep") => UnackedPolicy::Keep,
-        Some("drop") => UnackedPolicy::Drop,
-        Some(_) => return Err(invalid_config("retention.unacked", "must be keep or drop")),
+    let unacked = match config_str(obj, "unacked")? {
+        None => UnackedPolicy::Keep,
+        Some(name) => UnackedPolicy::parse(&name).map_err(|e| super::error::from_core(&e))?,
     };
     Ok(RetentionConfig {
         max_age_ms: get("maxAgeMs")?,
@@ -404,33 +400,11 @@ pub fn sink_config(
     let pass = config_str(obj, "pass")?;
     let creds = config_str(obj, "creds")?;
     let seed = config_str(obj, "nkeySeed")?;
-    c.credentials = match (token, user, creds, seed) {
-        (Some(t), None, None, None) => Credentials::Token(t),
-        (None, Some(user), None, None) => Credentials::UserPassword {
-            user,
-            password: pass.unwrap_or_default(),
-        },
-        (None, None, Some(text), None) => Credentials::from_creds_file(&text)
-            .map_err(|_| invalid_config("creds", "is not a valid .creds file (JWT and seed)"))?,
-        (None, None, None, Some(text)) => Credentials::from_nkey_seed(&text)
-            .map_err(|_| invalid_config("nkeySeed", "is not a valid user nkey seed"))?,
-        (None, None, None, None) => Credentials::None,
-        _ => {
-            return Err(invalid_config(
-                "credentials",
-                "give one of token, user/pass, creds, nkeySeed",
-            ))
-        }
-    };
-    c.delivery = match config_str(obj, "delivery")?.as_deref() {
-        None | Some("at-least-once") => Delivery::AtLeastOnce,
-        Some("at-most-once") => Delivery::AtMostOnce,
-        Some(_) => {
-            return Err(invalid_config(
-                "delivery",
-                "must be at-least-once or at-most-once",
-            ))
-        }
+    c.credentials = Credentials::from_options(token, user, pass, creds.as_deref(), seed.as_deref())
+        .map_err(|e| super::error::from_core(&e))?;
+    c.delivery = match config_str(obj, "delivery")? {
+        None => Delivery::AtLeastOnce,
+        Some(name) => Delivery::parse(&name).map_err(|e| super::error::from_core(&e))?,
     };
     if let Some(n) = config_int(obj, "maxRetries", 0.0, U32)? {
         c.max_retries = Some(n as u32);

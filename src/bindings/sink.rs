@@ -349,7 +349,8 @@ fn sign(inner: &Rc<RefCell<Inner>>, index: usize, generation: u32, nonce: &[u8],
         let x = Reflect::get(&pair.get(1), &"x".into())
             .ok()
             .and_then(|x| x.as_string())
-            .and_then(|x| base64url_decode(&x));
+            .and_then(|x| crate::nats::nkey::base64url_decode(&x))
+            .and_then(|k| <[u8; 32]>::try_from(k).ok());
         match (<[u8; 64]>::try_from(sig.as_slice()), x) {
             (Ok(sig), Some(pk)) => event_for(&weak2, index, generation, |slot, _, t| {
                 slot.sink.on_signature(sig, pk, t)
@@ -371,29 +372,6 @@ fn subtle_call(subtle: &JsValue, name: &str, args: &Array) -> Option<Promise> {
         .dyn_into()
         .ok()?;
     f.apply(subtle, args).ok()?.dyn_into().ok()
-}
-
-fn base64url_decode(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    let (mut acc, mut bits, mut n) = (0u32, 0u32, 0usize);
-    for c in s.bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            *out.get_mut(n)? = (acc >> bits) as u8;
-            n += 1;
-        }
-    }
-    (n == 32).then_some(out)
 }
 
 /// State-change and ack callbacks, and settled flush waiters, of one slot.

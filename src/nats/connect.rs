@@ -52,6 +52,39 @@ impl core::fmt::Debug for Credentials {
 }
 
 impl Credentials {
+    /// The credentials of a sink's options: at most one of `token`, `user` (with
+    /// `password`, empty if absent), the text of a `.creds` file, a user nkey seed.
+    /// `INVALID_CONFIG` names what is wrong (a mix, a bad `.creds`, a bad seed); the
+    /// message never contains a credential.
+    pub fn from_options(
+        token: Option<String>,
+        user: Option<String>,
+        password: Option<String>,
+        creds: Option<&str>,
+        nkey_seed: Option<&str>,
+    ) -> Result<Self, crate::Error> {
+        let invalid = |field: &'static str, reason: &'static str| crate::Error::InvalidConfig {
+            field,
+            reason,
+        };
+        match (token, user, creds, nkey_seed) {
+            (Some(t), None, None, None) => Ok(Credentials::Token(t)),
+            (None, Some(user), None, None) => Ok(Credentials::UserPassword {
+                user,
+                password: password.unwrap_or_default(),
+            }),
+            (None, None, Some(text), None) => Credentials::from_creds_file(text)
+                .map_err(|_| invalid("creds", "is not a valid .creds file (JWT and seed)")),
+            (None, None, None, Some(text)) => Credentials::from_nkey_seed(text)
+                .map_err(|_| invalid("nkeySeed", "is not a valid user nkey seed")),
+            (None, None, None, None) => Ok(Credentials::None),
+            _ => Err(invalid(
+                "credentials",
+                "give one of token, user/pass, creds, nkeySeed",
+            )),
+        }
+    }
+
     /// Credentials from the content of a `.creds` file.
     pub fn from_creds_file(text: &str) -> Result<Self, NkeyError> {
         UserCreds::parse(text).map(Credentials::Jwt)

@@ -278,6 +278,31 @@ impl NkeySeed {
     }
 }
 
+/// Base64url (RFC 4648 §5) without padding, decoded; `None` for anything else (another
+/// alphabet, padding, a length no encoding has, stray bits in the last character).
+pub fn base64url_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut bits = 0u32;
+    let mut held = 0;
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        held += 6;
+        if held >= 8 {
+            held -= 8;
+            out.push((bits >> held) as u8);
+        }
+    }
+    (held < 6 && bits & ((1 << held) - 1) == 0).then_some(out)
+}
+
 /// Base64url (RFC 4648 §5) without padding: how `CONNECT` carries the nonce signature
 /// and how JWTs encode their parts.
 pub fn base64url_encode(data: &[u8]) -> String {
