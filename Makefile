@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node check-format lint test-rust test-wasm pkg test-size test-js test-js-suite test-package test-security test-soak soak-hour test-bundle test-types test-readme test-sink test-demo clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node setup-audit check-format lint test-rust test-wasm test-audit test-fuzz pkg test-size test-js test-js-suite test-package test-security test-soak soak-hour test-bundle test-types test-readme test-sink test-demo clean
 
 help:
 	@echo "make demo   the demo page: click tracking into NATS JetStream, on http://127.0.0.1:8080/"
@@ -46,6 +46,17 @@ setup-rust:
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION) --force --quiet; \
 	fi
 
+# cargo-deny, for the offline dependency audit (scripts/audit.sh).
+CARGO_DENY_VERSION := 0.20.2
+setup-audit:
+	@echo "==> [setup] cargo-deny $(CARGO_DENY_VERSION)"
+	@if [ "$$(cargo deny --version 2>/dev/null | awk '{print $$2}')" = "$(CARGO_DENY_VERSION)" ]; then \
+	  echo "    already installed"; \
+	else \
+	  echo "    cargo install cargo-deny --version $(CARGO_DENY_VERSION) --locked (first run: a few minutes)"; \
+	  cargo install cargo-deny --version $(CARGO_DENY_VERSION) --locked --quiet; \
+	fi
+
 setup-node: $(STAMP)/npm
 $(STAMP)/npm: package-lock.json package.json
 	@echo "==> [setup] npm ci (pinned JS tools and test peers from package-lock.json)"
@@ -67,12 +78,13 @@ demo: pkg
 
 ## ---- tests --------------------------------------------------------------------------
 
-test: setup check-format lint test-rust test-wasm test-js
+test: setup check-format lint test-audit test-rust test-fuzz test-wasm test-js
 	@echo "==> all tests passed"
 
 check-format:
-	@echo "==> [test] cargo fmt --check"
+	@echo "==> [test] cargo fmt --check (the crate, and the fuzz crate in fuzz/)"
 	@cargo fmt --all -- --check
+	@cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 lint:
 	@echo "==> [test] cargo clippy --all-targets -D warnings (native)"
@@ -98,6 +110,19 @@ test-wasm: setup-rust setup-system
 	@echo "==> [test] the same wasm32 tests in headless Chromium (chromedriver, tests/wasm/webdriver.json)"
 	@WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
 	  WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/wasm/webdriver.json $(WASM_TEST)
+
+# cargo-fuzz (scripts/fuzz.sh): the record-batch decoder, the NATS codec and protocol
+# texts, and the JS-facing config, FUZZ_SECONDS (60) each from the committed corpus in
+# fuzz/corpus (copied to fuzz/scratch: the tree stays clean); a crash fails the run and
+# prints its input and how to reproduce it. Installs cargo-fuzz 0.13.2; nightly Rust, or
+# stable with RUSTC_BOOTSTRAP=1 where there is no nightly. About 5.5 minutes.
+test-fuzz:
+	@echo "==> [test] cargo-fuzz: batch_decode, nats_parser, nats_text, config ($${FUZZ_SECONDS:-60} s each, committed corpus)"
+	@bash scripts/fuzz.sh
+
+test-audit: setup-audit
+	@echo "==> [test] dependency audit, offline: cargo-deny against the committed RustSec snapshot (audit/advisory-db), licenses, sources"
+	@bash scripts/audit.sh
 
 ## ---- the npm package ------------------------------------------------------------------
 
