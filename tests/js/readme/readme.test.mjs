@@ -30,6 +30,7 @@ const kinds = {
   esbuild: "page",
   workerd: "requests",
   sink: "stdout",
+  tls: "stdout",
 };
 
 const blocks = readmeBlocks();
