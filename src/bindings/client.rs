@@ -1013,12 +1013,16 @@ impl TopicProducer {
             if let Some(meta) = i.producers.remove(self.id) {
                 reject_pending(meta, &mut out);
             }
-            let (mine, others) = core::mem::take(&mut i.waiting)
-                .into_iter()
-                .partition::<VecDeque<_>, _>(|w| w.producer == self.id);
-            i.waiting = others;
-            for w in mine {
-                settle_err(w.settle, from_core(&Error::Closed), &mut out);
+            // Its records waiting for room, in a queue it shares with other producers.
+            for _ in 0..i.waiting.len() {
+                let Some(w) = i.waiting.pop_front() else {
+                    break;
+                };
+                if w.producer == self.id {
+                    settle_err(w.settle, from_core(&Error::Closed), &mut out);
+                } else {
+                    i.waiting.push_back(w);
+                }
             }
         }
         apply(out);
