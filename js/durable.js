@@ -732,7 +732,9 @@ export class DurableTopic {
     this._replaySinks.add(sink);
     if (!this.online) sink.pause();
     try {
-      await client.flush();
+      // Records given up were reported by `_givenUp` and left the outbox: the round
+      // goes on. Anything else (the sink failed or closed) fails the round.
+      await client.flush().catch((e) => { if (e?.code !== "SINK_UNDELIVERED") throw e; });
       await Promise.all(this._writes);
       // localStorage keeps a generation as one snapshot: rewrite it with what is left.
       if (this._store.kind === "localstorage") {

@@ -163,6 +163,14 @@ impl SinkConfig {
             if rest.is_none_or(|r| r.is_empty() || r.contains(char::is_whitespace)) {
                 return bad("servers", "each must be a ws:// or wss:// URL");
             }
+            // Credentials go in their own options, never in a URL (which errors, stats
+            // and the runtime's own messages show).
+            if without_userinfo(s) != *s {
+                return bad(
+                    "servers",
+                    "no user information in URLs: give token, user/pass, creds or nkeySeed",
+                );
+            }
         }
         if self.max_in_flight == 0 || self.max_in_flight > 1 << 20 {
             return bad("maxInFlight", "must be 1..=1048576");
@@ -551,6 +559,14 @@ impl Sink {
         if matches!(self.conn, Conn::Down { .. }) {
             return;
         }
+        // Closed before the server spoke. (A connect timeout or bytes that are not NATS
+        // close it from our side, with their own error.)
+        if matches!(self.conn, Conn::Opening { .. }) {
+            self.error = Some(Error::SinkConnect {
+                server: self.server(),
+                reason: core::mem::take(&mut self.conn_error),
+            });
+        }
         self.lost(now_ms);
     }
 
@@ -690,12 +706,6 @@ impl Sink {
 
     fn lost(&mut self, now_ms: i64) {
         let was_up = self.conn == Conn::Up;
-        if matches!(self.conn, Conn::Opening { .. }) {
-            self.error = Some(Error::SinkConnect {
-                server: self.server(),
-                reason: core::mem::take(&mut self.conn_error),
-            });
-        }
         if self.in_flight > 0 {
             self.shrink_window();
         }
@@ -1124,8 +1134,13 @@ impl Sink {
             && encode_hpub(&mut self.out, subject, reply.as_deref(), &headers, &r.value).is_ok();
         let part = &mut self.parts[p as usize];
         part.next = r.offset + 1;
-        if !written {
-            // Larger than the server takes: given up, reported, never silently.
+        let known = part
+            .failed
+            .iter()
+            .any(|&(from, to)| from <= r.offset && r.offset < to);
+        if !written && !known {
+            // Larger than the server takes: given up, reported, never silently (once: a
+            // rewind publishes it again).
             part.failed.push((r.offset, r.offset + 1));
             self.stats.failed_records += 1;
             self.error = Some(Error::SinkUndelivered {
@@ -1133,7 +1148,7 @@ impl Sink {
                 from_offset: r.offset,
                 to_offset: r.offset + 1,
             });
-        } else {
+        } else if written {
             self.stats.published += 1;
             if r.offset < part.sent_high {
                 self.stats.resent += 1;
@@ -1275,10 +1290,19 @@ mod tests {
     fn a_connection_closed_before_the_server_spoke_is_sink_connect_with_the_runtimes_reason() {
         let mut client = Client::new(1);
         client.create_topic("t", TopicConfig::default()).unwrap();
-        let config = SinkConfig::new("wss://user:secret@127.0.0.1:1/x", "p");
+        // No credential in a URL: they would show in errors, stats and the runtime's words.
+        let with_user = SinkConfig::new("wss://user:secret@127.0.0.1:1/x", "p");
+        assert!(matches!(
+            Sink::new(&mut client, "t", with_user, 1, 0),
+            Err(Error::InvalidConfig {
+                field: "servers",
+                ..
+            })
+        ));
+        let config = SinkConfig::new("wss://127.0.0.1:1/x", "p");
         let mut sink = Sink::new(&mut client, "t", config, 1, 0).unwrap();
         let open = sink.take_actions();
-        assert!(matches!(&open[..], [Action::Open { url }] if url.contains("secret")));
+        assert!(matches!(&open[..], [Action::Open { .. }]));
         sink.on_error("unable to verify the first certificate\n(more)");
         sink.on_closed(5);
         assert_eq!(sink.state(), SinkState::Reconnecting);
@@ -1297,6 +1321,11 @@ mod tests {
             sink.error().unwrap().message(),
             "could not connect to wss://127.0.0.1:1/x (the connection closed before the server spoke)"
         );
+        // A socket that never opens within connectTimeoutMs is a timeout, closed by us.
+        sink.poll(&mut client, 30_000);
+        assert!(matches!(&sink.take_actions()[..], [Action::Open { .. }]));
+        sink.poll(&mut client, 30_000 + 10_000);
+        assert_eq!(sink.error().unwrap().code(), "SINK_TIMEOUT");
     }
 
     #[test]

@@ -486,7 +486,11 @@ pub fn sink_config_errors(c: &SinkConfig, topic: &str) -> Vec<&'static str> {
     let mut bad = Vec::new();
     let url_ok = |s: &String| {
         let rest = s.strip_prefix("ws://").or_else(|| s.strip_prefix("wss://"));
-        rest.is_some_and(|r| !r.is_empty() && !r.chars().any(char::is_whitespace))
+        // No user information: no `@` before the path, query or fragment.
+        let authority = |r: &str| r.split(['/', '?', '#']).next().unwrap_or("").to_owned();
+        rest.is_some_and(|r| {
+            !r.is_empty() && !r.chars().any(char::is_whitespace) && !authority(r).contains('@')
+        })
     };
     if c.servers.is_empty() || !c.servers.iter().all(url_ok) {
         bad.push("servers");

@@ -102,6 +102,16 @@ struct ProducerMeta {
     waiting: usize,
     /// Per partition: records sent and not yet in the log, in sequence order.
     pending: Vec<VecDeque<Pending>>,
+    /// Its `TopicProducer` was dropped with records on their way: it is closed once they
+    /// are settled (`Inner::reap_orphans`).
+    orphaned: bool,
+}
+
+impl ProducerMeta {
+    /// Records of it not yet in the log, or waiting for room.
+    fn busy(&self) -> bool {
+        self.waiting > 0 || self.pending.iter().any(|q| !q.is_empty())
+    }
 }
 
 /// The producers' metadata by `ProducerId` (the core hands out small, reused indices).
@@ -357,6 +367,41 @@ impl Inner {
         }
     }
 
+    /// Closes producer `id` (appending what it can) and forgets it: its records that are
+    /// not in the log, or wait for room, reject with `CLOSED`.
+    #[inline(never)]
+    fn remove_producer(&mut self, id: ProducerId, out: &mut Vec<Outcome>) {
+        if let Ok(outcome) = self.client.close_producer(id, now()) {
+            self.settle_outcome(outcome, out);
+        }
+        if let Some(meta) = self.producers.remove(id) {
+            reject_pending(meta, out);
+        }
+        // Its records waiting for room, in a queue it shares with other producers.
+        for _ in 0..self.waiting.len() {
+            let Some(w) = self.waiting.pop_front() else {
+                break;
+            };
+            if w.producer == id {
+                settle_err(w.settle, from_core(&Error::Closed), out);
+            } else {
+                self.waiting.push_back(w);
+            }
+        }
+    }
+
+    /// Closes the producers dropped with records on their way once those are settled.
+    fn reap_orphans(&mut self, out: &mut Vec<Outcome>) {
+        for n in 0..self.producers.0.len() {
+            if self.producers.0[n]
+                .as_ref()
+                .is_some_and(|m| m.orphaned && !m.busy())
+            {
+                self.remove_producer(ProducerId(n as u32), out);
+            }
+        }
+    }
+
     /// Moves waiting records into the accumulators while there is room; returns how many.
     fn admit_waiting(&mut self, out: &mut Vec<Outcome>) -> usize {
         let now_ms = now();
@@ -439,6 +484,7 @@ pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
             let next = outcome.next_deadline;
             i.settle_outcome(outcome, &mut out);
             let admitted = i.admit_waiting(&mut out);
+            i.reap_orphans(&mut out);
             // A flush goes on until the records it admitted are appended too; when nothing
             // was admitted (queues full behind a full outbox) it can do no more now.
             if !flush_all || admitted == 0 {
@@ -672,6 +718,7 @@ impl Tributary {
                 on_full,
                 waiting: 0,
                 pending: (0..partitions).map(|_| VecDeque::new()).collect(),
+                orphaned: false,
             },
         );
         Ok(TopicProducer {
@@ -1005,25 +1052,7 @@ impl TopicProducer {
         run_poll(&self.inner, true);
         let mut out = Vec::new();
         {
-            let mut guard = self.inner.borrow_mut();
-            let i = &mut *guard;
-            if let Ok(outcome) = i.client.close_producer(self.id, now()) {
-                i.settle_outcome(outcome, &mut out);
-            }
-            if let Some(meta) = i.producers.remove(self.id) {
-                reject_pending(meta, &mut out);
-            }
-            // Its records waiting for room, in a queue it shares with other producers.
-            for _ in 0..i.waiting.len() {
-                let Some(w) = i.waiting.pop_front() else {
-                    break;
-                };
-                if w.producer == self.id {
-                    settle_err(w.settle, from_core(&Error::Closed), &mut out);
-                } else {
-                    i.waiting.push_back(w);
-                }
-            }
+            self.inner.borrow_mut().remove_producer(self.id, &mut out);
         }
         apply(out);
     }
@@ -1039,12 +1068,23 @@ fn reject_pending(meta: ProducerMeta, out: &mut Vec<Outcome>) {
 }
 
 /// A producer garbage-collected (or `free()`d) without `close()` is closed: it does not
-/// stay in the client for good.
+/// stay in the client for good. Records it sent that are still on their way (a send's
+/// promise does not keep its producer alive) are not given up: the producer is closed
+/// once they are in the log.
 impl Drop for TopicProducer {
     fn drop(&mut self) {
-        if !self.closed.get() && self.inner.try_borrow_mut().is_ok() {
-            self.close_now();
+        if self.closed.get() {
+            return;
         }
+        let Ok(mut i) = self.inner.try_borrow_mut() else {
+            return;
+        };
+        if let Some(m) = i.producers.get_mut(self.id) {
+            m.orphaned = true;
+        }
+        drop(i);
+        // Appends its batches; `reap_orphans` closes it once nothing of it is on its way.
+        run_poll(&self.inner, true);
     }
 }
 

@@ -65,9 +65,9 @@ impl Drop for Conn {
 /// A pending `flush`: per partition, the high watermark every record must pass.
 pub(super) struct Waiter {
     targets: Vec<i64>,
-    /// Per partition, the given-up ranges this flush reports start here: those no flush
-    /// settled before it was called had reported.
-    failed_from: Vec<usize>,
+    /// `Slot::settles` when it was made: it reports every given-up range below its
+    /// targets that no flush settled before it was made had reported.
+    created: u32,
     deadline: Option<i64>,
     resolve: Function,
     reject: Function,
@@ -88,8 +88,11 @@ pub(super) struct Slot {
     on_state: Option<Function>,
     last_state: SinkState,
     waiters: Vec<Waiter>,
-    /// Per partition, how many given-up ranges a settled `flush` has reported.
-    flush_reported: Vec<usize>,
+    /// Report passes in which some flush settled.
+    settles: u32,
+    /// Per partition, per given-up range (`failed_ranges`' order): the pass whose
+    /// settling flush first reported it.
+    reported_at: Vec<Vec<Option<u32>>>,
     /// Per partition, how many given-up ranges `onAck` has reported (`givenUp`).
     ack_reported: Vec<usize>,
 }
@@ -112,7 +115,8 @@ impl Slot {
             on_ack,
             on_state,
             waiters: Vec::new(),
-            flush_reported: Vec::new(),
+            settles: 0,
+            reported_at: Vec::new(),
             ack_reported: Vec::new(),
         }
     }
@@ -441,11 +445,16 @@ fn report(slot: &mut Slot, client: &crate::Client, t: i64, out: &mut Vec<Outcome
             if a < target {
                 missing.push(&range(p as u32, *a, *target));
             }
-            let from_index = w.failed_from.get(p).copied().unwrap_or(0);
             let failed = slot.sink.failed_ranges(p as u32);
-            for &(from, to) in failed.get(from_index..).unwrap_or(&[]) {
-                if from < *target {
+            if slot.reported_at.len() <= p {
+                slot.reported_at.resize_with(p + 1, Vec::new);
+            }
+            let seen = &mut slot.reported_at[p];
+            seen.resize(failed.len(), None);
+            for (&(from, to), at) in failed.iter().zip(seen.iter_mut()) {
+                if from < *target && at.is_none_or(|k| k >= w.created) {
                     missing.push(&range(p as u32, from, to.min(*target)));
+                    at.get_or_insert(slot.settles);
                 }
             }
         }
@@ -475,9 +484,7 @@ fn report(slot: &mut Slot, client: &crate::Client, t: i64, out: &mut Vec<Outcome
         out.push(Outcome::Reject(w.reject, e));
     }
     if settled {
-        slot.flush_reported = (0..acked.len())
-            .map(|p| slot.sink.failed_ranges(p as u32).len())
-            .collect();
+        slot.settles = slot.settles.wrapping_add(1);
     }
     slot.waiters = keep;
 }
@@ -525,7 +532,7 @@ pub(super) fn wait_acked(
         let deadline = timeout_ms.map(|ms| now() + ms as i64);
         if let Some(slot) = slot_mut(&mut i.sinks, index, serial) {
             slot.waiters.push(Waiter {
-                failed_from: slot.flush_reported.clone(),
+                created: slot.settles,
                 targets,
                 deadline,
                 resolve,
@@ -669,8 +676,10 @@ impl JsSink {
         if self.with(|s, _| s.sink.close()).is_some() {
             drive(&self.inner);
             let mut i = self.inner.borrow_mut();
-            if let Some(slot) = i.sinks.get_mut(self.index) {
-                *slot = None;
+            // Still ours (a callback during `drive` may have closed it, and a `connect`
+            // taken the slot).
+            if slot_mut(&mut i.sinks, self.index, self.serial).is_some() {
+                i.sinks[self.index] = None;
             }
             // Closed slots at the end go: a client that connects and closes for ever
             // keeps one slot, not one per connect.

@@ -268,3 +268,30 @@ test("tributary/durable: a record given up leaves the outbox reported (onError S
     await server.stop();
   }
 });
+
+test("a record given up after a flush was made, beyond that flush's records, is reported by the next flush", { timeout: 30_000 }, async () => {
+  const server = await startNats({ name: "reportonce", extra: "max_payload: 4096" });
+  const client = new Tributary({ seed: 46 });
+  try {
+    client.createTopic("ro", { partitions: 1 });
+    const producer = client.topicProducer("ro");
+    const sink = client.connect("ro", { server: server.url, WebSocket, provision: true });
+    await client.flush(); // connected, the stream made
+    await producer.send("a", "small");
+    const first = sink.flush(); // covers offset 0 only
+    const big = await producer.send("b", "B".repeat(5000)); // offset 1: given up when published
+    await first; // everything it covers arrived
+    await assert.rejects(sink.flush(), (e) => {
+      assert.equal(e.code, "SINK_UNDELIVERED", e.message);
+      assert.deepEqual(e.undelivered, [one(0, big.offset)]);
+      return true;
+    });
+    await producer.send("c", "small again");
+    await sink.flush(); // reported once: the next flush resolves
+    assert.equal(sink.stats().failedRecords, 1);
+    assert.equal(sink.stats().acked, 2);
+  } finally {
+    await client.close();
+    await server.stop();
+  }
+});

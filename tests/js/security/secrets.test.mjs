@@ -302,3 +302,24 @@ for (const [kind, k] of Object.entries(KINDS)) {
     }).join("\n")}`);
   });
 }
+
+test("a server URL with user information is INVALID_CONFIG, and the message does not repeat it", () => {
+  const client = new Tributary();
+  try {
+    client.createTopic("u", { partitions: 1 });
+    for (const url of ["wss://alice:hunter2-secret@127.0.0.1:4222", "ws://tok3n-secret@127.0.0.1:1/x"]) {
+      assert.throws(() => client.connect("u", { server: url, WebSocket }), (e) => {
+        assert.equal(e.code, "INVALID_CONFIG");
+        assert.match(e.message, /servers/);
+        assert.doesNotMatch(e.message, /secret/);
+        return true;
+      });
+    }
+    // Nothing was left behind: a good sink can still be made.
+    const sink = client.connect("u", { server: "ws://127.0.0.1:1", WebSocket });
+    assert.equal(sink.error, null);
+    sink.close();
+  } finally {
+    client.close();
+  }
+});

@@ -717,6 +717,21 @@ function foundBySoak() {
     assert.ok(after - before <= GROWTH_KIB * 1024, `wasm grew ${((after - before) / 1024).toFixed(0)} KiB over 3,000 cycles (at most ${GROWTH_KIB} KiB)`);
   });
 
+  test("a producer dropped with a record still on its way does not give it up", async () => {
+    const pkg = await loadPackage();
+    const c = await fullOutbox(pkg);
+    const p = c.topicProducer("a");
+    await p.sendAll([["k", "1"], ["k", "2"], ["k", "3"]]); // the log is now over its bound
+    const queued = p.send("k", "4"); // waits in the producer behind the full outbox
+    queued.catch(() => {});
+    await sleep(20);
+    p.free(); // what the FinalizationRegistry does once the producer is unreachable
+    assert.equal(await settledWithin(queued, 200), "pending", "the record is not rejected");
+    await c.close(); // closing the client settles it
+    const got = await settledWithin(queued, 500);
+    assert.equal(got.e?.code, "CLOSED");
+  });
+
   test("found by the soak: a long-lived client: 3,000 producers dropped without close() are freed", async () => {
     const pkg = await loadPackage();
     const c = new pkg.Tributary({ seed: 1 });
