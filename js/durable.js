@@ -434,11 +434,7 @@ export class DurableTopic {
       ...this._sinkOptions,
       msgIdPrefix: this.generation,
       onAck: (progress) => {
-        const deletes = [];
-        for (const { partition, ackedOffset, givenUp } of progress) {
-          if (givenUp) this._givenUp(this._journal, partition, givenUp);
-          if (this._journal.ack(partition, ackedOffset)) deletes.push([partition, ackedOffset]);
-        }
+        const { deletes } = this._progress(this._journal, progress);
         if (deletes.length) this._write({ deletes });
         this._onAck?.(progress);
       },
@@ -516,6 +512,27 @@ export class DurableTopic {
   _heartbeat() {
     this._journal.meta.lastSeen = Date.now();
     this._write({ meta: true });
+  }
+
+  /**
+   * A sink's progress applied to `journal`: records given up are reported (`_givenUp`),
+   * records acknowledged leave it. Returns the storage deletes to write, and how many
+   * of its records arrived and were given up.
+   */
+  _progress(journal, progress) {
+    const deletes = [];
+    let arrived = 0;
+    let gone = 0;
+    for (const { partition, ackedOffset, givenUp } of progress) {
+      const g = givenUp ? this._givenUp(journal, partition, givenUp) : 0;
+      const before = journal.pending;
+      if (journal.ack(partition, ackedOffset)) {
+        deletes.push([partition, ackedOffset]);
+        arrived += before - journal.pending - g;
+        gone += g;
+      }
+    }
+    return { deletes, arrived, gone };
   }
 
   /**
@@ -715,16 +732,9 @@ export class DurableTopic {
       ...this._sinkOptions,
       msgIdPrefix: g,
       onAck: (progress) => {
-        const deletes = [];
-        for (const { partition, ackedOffset, givenUp } of progress) {
-          const gone = givenUp ? this._givenUp(journal, partition, givenUp) : 0;
-          const before = journal.pending;
-          if (journal.ack(partition, ackedOffset)) {
-            deletes.push([partition, ackedOffset]);
-            this._counts.replayAcked += before - journal.pending - gone;
-            this._counts.replayUndelivered += gone;
-          }
-        }
+        const { deletes, arrived, gone } = this._progress(journal, progress);
+        this._counts.replayAcked += arrived;
+        this._counts.replayUndelivered += gone;
         if (deletes.length && this._store.kind === "indexeddb") this._write({ deletes }, journal);
       },
     });

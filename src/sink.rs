@@ -248,14 +248,17 @@ pub enum Action {
 }
 
 /// Acknowledged records of one partition, reported once per batch of acks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Acked {
     /// The partition.
     pub partition: u32,
-    /// Every offset below this is now acknowledged.
+    /// Every offset below this is now settled: acknowledged, or given up (`given_up`).
     pub acked_offset: i64,
     /// The stream sequence of the last ack (0 at most once).
     pub stream_seq: u64,
+    /// The `[from, to)` ranges below `acked_offset` given up since the last report of
+    /// this partition: passed by the cursor, but not in JetStream.
+    pub given_up: Vec<(i64, i64)>,
 }
 
 /// A sink's counters.
@@ -302,6 +305,8 @@ struct Part {
     hold_until: i64,
     /// Offsets given up, as `[from, to)` ranges.
     failed: Vec<(i64, i64)>,
+    /// How many of `failed` an [`Acked`] has reported.
+    failed_reported: usize,
     last_seq: u64,
     reported: i64,
     /// One past the highest offset ever published (a lower one is a resend).
@@ -472,10 +477,10 @@ impl Sink {
         }
     }
 
-    /// The URL of the server in use (or next to be tried), without user information
-    /// (`wss://user:pass@host` is shown as `wss://host`).
-    pub fn server(&self) -> String {
-        without_userinfo(&self.config.servers[self.server])
+    /// The URL of the server in use (or next to be tried). It has no user information:
+    /// [`SinkConfig`] refuses URLs with it.
+    pub fn server(&self) -> &str {
+        &self.config.servers[self.server]
     }
 
     /// What the host must do now, in order.
@@ -490,10 +495,19 @@ impl Sink {
             let cursor = part.flights.front().map_or(part.next, |f| f.offset);
             if cursor > part.reported {
                 part.reported = cursor;
+                let mut given_up = Vec::new();
+                while let Some(&(from, to)) = part.failed.get(part.failed_reported) {
+                    if from >= cursor {
+                        break;
+                    }
+                    given_up.push((from, to));
+                    part.failed_reported += 1;
+                }
                 self.acked_events.push(Acked {
                     partition: p as u32,
                     acked_offset: cursor,
                     stream_seq: part.last_seq,
+                    given_up,
                 });
             }
         }
@@ -563,7 +577,7 @@ impl Sink {
         // close it from our side, with their own error.)
         if matches!(self.conn, Conn::Opening { .. }) {
             self.error = Some(Error::SinkConnect {
-                server: self.server(),
+                server: self.server().to_owned(),
                 reason: core::mem::take(&mut self.conn_error),
             });
         }
@@ -1134,21 +1148,23 @@ impl Sink {
             && encode_hpub(&mut self.out, subject, reply.as_deref(), &headers, &r.value).is_ok();
         let part = &mut self.parts[p as usize];
         part.next = r.offset + 1;
-        let known = part
-            .failed
-            .iter()
-            .any(|&(from, to)| from <= r.offset && r.offset < to);
-        if !written && !known {
+        if !written {
             // Larger than the server takes: given up, reported, never silently (once: a
             // rewind publishes it again).
-            part.failed.push((r.offset, r.offset + 1));
-            self.stats.failed_records += 1;
-            self.error = Some(Error::SinkUndelivered {
-                partition: p,
-                from_offset: r.offset,
-                to_offset: r.offset + 1,
-            });
-        } else if written {
+            let known = part
+                .failed
+                .iter()
+                .any(|&(from, to)| from <= r.offset && r.offset < to);
+            if !known {
+                part.failed.push((r.offset, r.offset + 1));
+                self.stats.failed_records += 1;
+                self.error = Some(Error::SinkUndelivered {
+                    partition: p,
+                    from_offset: r.offset,
+                    to_offset: r.offset + 1,
+                });
+            }
+        } else {
             self.stats.published += 1;
             if r.offset < part.sent_high {
                 self.stats.resent += 1;
@@ -1266,7 +1282,7 @@ fn reserved_name(name: &str) -> bool {
 }
 
 /// `url` without the user information of its authority: `wss://u:p@host/x` is
-/// `wss://host/x`, so a URL can be shown in errors and stats.
+/// `wss://host/x` (a URL that differs from it is refused).
 fn without_userinfo(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());

@@ -7,6 +7,7 @@
 use libfuzzer_sys::arbitrary::{Arbitrary, Unstructured};
 use tributary::batch::{BatchBuilder, RecordRef};
 use tributary::config::Compression;
+use tributary::sink::{Delivery, SinkConfig};
 use tributary::Header;
 
 use crate::config::{
@@ -582,20 +583,22 @@ pub fn base() -> Input {
 
 /// A sink on `ws://127.0.0.1:8080` with the defaults.
 pub fn base_sink() -> SinkIn {
+    // The core's defaults, as the bindings start from them.
+    let d = SinkConfig::new("ws://127.0.0.1:8080", "");
     SinkIn {
-        servers: Few(vec![s("ws://127.0.0.1:8080")]),
+        servers: Few(vec![s(&d.servers[0])]),
         stream: None,
         subject_prefix: None,
         credentials: CredsIn::None,
-        at_most_once: false,
-        max_retries: None,
-        ack_timeout_ms: 5_000,
-        connect_timeout_ms: 10_000,
-        backoff_initial_ms: 100,
-        backoff_max_ms: 5_000,
-        max_in_flight: 1_024,
-        provision: false,
-        duplicate_window_ms: 120_000,
+        at_most_once: d.delivery == Delivery::AtMostOnce,
+        max_retries: d.max_retries,
+        ack_timeout_ms: d.ack_timeout_ms,
+        connect_timeout_ms: d.connect_timeout_ms,
+        backoff_initial_ms: d.backoff_initial_ms,
+        backoff_max_ms: d.backoff_max_ms,
+        max_in_flight: d.max_in_flight as u32,
+        provision: d.provision,
+        duplicate_window_ms: d.duplicate_window_ms,
         msg_id_prefix: None,
         name: None,
         max_payload: 1 << 20,

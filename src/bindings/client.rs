@@ -925,10 +925,10 @@ impl Tributary {
     /// Appends every open batch, closes every sink (without waiting for acks: `await
     /// client.flush()` first for that; pending sink flushes reject with `SINK_CLOSED`),
     /// then closes the client: every later call fails with `CLOSED`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     ///
     /// Closing releases the client's memory (logs, producers) at once, whatever JS objects
     /// still refer to it; records still waiting for queue room reject with `CLOSED`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         run_poll(&self.inner, true);
         #[cfg(feature = "sink")]
@@ -1051,9 +1051,7 @@ impl TopicProducer {
         }
         run_poll(&self.inner, true);
         let mut out = Vec::new();
-        {
-            self.inner.borrow_mut().remove_producer(self.id, &mut out);
-        }
+        self.inner.borrow_mut().remove_producer(self.id, &mut out);
         apply(out);
     }
 }

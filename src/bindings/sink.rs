@@ -93,8 +93,6 @@ pub(super) struct Slot {
     /// Per partition, per given-up range (`failed_ranges`' order): the pass whose
     /// settling flush first reported it.
     reported_at: Vec<Vec<Option<u32>>>,
-    /// Per partition, how many given-up ranges `onAck` has reported (`givenUp`).
-    ack_reported: Vec<usize>,
 }
 
 impl Slot {
@@ -117,7 +115,6 @@ impl Slot {
             waiters: Vec::new(),
             settles: 0,
             reported_at: Vec::new(),
-            ack_reported: Vec::new(),
         }
     }
 }
@@ -397,20 +394,10 @@ fn report(slot: &mut Slot, client: &crate::Client, t: i64, out: &mut Vec<Outcome
             set(&o, "ackedOffset", &(a.acked_offset as f64).into());
             set(&o, "streamSeq", &(a.stream_seq as f64).into());
             // Records the cursor passed because they were given up, not acknowledged.
-            let p = a.partition as usize;
-            if slot.ack_reported.len() <= p {
-                slot.ack_reported.resize(p + 1, 0);
-            }
-            let failed = slot.sink.failed_ranges(a.partition);
-            let given_up = Array::new();
-            while let Some(&(from, to)) = failed.get(slot.ack_reported[p]) {
-                if from >= a.acked_offset {
-                    break;
-                }
-                given_up.push(&range(a.partition, from, to));
-                slot.ack_reported[p] += 1;
-            }
-            if given_up.length() > 0 {
+            if !a.given_up.is_empty() {
+                let given_up: Array = (a.given_up.iter())
+                    .map(|&(from, to)| range(a.partition, from, to))
+                    .collect();
                 set(&o, "givenUp", &given_up);
             }
             list.push(&o);
@@ -680,11 +667,6 @@ impl JsSink {
             // taken the slot).
             if slot_mut(&mut i.sinks, self.index, self.serial).is_some() {
                 i.sinks[self.index] = None;
-            }
-            // Closed slots at the end go: a client that connects and closes for ever
-            // keeps one slot, not one per connect.
-            while matches!(i.sinks.last(), Some(None)) {
-                i.sinks.pop();
             }
         }
         Promise::resolve(&JsValue::UNDEFINED)
