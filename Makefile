@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node setup-audit check-format lint test-rust test-wasm test-audit test-fuzz pkg test-size test-js test-js-suite test-package test-security test-soak soak-hour test-bundle test-types test-readme test-sink test-demo clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node setup-audit check-format lint test-rust test-wasm test-audit test-fuzz pkg test-size test-js test-js-suite test-package test-security test-soak soak-hour test-bundle test-types test-readme test-sink test-demo test-cli clean
 
 help:
 	@echo "make demo   the demo page: click tracking into NATS JetStream, on http://127.0.0.1:8080/"
@@ -134,7 +134,7 @@ test-size: pkg
 	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
 	@python3 scripts/build_pkg.py --check-budget
 
-test-js: pkg test-size test-js-suite test-package test-sink test-security test-soak test-bundle test-types test-readme test-demo
+test-js: pkg test-size test-js-suite test-package test-sink test-security test-soak test-bundle test-types test-readme test-demo test-cli
 
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
@@ -201,6 +201,13 @@ test-types: pkg
 test-readme: pkg
 	@echo "==> [test] README.md's npm examples, run as written: Node, Deno, Bun, a plain page, Vite, esbuild (headless Chromium), workerd"
 	@node --test tests/js/readme/readme.test.mjs
+
+# The command (`tributary produce`, `tributary partition`) as users run it: node_modules/.bin/tributary
+# of the package installed into tests/js/cli/app (a copy), against nats-server on loopback.
+test-cli: pkg
+	@echo "==> [test] the tributary command: its WebSocket client against ws, the line reader, usage errors, key-separator edge cases, refused credentials, a server down, Ctrl-C, Deno and Bun; 1,000,000 lines into JetStream with bounded memory"
+	@cd tests/js/cli/app && $(INSTALL_PKG)
+	@node --test --test-concurrency=1 tests/js/cli/websocket.test.mjs tests/js/cli/lines.test.mjs tests/js/cli/produce.test.mjs tests/js/cli/million.test.mjs
 
 ## ---- benchmarks ---------------------------------------------------------------------
 

@@ -115,6 +115,11 @@ def main():
         shutil.copy(ROOT / "js" / module["file"], out / module["file"])
         shutil.copy(ROOT / "js" / module["types"], out / module["types"])
         exports[module["export"]] = {"types": f"./{module['types']}", "default": f"./{module['file']}"}
+    bin_ = m.get("bin")
+    if bin_:
+        shutil.copy(ROOT / "js" / bin_["file"], out / bin_["file"])
+        (out / bin_["file"]).chmod(0o755)
+        shutil.copytree(ROOT / "js" / bin_["dir"], out / bin_["dir"])
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]
     exports["./package.json"] = "./package.json"
     pkg = {
@@ -127,6 +132,7 @@ def main():
         "module": f"./{main_entries['browser']}",
         "browser": f"./{main_entries['browser']}",
         "types": "./index.d.ts",
+        **({"bin": {bin_["name"]: f"./{bin_['file']}"}} if bin_ else {}),
         "exports": exports,
         "files": sorted(p.name for p in out.iterdir()),
         "sideEffects": sorted({f"{'.' if v['name'] == '.' else './' + v['name']}/{f}"

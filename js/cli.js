@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// `tributary`, the package's command (Node >= 20, Deno, Bun):
+//   tributary produce <topic> ...          records from stdin or a file into NATS JetStream
+//   tributary partition <key> --partitions <n> [--murmur2]   where a key lands
+// `tributary <command> --help` for each.
+import process from "node:process";
+import { readFileSync } from "node:fs";
+import { parse, integer, UsageError } from "./cli/args.js";
+
+const HELP = `tributary: a producer after Fluvio's, into NATS JetStream
+
+Usage: tributary <command> [OPTIONS]
+
+Commands
+  produce <topic>     write records, one per line of stdin or a file
+  partition <key>     the partition a key lands in (as partitionFor computes it)
+
+tributary <command> --help: its options. tributary --version: the package's version.
+`;
+
+const partitionSpec = {
+  positional: ["key"],
+  options: {
+    partitions: { value: "n", parse: integer(1, 65536) },
+    murmur2: {},
+    help: { short: "h" },
+  },
+};
+const partitionUsage = "Usage: tributary partition [OPTIONS] --partitions <n> <key>";
+const partitionHelp = `The partition a key lands in, as tributary's producer (and Fluvio's) places it.
+
+${partitionUsage}
+
+      --partitions <n>   the topic's partition count (required)
+      --murmur2          Kafka's partitioner (murmur2, as the Java client and kafkajs)
+  -h, --help             this help
+
+The key is taken as UTF-8 text; "--" before a key that starts with "-".
+`;
+
+async function partition(argv) {
+  let args;
+  try {
+    args = parse(partitionSpec, argv);
+    if (!args.help && args.options.partitions === undefined) throw new UsageError("missing --partitions <n>");
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`tributary partition: ${e.message}\n${partitionUsage}\n(tributary partition --help: the options)\n`);
+    return 2;
+  }
+  if (args.help) {
+    process.stdout.write(partitionHelp);
+    return 0;
+  }
+  const { Tributary, partitionFor } = await import("./node.js");
+  const { key } = args.positional;
+  const n = args.options.partitions;
+  let p;
+  if (args.options.murmur2) {
+    // Kafka's placement is the core's murmur2 partitioner: ask a producer that uses it.
+    const client = new Tributary({ seed: 0 });
+    client.createTopic("partition", { partitions: n });
+    p = (await client.topicProducer("partition", { partitioner: "murmur2" }).send(key, "")).partition;
+    await client.close();
+  } else {
+    p = partitionFor(key, n);
+  }
+  process.stdout.write(`${p}\n`);
+  return 0;
+}
+
+async function main(argv) {
+  const [command, ...rest] = argv;
+  if (command === "produce") return (await import("./cli/produce.js")).produce(rest);
+  if (command === "partition") return partition(rest);
+  if (command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (command === "--version" || command === "-V") {
+    const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
+    process.stdout.write(`tributary ${pkg.version}\n`);
+    return 0;
+  }
+  const what = command === undefined ? "missing <command>" : `unknown command '${command}'`;
+  process.stderr.write(`tributary: ${what}\nUsage: tributary <command> [OPTIONS] (commands: produce, partition; tributary --help)\n`);
+  return 2;
+}
+
+/** Exits once stdout and stderr have written everything (a pipe may still hold some). */
+function exit(code) {
+  const drained = (s) => new Promise((r) => (s.writableNeedDrain ? s.once("drain", r) : r()));
+  Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => process.exit(code));
+}
+
+main(process.argv.slice(2)).then(exit, (e) => {
+  process.stderr.write(`tributary: ${e?.stack ?? e}\n`);
+  exit(1);
+});

@@ -1,0 +1,549 @@
+// `tributary produce <topic>`: records from stdin or a file, one per line, through the
+// package's own producer and sink into NATS JetStream; exit status 0 (every record
+// acknowledged), 1 (some were not, named by line), 2 (usage), 130 (interrupted).
+import { closeSync, createReadStream, openSync, readFileSync, statSync } from "node:fs";
+import process from "node:process";
+import { parse, integer, duration, oneOf, nonEmpty, UsageError } from "./args.js";
+import { LineSplitter } from "./lines.js";
+
+/** Longest record (key + value bytes) the command sends; the producer's limit is above
+ *  it, for the record's own framing and headers. */
+const MAX_RECORD = 1024 * 1024;
+/** The log keeps at most this many bytes of records (split over the partitions, at least
+ *  1 MiB each); unacknowledged ones are kept, and once they fill it, reading waits. */
+const LOG_BOUND = 32 * 1024 * 1024;
+/** sendAll calls (one per chunk read) waiting at once before reading waits too. */
+const IN_FLIGHT_CALLS = 2;
+const CHUNK = 64 * 1024;
+
+const codecs = ["none", "gzip", "snappy", "lz4"];
+
+export const spec = {
+  positional: ["topic"],
+  options: {
+    file: { short: "f", value: "path" },
+    raw: {},
+    key: { value: "key" },
+    "key-separator": { value: "separator", parse: nonEmpty },
+    partitions: { value: "n", parse: integer(1, 65536) },
+    partition: { short: "p", value: "p", parse: integer(0, 65535) },
+    murmur2: {},
+    header: { short: "H", value: "name=value", repeat: true, parse: header },
+    linger: { value: "time", parse: duration },
+    "batch-size": { value: "bytes", parse: integer(1, 2 ** 31 - 1) },
+    compression: { value: "codec", parse: oneOf(codecs) },
+    server: { short: "s", value: "url", repeat: true, secret: true, parse: server },
+    token: { value: "token", secret: true, parse: nonEmpty },
+    user: { value: "user", parse: nonEmpty },
+    password: { value: "password", secret: true },
+    creds: { value: "file" },
+    stream: { value: "name", parse: nonEmpty },
+    "subject-prefix": { value: "prefix", parse: nonEmpty },
+    provision: {},
+    delivery: { value: "semantic", parse: delivery },
+    "delivery-semantic": { value: "semantic", parse: delivery },
+    timeout: { value: "time", parse: duration },
+    verbose: { short: "v" },
+    help: { short: "h" },
+  },
+};
+
+export const usage = "Usage: tributary produce [OPTIONS] --server <url> <topic>";
+
+export const help = `Write records to a topic: one per line of stdin or --file, into NATS JetStream.
+
+${usage}
+
+Input
+  -f, --file <path>          read this file (default: stdin)
+      --raw                  the whole input is one record (at most 1 MiB)
+      --key <key>            the key of every record
+      --key-separator <sep>  split each line at the first <sep>: key before, value after
+  -H, --header <name=value>  a header on every record (repeatable)
+Placement
+      --partitions <n>       the topic's partition count (default 1)
+  -p, --partition <p>        put every record in partition <p>
+      --murmur2              place keys with Kafka's murmur2 (default: Fluvio's)
+Producer
+      --linger <time>        how long a batch waits for more records (e.g. 20ms; default 0)
+      --batch-size <bytes>   bytes at which a batch closes (default 16384)
+      --compression <codec>  none, gzip, snappy or lz4: the batches in the command's
+                             own log (JetStream gets one message per record)
+Sink (NATS JetStream over WebSocket)
+  -s, --server <url>         ws:// or wss:// URL of a nats-server WebSocket listener
+                             (repeatable: tried in turn)
+      --token <token>        token auth (or the TRIBUTARY_TOKEN environment variable)
+      --user <user>          user/password auth, with --password (or TRIBUTARY_PASSWORD)
+      --creds <file>         a NATS .creds file (user JWT and nkey seed)
+      --stream <name>        the JetStream stream (default: the topic)
+      --subject-prefix <p>   subjects are <p>.<partition> (default: the topic)
+      --provision            create the stream if it does not exist (subjects
+                             <prefix>.*, no limits, a 2-minute de-duplication window)
+      --delivery <semantic>  at-least-once (default) or at-most-once
+      --timeout <time>       give up when nothing is acknowledged for this long while
+                             records wait (default 30s)
+Output
+  -v, --verbose              print <partition>@<offset> line <n> for each acknowledged record
+  -h, --help                 this help
+
+Lines end with \\n (a \\r before it is dropped); empty lines are skipped; a line without
+the key separator is not sent (it is named, and the exit status is 1); a line that is
+not UTF-8 is sent as its bytes. Exit status: 0 every record acknowledged, 1 some not
+(named by line number), 2 usage error, 130 interrupted (Ctrl-C: stop reading, wait for
+the records read so far; a second Ctrl-C exits at once).
+`;
+
+function header(text) {
+  const eq = text.indexOf("=");
+  if (eq <= 0) throw new Error("expected name=value");
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+function delivery(text) {
+  return oneOf(["at-least-once", "at-most-once"], { at_least_once: "at-least-once", at_most_once: "at-most-once" })(text);
+}
+
+function server(text) {
+  let u;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new Error("not a URL (ws://host:port or wss://host:port)");
+  }
+  if (u.protocol !== "ws:" && u.protocol !== "wss:") throw new Error("not a ws:// or wss:// URL");
+  if (u.username || u.password) throw new Error("credentials in the URL are refused: use --user/--password or --token");
+  return text;
+}
+
+/** Line numbers, kept as ranges. */
+class Lines {
+  constructor() {
+    this.ranges = [];
+    this.count = 0;
+  }
+  add(n) {
+    const last = this.ranges.at(-1);
+    this.count++;
+    if (last && n === last[1] + 1) last[1] = n;
+    else this.ranges.push([n, n]);
+  }
+  /** "lines 3-7, 12" (the first `max` ranges, in order). */
+  format(max = 20) {
+    const sorted = this.ranges.slice().sort((a, b) => a[0] - b[0]);
+    const merged = [];
+    for (const r of sorted) {
+      const last = merged.at(-1);
+      if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
+      else merged.push([r[0], r[1]]);
+    }
+    const shown = merged.slice(0, max).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
+    const more = merged.length > max ? `, and ${merged.length - max} more ranges` : "";
+    return `${this.count === 1 ? "line" : "lines"} ${shown.join(", ")}${more}`;
+  }
+}
+
+/** Per partition: the line numbers of records appended and not yet settled, from offset `base`. */
+class Track {
+  constructor() {
+    this.lines = [];
+    this.head = 0;
+    this.base = 0;
+    this.acked = 0;
+    this.givenUp = [];
+  }
+  get size() {
+    return this.lines.length - this.head;
+  }
+}
+
+const rate = (n, ms) => Math.round(n / Math.max(ms / 1000, 0.001)).toLocaleString("en-US");
+
+/** Runs the command; resolves with the exit status. */
+export async function produce(argv, { stdout = process.stdout, stderr = process.stderr, stdin = process.stdin, env = process.env } = {}) {
+  const say = (text) => stderr.write(`tributary: ${text}\n`);
+  let o;
+  try {
+    o = setup(argv, env);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    stderr.write(`tributary produce: ${e.message}\n${usage}\n(tributary produce --help: the options)\n`);
+    return 2;
+  }
+  if (o.help) {
+    stdout.write(help);
+    return 0;
+  }
+
+  const pkg = await import(o.compression && o.compression !== "none" ? "../full/node.js" : "../node.js");
+  const WebSocket = globalThis.WebSocket ?? (await import("./websocket.js")).WebSocket;
+  const { Tributary, TributaryError } = pkg;
+
+  const partitions = o.partitions;
+  const client = new Tributary();
+  client.createTopic(o.topic, {
+    partitions,
+    retention: { maxBytes: Math.max(1024 * 1024, Math.floor(LOG_BOUND / partitions)), unacked: "keep" },
+  });
+  const producerConfig = { maxRequestSize: MAX_RECORD + 64 * 1024 };
+  if (o.linger !== undefined) producerConfig.linger = o.linger;
+  if (o.batchSize !== undefined) producerConfig.batchSize = o.batchSize;
+  if (o.compression !== undefined) producerConfig.compression = o.compression;
+  if (o.murmur2) producerConfig.partitioner = "murmur2";
+  const producer = client.topicProducer(o.topic, producerConfig);
+
+  const tracks = Array.from({ length: partitions }, () => new Track());
+  const notAcked = new Lines();
+  const notSent = new Lines();
+  const noSeparator = new Lines();
+  const tooLong = new Lines();
+  const inFlight = new Map(); // sendAll call -> its line numbers
+  const started = Date.now();
+  let acked = 0;
+  let lines = 0;
+  let lastProgress = Date.now();
+  let lastError = null;
+  // Giving up (the sink failed, nothing acknowledged for --timeout): stop waiting.
+  let abortReason = null;
+  let abort;
+  const aborted = new Promise((resolve) => { abort = resolve; });
+  const giveUp = (reason) => {
+    if (abortReason === null) abortReason = reason;
+    abort();
+  };
+  // Ctrl-C: stop reading (and wait for what was read).
+  let interrupted = false;
+  let interrupt;
+  const interruption = new Promise((resolve) => { interrupt = resolve; });
+
+  const drain = (st, partition) => {
+    let out = "";
+    while (st.head < st.lines.length && st.base < st.acked) {
+      const line = st.lines[st.head++];
+      const offset = st.base++;
+      while (st.givenUp.length && st.givenUp[0].toOffset <= offset) st.givenUp.shift();
+      if (st.givenUp.length && st.givenUp[0].fromOffset <= offset) {
+        notAcked.add(line);
+      } else {
+        acked++;
+        if (o.verbose) out += `${partition}@${offset} line ${line}\n`;
+      }
+    }
+    if (st.head > 65536 && st.head * 2 > st.lines.length) {
+      st.lines = st.lines.slice(st.head);
+      st.head = 0;
+    }
+    if (out) stdout.write(out);
+  };
+
+  const sinkOptions = {
+    servers: o.servers,
+    WebSocket,
+    name: "tributary-cli",
+    onAck: (progress) => {
+      lastProgress = Date.now();
+      for (const p of progress) {
+        const st = tracks[p.partition];
+        if (!st) continue;
+        if (p.givenUp) st.givenUp.push(...p.givenUp);
+        st.acked = Math.max(st.acked, p.ackedOffset);
+        drain(st, p.partition);
+      }
+    },
+    onStateChange: (state, error) => {
+      if (error) lastError = error;
+      if (o.verbose) say(`sink ${state}${error ? `: ${error.code}: ${error.message}` : ""}`);
+      if (state === "connected") lastProgress = Date.now();
+      if (state === "failed") giveUp("the sink stopped");
+    },
+  };
+  for (const k of ["stream", "subjectPrefix", "token", "user", "pass", "creds", "delivery"]) {
+    if (o[k] !== undefined) sinkOptions[k] = o[k];
+  }
+  if (o.provision) {
+    // The sink provisions a stream with the topic's retention as its limits, and this
+    // topic's retention is the command's memory bound, not the stream's: the stream is
+    // made by a sink of its own, for a topic without retention.
+    const failed = await provision(Tributary, o, sinkOptions);
+    if (failed) {
+      await client.close();
+      say(`error: cannot create the stream: ${describe(failed)}`);
+      say("nothing was read or sent");
+      return 1;
+    }
+  }
+  let sink;
+  try {
+    sink = client.connect(o.topic, sinkOptions);
+  } catch (e) {
+    await client.close();
+    if (e instanceof TributaryError && e.code === "INVALID_CONFIG") {
+      stderr.write(`tributary produce: ${e.message}\n${usage}\n`);
+      return 2;
+    }
+    throw e;
+  }
+
+  let input = null;
+  let exitNow = null;
+  const onSigint = () => {
+    if (!interrupted) {
+      interrupted = true;
+      say("interrupted: no more input is read; waiting for the records read so far (Ctrl-C again to exit now)");
+      input?.destroy();
+      interrupt();
+    } else {
+      exitNow?.();
+    }
+  };
+  process.on("SIGINT", onSigint);
+
+  // The progress line, on a terminal only.
+  let progressTimer = null;
+  if (stderr.isTTY) {
+    progressTimer = setInterval(() => {
+      const ms = Date.now() - started;
+      stderr.write(`\r\x1b[Kread ${lines} lines, ${acked} acknowledged, ${rate(acked, ms)} records/s`);
+    }, 250);
+    progressTimer.unref?.();
+  }
+  // Nothing acknowledged for --timeout while records wait: give up.
+  const pending = () => inFlight.size > 0 || tracks.some((t) => t.size > 0);
+  const watchdog = setInterval(() => {
+    if (pending() && Date.now() - lastProgress > o.timeout) giveUp(`nothing acknowledged for ${o.timeout / 1000} s`);
+  }, Math.min(250, o.timeout));
+  watchdog.unref?.();
+
+  const submit = ({ entries, lines: nums }) => {
+    if (entries.length === 0) return;
+    const call = producer.sendAll(entries).then(
+      (metas) => {
+        for (let i = 0; i < metas.length; i++) {
+          const { partition, offset } = metas[i];
+          const st = tracks[partition];
+          if (st.size === 0) st.base = offset;
+          st.lines.push(nums[i]);
+        }
+        for (let p = 0; p < partitions; p++) if (tracks[p].size && tracks[p].base < tracks[p].acked) drain(tracks[p], p);
+      },
+      (e) => {
+        for (const n of nums) notSent.add(n);
+        if (!lastError) lastError = e;
+      },
+    );
+    inFlight.set(call, nums);
+    call.finally(() => inFlight.delete(call));
+  };
+
+  const extra = {};
+  if (o.partition !== undefined) extra.partition = o.partition;
+  if (o.headers) extra.headers = o.headers;
+  const hasExtra = Object.keys(extra).length > 0;
+  const splitter = new LineSplitter({
+    separator: o.keySeparator ?? null,
+    key: o.key ?? null,
+    maxBytes: MAX_RECORD,
+    onSkip: (n, why) => (why === "too-long" ? tooLong : noSeparator).add(n),
+  });
+  const withExtra = (batch) => {
+    if (hasExtra) for (const e of batch.entries) e.push(extra);
+    return batch;
+  };
+  const stopped = () => interrupted || abortReason !== null;
+
+  let readError = null;
+  let rawTooLarge = false;
+  const reading = (async () => {
+    input = o.file ? createReadStream(o.file, { highWaterMark: CHUNK }) : stdin;
+    try {
+      if (o.raw) {
+        const parts = [];
+        let size = 0;
+        for await (const chunk of input) {
+          if (stopped()) return;
+          size += chunk.length;
+          if (size > MAX_RECORD) {
+            rawTooLarge = true;
+            return;
+          }
+          parts.push(chunk);
+        }
+        const value = new Uint8Array(size);
+        let at = 0;
+        for (const p of parts) {
+          value.set(p, at);
+          at += p.length;
+        }
+        lines = 1;
+        submit({ entries: [hasExtra ? [o.key ?? null, value, extra] : [o.key ?? null, value]], lines: [1] });
+        return;
+      }
+      for await (const chunk of input) {
+        if (stopped()) return;
+        submit(withExtra(splitter.push(chunk)));
+        lines = splitter.lineNo;
+        while (inFlight.size >= IN_FLIGHT_CALLS && !stopped()) {
+          await Promise.race([...inFlight.keys(), aborted, interruption]);
+        }
+      }
+      if (stopped()) return;
+      submit(withExtra(splitter.end()));
+      lines = splitter.lineNo;
+    } catch (e) {
+      if (!stopped()) readError = e;
+    } finally {
+      if (input !== stdin) input.destroy();
+    }
+  })();
+
+  // Read everything (or until stopped), then wait for it to be acknowledged.
+  const run = (async () => {
+    await Promise.race([reading, aborted]);
+    if (abortReason !== null) return;
+    try {
+      await Promise.race([Promise.all([...inFlight.keys()]).then(() => client.flush()), aborted]);
+    } catch (e) {
+      lastError = e;
+      return;
+    }
+    if (abortReason !== null) return;
+    // Flushed: every record appended was acknowledged (callbacks may trail by a turn).
+    await new Promise((r) => setTimeout(r, 0));
+    if (o.delivery === "at-most-once") {
+      for (const st of tracks) {
+        acked += st.size;
+        st.head = st.lines.length;
+      }
+    }
+  })();
+  const now = await Promise.race([run.then(() => false), new Promise((resolve) => { exitNow = () => resolve(true); })]);
+
+  clearInterval(watchdog);
+  if (progressTimer) {
+    clearInterval(progressTimer);
+    stderr.write("\r\x1b[K");
+  }
+  if (!now) {
+    // Closing rejects the sends still waiting for room; they were not sent.
+    await sink.close().catch(() => {});
+    await client.close();
+    await Promise.allSettled([...inFlight.keys()]);
+  }
+  process.off("SIGINT", onSigint);
+  for (const nums of inFlight.values()) for (const n of nums) notSent.add(n);
+  // Whatever is still waiting was not acknowledged.
+  for (const st of tracks) {
+    for (let i = st.head; i < st.lines.length; i++) notAcked.add(st.lines[i]);
+    st.head = st.lines.length;
+  }
+  const ms = Date.now() - started;
+  const verb = o.delivery === "at-most-once" ? "sent (at most once: not acknowledged)" : "acknowledged";
+  say(`${plural(acked, "record")} ${verb} from ${plural(lines, "line")} in ${(ms / 1000).toFixed(1)} s (${rate(acked, ms)} records/s)` +
+    (splitter.empty ? `; ${plural(splitter.empty, "empty line")} skipped` : ""));
+  if (noSeparator.count) say(`not sent: ${plural(noSeparator.count, "line")} without the key separator '${o.keySeparator}': ${noSeparator.format()}`);
+  if (tooLong.count) say(`not sent: ${plural(tooLong.count, "line")} longer than ${MAX_RECORD} bytes: ${tooLong.format()}`);
+  if (rawTooLarge) say(`not sent: the input is larger than ${MAX_RECORD} bytes, the largest record`);
+  if (notSent.count) say(`not sent: ${plural(notSent.count, "record")}: ${notSent.format()}`);
+  if (notAcked.count) say(`not acknowledged: ${plural(notAcked.count, "record")}: ${notAcked.format()}`);
+  if (readError) say(`cannot read the input: ${readError.message}`);
+  if (abortReason) say(`stopped: ${abortReason}`);
+  if (lastError && (notAcked.count || notSent.count || abortReason)) {
+    say(`error: ${describe(lastError)}`);
+    if (lastError.cause) say(`cause: ${describe(lastError.cause)}`);
+  }
+  if (interrupted) say(`interrupted after line ${lines}${now ? ": exited without waiting" : ""}`);
+  const failed = noSeparator.count + tooLong.count + notSent.count + notAcked.count > 0 || rawTooLarge || readError || abortReason;
+  return interrupted ? 130 : failed ? 1 : 0;
+}
+
+/** Creates the stream (if absent) with a sink of a client of its own; resolves with the
+ *  error that stopped it, or null once it is connected (the stream exists then). */
+async function provision(Tributary, o, sinkOptions) {
+  const client = new Tributary();
+  client.createTopic(o.topic, { partitions: o.partitions });
+  let settle;
+  const settled = new Promise((resolve) => { settle = resolve; });
+  let last = null;
+  const timer = setTimeout(() => settle(last ?? new Error(`not connected in ${o.timeout / 1000} s`)), o.timeout);
+  const { onAck: _, onStateChange: __, ...common } = sinkOptions;
+  const sink = client.connect(o.topic, {
+    ...common,
+    provision: true,
+    onStateChange: (state, error) => {
+      if (error) last = error;
+      if (state === "connected") settle(null);
+      if (state === "failed") settle(error ?? last);
+    },
+  });
+  const failed = await settled;
+  clearTimeout(timer);
+  await sink.close().catch(() => {});
+  await client.close();
+  return failed;
+}
+
+const plural = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
+const describe = (e) => `${e.code ? `${e.code}: ` : ""}${e.message ?? String(e)}`;
+
+/** The options, checked; throws UsageError. */
+function setup(argv, env) {
+  const { help: wantsHelp, options: x, positional } = parse(spec, argv);
+  if (wantsHelp) return { help: true };
+  const o = {
+    topic: positional.topic,
+    file: x.file,
+    raw: x.raw === true,
+    key: x.key,
+    keySeparator: x["key-separator"],
+    partitions: x.partitions ?? 1,
+    partition: x.partition,
+    murmur2: x.murmur2 === true,
+    headers: x.header ? Object.fromEntries(x.header) : undefined,
+    linger: x.linger,
+    batchSize: x["batch-size"],
+    compression: x.compression,
+    servers: x.server,
+    token: x.token ?? (Object.hasOwn(env, "TRIBUTARY_TOKEN") ? env.TRIBUTARY_TOKEN : undefined),
+    user: x.user,
+    pass: x.password ?? (x.user !== undefined && Object.hasOwn(env, "TRIBUTARY_PASSWORD") ? env.TRIBUTARY_PASSWORD : undefined),
+    stream: x.stream,
+    subjectPrefix: x["subject-prefix"],
+    provision: x.provision === true ? true : undefined,
+    delivery: x.delivery ?? x["delivery-semantic"],
+    timeout: x.timeout ?? 30_000,
+    verbose: x.verbose === true,
+  };
+  if (o.topic === "") throw new UsageError("the topic is empty");
+  if (o.key !== undefined && o.keySeparator !== undefined) throw new UsageError("--key and --key-separator exclude each other");
+  if (o.raw && o.keySeparator !== undefined) throw new UsageError("--raw and --key-separator exclude each other");
+  if (o.keySeparator !== undefined && /[\r\n]/.test(o.keySeparator)) throw new UsageError("--key-separator cannot hold a line break");
+  if (o.partition !== undefined && o.partition >= o.partitions) {
+    throw new UsageError(`--partition ${o.partition} is not below --partitions ${o.partitions}`);
+  }
+  if (x.delivery !== undefined && x["delivery-semantic"] !== undefined) throw new UsageError("--delivery given twice (as --delivery-semantic)");
+  if (!o.servers) throw new UsageError("no server: give --server ws://host:port (a nats-server WebSocket listener)");
+  if (o.timeout === 0) throw new UsageError("option --timeout: bad value '0': must be more than 0");
+  if (o.user !== undefined && o.pass === undefined) throw new UsageError("--user needs --password (or TRIBUTARY_PASSWORD)");
+  if (o.pass !== undefined && o.user === undefined) throw new UsageError("--password needs --user");
+  if (x.creds !== undefined) {
+    try {
+      o.creds = readFileSync(x.creds, "utf8");
+    } catch (e) {
+      throw new UsageError(`cannot read --creds file '${x.creds}': ${e.code ?? e.message}`);
+    }
+  }
+  if (o.file !== undefined) {
+    let st;
+    try {
+      st = statSync(o.file);
+    } catch (e) {
+      throw new UsageError(`cannot read --file '${o.file}': ${e.code === "ENOENT" ? "no such file" : e.code ?? e.message}`);
+    }
+    if (st.isDirectory()) throw new UsageError(`cannot read --file '${o.file}': it is a directory`);
+    try {
+      closeSync(openSync(o.file, "r"));
+    } catch (e) {
+      throw new UsageError(`cannot read --file '${o.file}': ${e.code === "EACCES" ? "permission denied" : e.code ?? e.message}`);
+    }
+  }
+  return o;
+}

@@ -1,0 +1,399 @@
+// `tributary produce` and `tributary partition` as a user runs them
+// (node_modules/.bin/tributary of the installed package, Node 20: the command's own
+// WebSocket client), against nats-server on loopback; what arrived is read back with the
+// `nats` client. Usage errors, the key-separator edge cases, refused credentials, a server
+// that is down (and the backpressure that bounds reading), Ctrl-C, Deno and Bun.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+import { startNats, freePort, sleep } from "../sink/harness.mjs";
+import { run, readAll, streamCount, app, installed, deno, bun } from "./helpers.mjs";
+
+const dir = mkdtempSync(join(tmpdir(), "tributary-cli-"));
+process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+const file = (name, content) => {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+};
+
+/** A usage error: exit 2, nothing on stdout, the message then the usage on stderr. */
+function assertUsage(r, message, usage = "Usage: tributary produce") {
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stdout, "");
+  const lines = r.stderr.trim().split("\n");
+  assert.equal(lines[0], message);
+  assert.ok(lines[1].startsWith(usage), r.stderr);
+}
+
+test("--help for each command, and the command list", async () => {
+  const top = await run(["--help"]);
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /produce <topic>/);
+  assert.match(top.stdout, /partition <key>/);
+  const produce = await run(["produce", "--help"]);
+  assert.equal(produce.code, 0);
+  for (const option of ["--file", "--raw", "--key-separator", "--key", "--partitions", "--partition", "--header", "--linger",
+    "--batch-size", "--compression", "--server", "--token", "--user", "--password", "--creds", "--stream",
+    "--subject-prefix", "--provision", "--delivery", "--timeout", "--verbose"]) {
+    assert.ok(produce.stdout.includes(option), `produce --help names ${option}`);
+  }
+  const partition = await run(["partition", "-h"]);
+  assert.equal(partition.code, 0);
+  assert.match(partition.stdout, /--murmur2/);
+  const version = await run(["--version"]);
+  assert.match(version.stdout, /^tributary \d+\.\d+\.\d+/);
+});
+
+test("usage errors: exit 2 with a one-line message and the usage", async () => {
+  const server = ["--server", "ws://127.0.0.1:1"];
+  assertUsage(await run(["produce", "t", ...server, "--frobnicate"]), "tributary produce: unknown option --frobnicate");
+  assertUsage(await run(["produce", "t", ...server, "-Z"]), "tributary produce: unknown option -Z");
+  assertUsage(await run(["produce", ...server]), "tributary produce: missing <topic>");
+  assertUsage(await run(["produce", "t", "u", ...server]), "tributary produce: unexpected argument 'u'");
+  assertUsage(await run(["produce", "t", ...server, "--partitions", "abc"]),
+    "tributary produce: option --partitions: bad value 'abc': not a whole number");
+  assertUsage(await run(["produce", "t", ...server, "--partitions", "0"]),
+    "tributary produce: option --partitions: bad value '0': must be 1 to 65536");
+  assertUsage(await run(["produce", "t", ...server, "--linger=5 parsecs"]),
+    "tributary produce: option --linger: bad value '5 parsecs': not a duration (e.g. 150ms, 20s, 2m)");
+  assertUsage(await run(["produce", "t", ...server, "--batch-size"]), "tributary produce: option --batch-size needs a value (bytes)");
+  assertUsage(await run(["produce", "t", ...server, "--compression", "zstd"]),
+    "tributary produce: option --compression: bad value 'zstd': must be one of none, gzip, snappy, lz4");
+  assertUsage(await run(["produce", "t", ...server, "--partitions", "4", "--partition", "4"]),
+    "tributary produce: --partition 4 is not below --partitions 4");
+  assertUsage(await run(["produce", "t", ...server, "--key", "k", "--key-separator", ":"]),
+    "tributary produce: --key and --key-separator exclude each other");
+  assertUsage(await run(["produce", "t"]),
+    "tributary produce: no server: give --server ws://host:port (a nats-server WebSocket listener)");
+  assertUsage(await run(["produce", "t", "--server", "http://127.0.0.1:1"]),
+    "tributary produce: option --server: bad value: not a ws:// or wss:// URL");
+  assertUsage(await run(["produce", "t", ...server, "--file", join(dir, "absent.txt")]),
+    `tributary produce: cannot read --file '${join(dir, "absent.txt")}': no such file`);
+  mkdirSync(join(dir, "a-directory"), { recursive: true });
+  assertUsage(await run(["produce", "t", ...server, "-f", join(dir, "a-directory")]),
+    `tributary produce: cannot read --file '${join(dir, "a-directory")}': it is a directory`);
+  assertUsage(await run(["produce", "t", ...server, "--creds", join(dir, "absent.creds")]),
+    `tributary produce: cannot read --creds file '${join(dir, "absent.creds")}': ENOENT`);
+  assertUsage(await run(["produce", "t", ...server, "--user", "bob"]), "tributary produce: --user needs --password (or TRIBUTARY_PASSWORD)");
+  assertUsage(await run(["partition", "k"]), "tributary partition: missing --partitions <n>", "Usage: tributary partition");
+  const none = await run([]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /^tributary: missing <command>\nUsage: tributary <command>/);
+  assert.equal((await run(["consume", "t"])).code, 2);
+});
+
+test("usage errors never show a credential", async () => {
+  const secret = "pa55-WORD-x1";
+  const cases = [
+    ["produce", "t", "--server", `ws://bob:${secret}@127.0.0.1:1`],
+    ["produce", "t", "--server", `ws://127.0.0.1:1`, "--token", secret, "--token", secret],
+    ["produce", "t", "--server", `ws://127.0.0.1:1`, `--password=${secret}`],
+    ["produce", "t", "--server", `ws://127.0.0.1:1`, "--token", secret, "--user", "bob", "--password", secret],
+  ];
+  for (const args of cases) {
+    const r = await run(args, { env: { TRIBUTARY_PASSWORD: secret } });
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), `${args.join(" ")}: ${r.stderr}`);
+  }
+});
+
+test("tributary partition: partitionFor's answer, and kafkajs's with --murmur2", async () => {
+  const { partitionFor } = await import(join(installed, "node.js"));
+  // DESIGN.md's samples (partitions 2, 3, 7).
+  const samples = { "": [1, 2, 3], "user-1": [0, 1, 5], click: [0, 1, 4] };
+  for (const [key, want] of Object.entries(samples)) {
+    const got = [];
+    for (const n of [2, 3, 7]) {
+      const r = await run(["partition", "--partitions", String(n), "--", key]);
+      assert.equal(r.code, 0, r.stderr);
+      got.push(Number(r.stdout));
+      assert.equal(Number(r.stdout), partitionFor(key, n));
+    }
+    assert.deepEqual(got, want, `key ${JSON.stringify(key)}`);
+  }
+  const require = createRequire(join(app, "..", "..", "..", "..", "package.json"));
+  const kafka = require("kafkajs").Partitioners.DefaultPartitioner();
+  for (const [key, n] of [["user-1", 7], ["click", 16], ["héllo wörld ✓", 100], ["-starts-with-a-dash", 3]]) {
+    const r = await run(["partition", "--murmur2", "--partitions", String(n), "--", key]);
+    assert.equal(r.code, 0, r.stderr);
+    const want = kafka({ topic: "t", partitionMetadata: Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0 })), message: { key: Buffer.from(key) } });
+    assert.equal(Number(r.stdout), want, `murmur2 ${key} / ${n}`);
+  }
+  // Without "--", a key that starts with "-" is an option.
+  assertUsage(await run(["partition", "-x", "--partitions", "3"]), "tributary partition: unknown option -x", "Usage: tributary partition");
+});
+
+test("key-separator edge cases, each with its documented outcome, in JetStream", async () => {
+  const nats = await startNats({ name: "cli-edge" });
+  try {
+    const input = file("edge.txt", Buffer.concat([
+      Buffer.from("alice:Alice\n"), // 1: key alice, value Alice
+      Buffer.from("no separator here\n"), // 2: not sent, named, exit 1
+      Buffer.from(":starts with it\n"), // 3: empty key (not "no key")
+      Buffer.from("ends with it:\n"), // 4: empty value
+      Buffer.from("\n"), // 5: empty line: skipped, counted
+      Buffer.from("crlf:windows\r\n"), // 6: the \r is dropped
+      Buffer.from("a:b:c\n"), // 7: split at the first separator
+      Buffer.from([0x6b, 0xff, 0x3a, 0x76, 0xfe, 0x0a]), // 8: not UTF-8: sent as its bytes
+      Buffer.from("last:no newline"), // 9: the last line needs no \n
+    ]));
+    const r = await run(["produce", "edge", "--server", nats.url, "--provision", "--partitions", "3",
+      "--key-separator", ":", "--file", input, "-v", "-H", "source=edge-test"]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /tributary: 7 records acknowledged from 9 lines in [\d.]+ s \([\d,]+ records\/s\); 1 empty line skipped\n/);
+    assert.match(r.stderr, /tributary: not sent: 1 line without the key separator ':': line 2\n/);
+    const got = await readAll(nats.port, "edge", { expect: 7 });
+    const { partitionFor } = await import(join(installed, "node.js"));
+    const want = [
+      ["alice", "Alice", 1], ["", "starts with it", 3], ["ends with it", "", 4], ["crlf", "windows", 6],
+      ["a", "b:c", 7], [Buffer.from([0x6b, 0xff]), Buffer.from([0x76, 0xfe]), 8], ["last", "no newline", 9],
+    ];
+    assert.equal(got.length, want.length);
+    // Verbose: "<partition>@<offset> line <n>" per acknowledged record.
+    const reported = new Map(r.stdout.trim().split("\n").map((l) => {
+      const [, p, o, n] = /^(\d+)@(\d+) line (\d+)$/.exec(l);
+      return [Number(n), [Number(p), Number(o)]];
+    }));
+    assert.equal(reported.size, want.length);
+    for (const [key, value, line] of want) {
+      const k = Buffer.from(key);
+      const m = got.find((x) => x.key !== null && x.key.equals(k));
+      assert.ok(m, `line ${line} arrived`);
+      assert.deepEqual(m.value, Buffer.from(value), `line ${line}: value`);
+      assert.equal(m.partition, partitionFor(new Uint8Array(k), 3), `line ${line}: partition`);
+      assert.deepEqual(reported.get(line), [m.partition, m.offset], `line ${line}: reported where it is`);
+      assert.equal(m.headers.source, "edge-test");
+    }
+  } finally {
+    await nats.stop();
+  }
+});
+
+test("no separator: each line is a value (keyless: round robin; --key; --partition); --raw sends the input whole", async () => {
+  const nats = await startNats({ name: "cli-modes" });
+  try {
+    const lines = Array.from({ length: 40 }, (_, i) => `line ${i + 1}`);
+    const input = file("plain.txt", lines.join("\n") + "\n");
+    const keyless = await run(["produce", "plain", "--server", nats.url, "--provision", "--partitions", "4", "--file", input]);
+    assert.equal(keyless.code, 0, keyless.stderr);
+    const got = await readAll(nats.port, "plain", { expect: 40 });
+    assert.equal(got.length, 40);
+    assert.ok(got.every((m) => m.key === null));
+    const perPartition = [0, 0, 0, 0];
+    for (const m of got) perPartition[m.partition]++;
+    assert.deepEqual(perPartition, [10, 10, 10, 10], "round robin");
+    // stdin, one key for all, pinned to a partition.
+    const keyed = await run(["produce", "keyed", "-s", nats.url, "--provision", "--partitions", "4", "--key", "k", "-p", "2"],
+      { input: lines.join("\r\n") });
+    assert.equal(keyed.code, 0, keyed.stderr);
+    const k = await readAll(nats.port, "keyed", { expect: 40 });
+    assert.deepEqual(k.map((m) => [m.partition, m.offset, m.key.toString(), m.value.toString()]),
+      lines.map((l, i) => [2, i, "k", l]));
+    // --raw: every byte, newlines and invalid UTF-8 included, as one record.
+    const raw = Buffer.concat([Buffer.from("a\nb\r\n"), Buffer.from([0, 0xff, 0xfe]), Buffer.from("\n\n")]);
+    const whole = await run(["produce", "raw", "-s", nats.url, "--provision", "--raw", "--key", "blob", "-f", file("raw.bin", raw)]);
+    assert.equal(whole.code, 0, whole.stderr);
+    const [one, ...more] = await readAll(nats.port, "raw", { expect: 1 });
+    assert.deepEqual([one.value, one.key.toString(), more.length], [raw, "blob", 0]);
+    // --raw over the 1 MiB record limit: not sent, exit 1.
+    const big = await run(["produce", "raw", "-s", nats.url, "--raw", "-f", file("big.bin", Buffer.alloc(1024 * 1024 + 1, 120))]);
+    assert.equal(big.code, 1);
+    assert.match(big.stderr, /not sent: the input is larger than 1048576 bytes, the largest record/);
+    assert.equal(await streamCount(nats.port, "raw"), 1);
+  } finally {
+    await nats.stop();
+  }
+});
+
+test("refused credentials: a clear message, exit 1, nothing reported sent; the right ones deliver; no credential shown", async () => {
+  const token = "t0ken-S3CRET-9f8e";
+  const password = "pw-S3CRET-7a6b";
+  const nats = await startNats({
+    name: "cli-auth",
+    auth: `authorization { users: [ { user: "bob", password: "${password}" } ] }`,
+  });
+  const tokenServer = await startNats({ name: "cli-token", auth: `authorization { token: "${token}" }` });
+  try {
+    const input = file("auth.txt", "a:1\nb:2\nc:3\n");
+    const common = ["--key-separator", ":", "-f", input, "-v", "--timeout", "20s"];
+    const noSecret = (r) => {
+      for (const secret of [token, password, "S3CRET"]) {
+        assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), `no credential in the output: ${r.stderr}`);
+      }
+    };
+    // The right credentials (from the environment, and as options) deliver.
+    const right = await run(["produce", "auth", "-s", tokenServer.url, "--provision", ...common], { env: { TRIBUTARY_TOKEN: token } });
+    assert.equal(right.code, 0, right.stderr);
+    assert.match(right.stderr, /tributary: 3 records acknowledged from 3 lines/);
+    noSecret(right);
+    const user = await run(["produce", "auth", "-s", nats.url, "--provision", "--user", "bob", "--password", password, ...common]);
+    assert.equal(user.code, 0, user.stderr);
+    noSecret(user);
+    // Wrong ones: the sink stops at once; every line is named as not acknowledged.
+    const wrong = [
+      await run(["produce", "auth", "-s", tokenServer.url, "--token", `${token}x`, ...common]),
+      await run(["produce", "auth", "-s", tokenServer.url, ...common], { env: { TRIBUTARY_TOKEN: "nope" } }),
+      await run(["produce", "auth", "-s", nats.url, "--user", "bob", "--password", `${password}x`, ...common]),
+      await run(["produce", "auth", "-s", nats.url, "--user", "bob", ...common], { env: { TRIBUTARY_PASSWORD: "x" } }),
+    ];
+    for (const r of wrong) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /tributary: 0 records acknowledged from 3 lines/);
+      assert.match(r.stderr, /tributary: not acknowledged: 3 records: lines 1-3\n/);
+      assert.match(r.stderr, /tributary: error: SINK_AUTH: the server refused the sink's credentials\n/);
+      assert.doesNotMatch(r.stdout, /@/, "verbose reports no record as acknowledged");
+      noSecret(r);
+    }
+    // With --provision, the stream is made first: refused there, nothing is read.
+    const early = await run(["produce", "auth", "-s", tokenServer.url, "--token", "nope", "--provision", ...common]);
+    assert.equal(early.code, 1);
+    assert.equal(early.stderr, "tributary: error: cannot create the stream: SINK_AUTH: the server refused the sink's credentials\n" +
+      "tributary: nothing was read or sent\n");
+    assert.equal(await streamCount(nats.port, "auth", { user: "bob", pass: password }), 3);
+    assert.equal(await streamCount(tokenServer.port, "auth", { token }), 3);
+  } finally {
+    await nats.stop();
+    await tokenServer.stop();
+  }
+});
+
+/** Writes lines of `width` bytes to `stdin` as fast as it takes them, until it closes;
+ *  returns a function giving the bytes it took. */
+function endlessLines(stdin, width = 100) {
+  let written = 0;
+  let n = 0;
+  let stop = false;
+  const block = () => {
+    let s = "";
+    for (let i = 0; i < 1000; i++) s += `key-${n % 997}:${String(n++).padEnd(width - 10, ".")}\n`;
+    return s;
+  };
+  const pump = () => {
+    while (!stop) {
+      const chunk = block();
+      written += chunk.length;
+      if (!stdin.write(chunk)) return stdin.once("drain", pump);
+    }
+  };
+  stdin.on("error", () => { stop = true; });
+  stdin.on("close", () => { stop = true; });
+  pump();
+  return () => written;
+}
+
+test("server down: reading stops at the memory bound (backpressure), --timeout gives up: exit 1, nothing reported sent", async () => {
+  const port = await freePort(); // nothing listens
+  let taken;
+  const r = await run(["produce", "down", "-s", `ws://127.0.0.1:${port}`, "--key-separator", ":", "--partitions", "4",
+    "--timeout", "4s", "-v"], { stdin: "keep", time: true, onSpawn: (child) => { taken = endlessLines(child.stdin); } });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /tributary: 0 records acknowledged from \d+ lines/);
+  assert.match(r.stderr, /tributary: not acknowledged: \d+ records: lines 1-\d+/);
+  assert.match(r.stderr, /tributary: stopped: nothing acknowledged for 4 s\n/);
+  assert.match(r.stderr, /tributary: error: SINK_CONNECT: .*127\.0\.0\.1/);
+  assert.equal(r.stdout.replace(/^tributary: sink .*\n/gm, ""), "", "no record reported acknowledged");
+  // The command took what fills its log (32 MiB, unacknowledged records kept), the
+  // producer's queues and a few 64 KiB reads, then stopped reading: the writer could have
+  // gone on for ever.
+  const mib = taken() / 1024 / 1024;
+  assert.ok(mib > 8 && mib < 48, `stdin taken: ${mib.toFixed(1)} MiB`);
+  assert.ok(r.maxRssKb < 256 * 1024, `peak RSS ${r.maxRssKb} kB`);
+});
+
+test("Ctrl-C mid-file: stops reading, waits for what was read, reports it; nothing acknowledged is lost", async () => {
+  const nats = await startNats({ name: "cli-sigint" });
+  try {
+    const n = 400_000;
+    const lines = [];
+    for (let i = 1; i <= n; i++) lines.push(`user-${i % 1013}:${i}`);
+    const input = file("sigint.txt", lines.join("\n") + "\n");
+    let sent = false;
+    const r = await run(["produce", "sigint", "-s", nats.url, "--provision", "--partitions", "3", "--key-separator", ":",
+      "-f", input, "-v"], {
+      onSpawn: (child) => child.stdout.on("data", () => {
+        if (!sent) {
+          sent = true;
+          setTimeout(() => child.kill("SIGINT"), 200); // once records are being acknowledged
+        }
+      }),
+    });
+    assert.equal(r.code, 130, r.stderr);
+    assert.match(r.stderr, /interrupted: no more input is read; waiting for the records read so far/);
+    const [, acked, read] = /tributary: (\d+) records acknowledged from (\d+) lines/.exec(r.stderr).map(Number);
+    assert.ok(acked > 0 && read < n, `acknowledged ${acked} of ${read} lines read (of ${n})`);
+    assert.equal(acked, read, "every line read was acknowledged before the exit");
+    assert.match(r.stderr, new RegExp(`tributary: interrupted after line ${read}\\n`));
+    const got = await readAll(nats.port, "sigint", { expect: acked });
+    assert.equal(got.length, acked, "the stream holds exactly what was reported");
+    const byLine = new Map(got.map((m) => [Number(m.value.toString()), m]));
+    const reported = r.stdout.trim().split("\n");
+    assert.equal(reported.length, acked);
+    for (const l of reported) {
+      const [, p, o, line] = /^(\d+)@(\d+) line (\d+)$/.exec(l).map(Number);
+      const m = byLine.get(line);
+      assert.ok(m && m.partition === p && m.offset === o, `line ${line}, reported at ${p}@${o}, is there`);
+    }
+    // The lines acknowledged are the first ones, in line order per partition.
+    for (let line = 1; line <= acked; line++) assert.ok(byLine.has(line), `line ${line}`);
+    for (const p of [0, 1, 2]) {
+      const values = got.filter((m) => m.partition === p).map((m) => Number(m.value.toString()));
+      assert.deepEqual(values, values.slice().sort((a, b) => a - b), `partition ${p} in line order`);
+    }
+  } finally {
+    await nats.stop();
+  }
+});
+
+test("a second Ctrl-C exits at once, reporting what was not delivered", async () => {
+  const port = await freePort(); // nothing listens: the first Ctrl-C would wait up to --timeout
+  const input = file("second.txt", Array.from({ length: 5000 }, (_, i) => `k${i}:v`).join("\n"));
+  let t1;
+  const r = await run(["produce", "second", "-s", `ws://127.0.0.1:${port}`, "--key-separator", ":", "-f", input, "--timeout", "60s"], {
+    onSpawn: async (child) => {
+      await sleep(1500);
+      child.kill("SIGINT");
+      await sleep(1000);
+      assert.equal(child.exitCode, null, "the first Ctrl-C waits");
+      t1 = Date.now();
+      child.kill("SIGINT");
+    },
+  });
+  assert.ok(Date.now() - t1 < 3000, "the second Ctrl-C exits at once");
+  assert.equal(r.code, 130, r.stderr);
+  assert.match(r.stderr, /tributary: 0 records acknowledged from 5000 lines/);
+  assert.match(r.stderr, /tributary: not acknowledged: 5000 records: lines 1-5000\n/);
+  assert.match(r.stderr, /tributary: interrupted after line 5000: exited without waiting\n/);
+});
+
+test("Deno and Bun run the command (their own WebSocket)", async () => {
+  const nats = await startNats({ name: "cli-runtimes" });
+  try {
+    const input = file("runtimes.txt", Array.from({ length: 2000 }, (_, i) => `user-${i % 17}:${i}`).join("\n") + "\n");
+    const cli = join(installed, "cli.js");
+    const args = (topic) => ["produce", topic, "-s", nats.url, "--provision", "--partitions", "5", "--key-separator", ":", "-f", input];
+    const d = await run(["run", "-A", cli, ...args("deno")], { cmd: deno });
+    assert.equal(d.code, 0, d.stderr);
+    assert.match(d.stderr, /tributary: 2000 records acknowledged from 2000 lines/);
+    const b = await run([cli, ...args("bun")], { cmd: bun });
+    assert.equal(b.code, 0, b.stderr);
+    assert.match(b.stderr, /tributary: 2000 records acknowledged from 2000 lines/);
+    const { partitionFor } = await import(join(installed, "node.js"));
+    for (const stream of ["deno", "bun"]) {
+      const got = await readAll(nats.port, stream, { expect: 2000 });
+      assert.equal(got.length, 2000, stream);
+      for (const m of got) assert.equal(m.partition, partitionFor(m.key.toString(), 5));
+    }
+    // Deno with stdin too, and a usage error there.
+    const piped = await run(["run", "-A", cli, "produce", "deno", "-s", nats.url, "--key", "x"], { cmd: deno, input: "one\ntwo\n" });
+    assert.equal(piped.code, 0, piped.stderr);
+    const bad = await run([cli, "produce", "t", "-s", nats.url, "--nope"], { cmd: bun });
+    assert.equal(bad.code, 2);
+    assert.equal(bad.stderr.split("\n")[0], "tributary produce: unknown option --nope");
+  } finally {
+    await nats.stop();
+  }
+});
