@@ -11,7 +11,7 @@ import { LineSplitter } from "./lines.js";
 const MAX_RECORD = 1024 * 1024;
 /** The log keeps at most this many bytes of records (split over the partitions, at least
  *  1 MiB each); unacknowledged ones are kept, and once they fill it, reading waits. */
-const LOG_BOUND = 32 * 1024 * 1024;
+const LOG_BOUND = 16 * 1024 * 1024;
 /** sendAll calls (one per chunk read) waiting at once before reading waits too. */
 const IN_FLIGHT_CALLS = 2;
 const CHUNK = 64 * 1024;

@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { startNats, freePort, sleep } from "../sink/harness.mjs";
-import { run, readAll, streamCount, app, installed, deno, bun } from "./helpers.mjs";
+import { credsAuthenticator } from "nats";
+import { run, readAll, streamCount, app, bin, installed, deno, bun } from "./helpers.mjs";
+import { makeTls, operatorSetup } from "../security/helpers.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "tributary-cli-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -146,6 +148,7 @@ test("key-separator edge cases, each with its documented outcome, in JetStream",
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /tributary: 7 records acknowledged from 9 lines in [\d.]+ s \([\d,]+ records\/s\); 1 empty line skipped\n/);
     assert.match(r.stderr, /tributary: not sent: 1 line without the key separator ':': line 2\n/);
+    assert.ok(!r.stderr.includes("\r"), "no progress line when stderr is not a terminal");
     const got = await readAll(nats.port, "edge", { expect: 7 });
     const { partitionFor } = await import(join(installed, "node.js"));
     const want = [
@@ -261,6 +264,42 @@ test("refused credentials: a clear message, exit 1, nothing reported sent; the r
   }
 });
 
+test("wss:// with a private CA (NODE_EXTRA_CA_CERTS) and a .creds user: delivered; untrusted: a clear error; no secret shown", async () => {
+  const tls = makeTls(dir);
+  const op = operatorSetup();
+  const alice = op.user("alice");
+  const nats = await startNats({ name: "cli-wss", wsTls: tls, auth: op.serverConfig(dir) });
+  try {
+    const creds = file("alice.creds", alice.creds);
+    const input = file("wss.txt", "a:1\nb:2\n");
+    const args = ["produce", "secure", "-s", nats.url, "--creds", creds, "--provision", "--key-separator", ":", "-f", input, "-v"];
+    const trusted = await run(args, { env: { NODE_EXTRA_CA_CERTS: tls.caFile } });
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.match(trusted.stderr, /tributary: 2 records acknowledged from 2 lines/);
+    const auth = { authenticator: credsAuthenticator(new TextEncoder().encode(alice.creds)) };
+    assert.equal(await streamCount(nats.port, "secure", auth), 2);
+    const untrusted = await run([...args.filter((a) => a !== "--provision"), "--timeout", "2s"]);
+    assert.equal(untrusted.code, 1);
+    assert.match(untrusted.stderr, /tributary: error: SINK_CONNECT: .*(certificate|self-signed|self signed)/i);
+    assert.match(untrusted.stderr, /tributary: not acknowledged: 2 records: lines 1-2\n/);
+    for (const r of [trusted, untrusted]) {
+      assert.ok(!(r.stdout + r.stderr).includes(alice.seed) && !(r.stdout + r.stderr).includes(alice.jwt), "no .creds content shown");
+    }
+    assert.equal(await streamCount(nats.port, "secure", auth), 2);
+  } finally {
+    await nats.stop();
+  }
+});
+
+test("on a terminal, a progress line on stderr (records read, acknowledged, rate)", async () => {
+  const port = await freePort(); // nothing listens: the run lasts --timeout
+  const input = file("tty.txt", "a\nb\nc\n");
+  const command = `${bin} produce tty -s ws://127.0.0.1:${port} -f ${input} --timeout 1500ms`;
+  const r = await run(["-qfec", command, "/dev/null"], { cmd: "script" }); // a pseudo-terminal
+  assert.match(r.stdout, /\r\x1b\[Kread 3 lines, 0 acknowledged, 0 records\/s/);
+  assert.match(r.stdout, /tributary: 0 records acknowledged from 3 lines/);
+});
+
 /** Writes lines of `width` bytes to `stdin` as fast as it takes them, until it closes;
  *  returns a function giving the bytes it took. */
 function endlessLines(stdin, width = 100) {
@@ -296,11 +335,12 @@ test("server down: reading stops at the memory bound (backpressure), --timeout g
   assert.match(r.stderr, /tributary: stopped: nothing acknowledged for 4 s\n/);
   assert.match(r.stderr, /tributary: error: SINK_CONNECT: .*127\.0\.0\.1/);
   assert.equal(r.stdout.replace(/^tributary: sink .*\n/gm, ""), "", "no record reported acknowledged");
-  // The command took what fills its log (32 MiB, unacknowledged records kept), the
-  // producer's queues and a few 64 KiB reads, then stopped reading: the writer could have
-  // gone on for ever.
+  // The command took what fills its log (16 MiB, unacknowledged records kept), the
+  // producer's queues (4 partitions x 100 batches of 16 KiB) and a few 64 KiB reads, then
+  // stopped reading: the writer could have gone on for ever.
   const mib = taken() / 1024 / 1024;
-  assert.ok(mib > 8 && mib < 48, `stdin taken: ${mib.toFixed(1)} MiB`);
+  console.log(`# server down: stdin taken ${mib.toFixed(1)} MiB, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`);
+  assert.ok(mib > 8 && mib < 40, `stdin taken: ${mib.toFixed(1)} MiB`);
   assert.ok(r.maxRssKb < 256 * 1024, `peak RSS ${r.maxRssKb} kB`);
 });
 
@@ -309,7 +349,9 @@ test("Ctrl-C mid-file: stops reading, waits for what was read, reports it; nothi
   try {
     const n = 400_000;
     const lines = [];
-    for (let i = 1; i <= n; i++) lines.push(`user-${i % 1013}:${i}`);
+    // 44 MB: more than the command's log holds (16 MiB), so reading is still going on.
+    const pad = "p".repeat(100);
+    for (let i = 1; i <= n; i++) lines.push(`user-${i % 1013}:${i} ${pad}`);
     const input = file("sigint.txt", lines.join("\n") + "\n");
     let sent = false;
     const r = await run(["produce", "sigint", "-s", nats.url, "--provision", "--partitions", "3", "--key-separator", ":",
@@ -329,7 +371,8 @@ test("Ctrl-C mid-file: stops reading, waits for what was read, reports it; nothi
     assert.match(r.stderr, new RegExp(`tributary: interrupted after line ${read}\\n`));
     const got = await readAll(nats.port, "sigint", { expect: acked });
     assert.equal(got.length, acked, "the stream holds exactly what was reported");
-    const byLine = new Map(got.map((m) => [Number(m.value.toString()), m]));
+    const lineOf = (m) => Number(m.value.toString().split(" ")[0]);
+    const byLine = new Map(got.map((m) => [lineOf(m), m]));
     const reported = r.stdout.trim().split("\n");
     assert.equal(reported.length, acked);
     for (const l of reported) {
@@ -340,7 +383,7 @@ test("Ctrl-C mid-file: stops reading, waits for what was read, reports it; nothi
     // The lines acknowledged are the first ones, in line order per partition.
     for (let line = 1; line <= acked; line++) assert.ok(byLine.has(line), `line ${line}`);
     for (const p of [0, 1, 2]) {
-      const values = got.filter((m) => m.partition === p).map((m) => Number(m.value.toString()));
+      const values = got.filter((m) => m.partition === p).map(lineOf);
       assert.deepEqual(values, values.slice().sort((a, b) => a - b), `partition ${p} in line order`);
     }
   } finally {
