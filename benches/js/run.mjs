@@ -4,7 +4,7 @@
 // writes benches/js/results.json, the charts (benches/js/ratios.svg, benches/js/scaling.svg)
 // and the section between the `js` markers of BENCHMARKS.md.
 //
-//   node benches/js/run.mjs [name ...]   (names: encode send send-browser ack size memory scaling)
+//   node benches/js/run.mjs [name ...]   (names: encode send send-browser ack size memory scaling cli)
 //   node benches/js/run.mjs --report     (rewrites the section and charts from results.json)
 import { spawn } from "node:child_process";
 import { loadavg } from "node:os";
@@ -14,7 +14,7 @@ import { startNats } from "../../tests/js/sink/harness.mjs";
 import { ROOT, FAST, copyPkg, machine, revision } from "./lib/node.mjs";
 import { markdown, ratiosSvg, scalingSvg } from "./lib/report.mjs";
 
-const ALL = ["encode", "send", "send-browser", "ack", "size", "memory", "scaling"];
+const ALL = ["encode", "send", "send-browser", "ack", "size", "memory", "scaling", "cli"];
 const reportOnly = process.argv.includes("--report");
 const only = process.argv.slice(2).filter((a) => a !== "--report");
 const names = reportOnly ? [] : only.length ? only : ALL;

@@ -10,7 +10,7 @@ export class UsageError extends Error {}
  * their long name (repeatable ones as arrays; flags true).
  */
 export function parse(spec, argv) {
-  const options = {};
+  const options = Object.create(null);
   const positional = [];
   const byShort = new Map();
   for (const [name, o] of Object.entries(spec.options)) if (o.short) byShort.set(o.short, name);

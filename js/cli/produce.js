@@ -158,6 +158,12 @@ class Track {
 
 const rate = (n, ms) => Math.round(n / Math.max(ms / 1000, 0.001)).toLocaleString("en-US");
 
+/** Says what was wrong, then the usage; the exit status of a usage error. */
+function usageError(stderr, message) {
+  stderr.write(`tributary produce: ${message}\n${usage}\n(tributary produce --help: the options)\n`);
+  return 2;
+}
+
 /** Runs the command; resolves with the exit status. */
 export async function produce(argv, { stdout = process.stdout, stderr = process.stderr, stdin = process.stdin, env = process.env } = {}) {
   const say = (text) => stderr.write(`tributary: ${text}\n`);
@@ -166,8 +172,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     o = setup(argv, env);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
-    stderr.write(`tributary produce: ${e.message}\n${usage}\n(tributary produce --help: the options)\n`);
-    return 2;
+    return usageError(stderr, e.message);
   }
   if (o.help) {
     stdout.write(help);
@@ -180,16 +185,24 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
 
   const partitions = o.partitions;
   const client = new Tributary();
-  client.createTopic(o.topic, {
-    partitions,
-    retention: { maxBytes: Math.max(1024 * 1024, Math.floor(LOG_BOUND / partitions)), unacked: "keep" },
-  });
   const producerConfig = { maxRequestSize: MAX_RECORD + 64 * 1024 };
   if (o.linger !== undefined) producerConfig.linger = o.linger;
   if (o.batchSize !== undefined) producerConfig.batchSize = o.batchSize;
   if (o.compression !== undefined) producerConfig.compression = o.compression;
   if (o.murmur2) producerConfig.partitioner = "murmur2";
-  const producer = client.topicProducer(o.topic, producerConfig);
+  let producer;
+  try {
+    client.createTopic(o.topic, {
+      partitions,
+      retention: { maxBytes: Math.max(1024 * 1024, Math.floor(LOG_BOUND / partitions)), unacked: "keep" },
+    });
+    producer = client.topicProducer(o.topic, producerConfig);
+  } catch (e) {
+    await client.close();
+    if (!(e instanceof TributaryError)) throw e;
+    // A topic name or a setting the package refuses.
+    return usageError(stderr, e.message);
+  }
 
   const tracks = Array.from({ length: partitions }, () => new Track());
   const notAcked = new Lines();
@@ -277,8 +290,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
   } catch (e) {
     await client.close();
     if (e instanceof TributaryError && e.code === "INVALID_CONFIG") {
-      stderr.write(`tributary produce: ${e.message}\n${usage}\n`);
-      return 2;
+      return usageError(stderr, e.message);
     }
     throw e;
   }
@@ -512,7 +524,6 @@ function setup(argv, env) {
     timeout: x.timeout ?? 30_000,
     verbose: x.verbose === true,
   };
-  if (o.topic === "") throw new UsageError("the topic is empty");
   if (o.key !== undefined && o.keySeparator !== undefined) throw new UsageError("--key and --key-separator exclude each other");
   if (o.raw && o.keySeparator !== undefined) throw new UsageError("--raw and --key-separator exclude each other");
   if (o.keySeparator !== undefined && /[\r\n]/.test(o.keySeparator)) throw new UsageError("--key-separator cannot hold a line break");

@@ -324,6 +324,26 @@ export function markdown(res, meta) {
     }
     L.push("");
   }
+  // 7. the command
+  L.push("### 7. The command: `tributary produce` from a file into JetStream (Node, issue 16)");
+  L.push("");
+  L.push(failed(res, "cli"));
+  const cli = d("cli");
+  if (cli) {
+    L.push(`A file of ${int(cli.n)} lines (${int(cli.bytes)} bytes), \`<16-byte key>:<100-byte value>\` (benchmark 3's records), through ` +
+      "`node cli.js produce <stream> --server ws://... --partitions 16 --key-separator : --file <file>` of the package, a fresh process per run " +
+      `timed from spawn to exit (start, loading the package, reading, acknowledged delivery, closing), ${cli.reps} repetitions, each into a fresh ` +
+      "16-subject file-backed stream that must hold exactly N messages after; peak RSS from `/usr/bin/time -v`. Node 20 has no global WebSocket: " +
+      "**built-in** is the command's own client (`cli/websocket.js`, what `npx tributary` uses there), **ws** the `ws` package's, preloaded as the " +
+      "global WebSocket (which the command then takes).");
+    L.push("");
+    L.push("| WebSocket | records/s | min – max | seconds a run | peak RSS (MB) |");
+    L.push("|---|---:|---:|---:|---:|");
+    for (const [k, v] of Object.entries(cli.result)) {
+      L.push(`| ${k === "builtin" ? "built-in (cli/websocket.js)" : "`ws` 8.23.0"} | ${int(v.median)} | ${span(v)} | ${r2(v.extra.seconds)} | ${int(v.extra.rssMb)} |`);
+    }
+    L.push("");
+  }
   L.push("<!-- js:end -->");
   return L.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n");
 }

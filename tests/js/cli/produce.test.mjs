@@ -82,6 +82,8 @@ test("usage errors: exit 2 with a one-line message and the usage", async () => {
     `tributary produce: cannot read --creds file '${join(dir, "absent.creds")}': ENOENT`);
   assertUsage(await run(["produce", "t", ...server, "--user", "bob"]), "tributary produce: --user needs --password (or TRIBUTARY_PASSWORD)");
   assertUsage(await run(["partition", "k"]), "tributary partition: missing --partitions <n>", "Usage: tributary partition");
+  assertUsage(await run(["produce", "bad.topic", ...server]),
+    "tributary produce: invalid topic name: only A-Z, a-z, 0-9, '-' and '_' are allowed");
   const none = await run([]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /^tributary: missing <command>\nUsage: tributary <command>/);
@@ -207,6 +209,20 @@ test("no separator: each line is a value (keyless: round robin; --key; --partiti
     assert.equal(big.code, 1);
     assert.match(big.stderr, /not sent: the input is larger than 1048576 bytes, the largest record/);
     assert.equal(await streamCount(nats.port, "raw"), 1);
+  } finally {
+    await nats.stop();
+  }
+});
+
+test("--delivery at-most-once: sent without acknowledgements, said so", async () => {
+  const nats = await startNats({ name: "cli-amo" });
+  try {
+    const input = file("amo.txt", Array.from({ length: 3000 }, (_, i) => `k${i % 7}:${i}`).join("\n"));
+    const r = await run(["produce", "amo", "-s", nats.url, "--provision", "--key-separator", ":", "-f", input,
+      "--delivery", "at-most-once", "--partitions", "2"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /tributary: 3000 records sent \(at most once: not acknowledged\) from 3000 lines/);
+    assert.equal((await readAll(nats.port, "amo", { expect: 3000 })).length, 3000);
   } finally {
     await nats.stop();
   }

@@ -2,8 +2,8 @@
 // Each example gets a fresh folder in the temp dir with its `file=` blocks; the
 // `test=install` commands run there, then the example's own `test=` commands, with bash:
 // `/path/to/tributary` is this repository, port 8080 a free loopback port, and `npx TOOL`
-// (and a bare `deno`, `bun`) the repository's pinned copy in node_modules/.bin, never a
-// download. How an example is checked depends on its kind:
+// the example's own node_modules/.bin/TOOL when it has one (as npx runs it), else (and a
+// bare `deno`, `bun`) the repository's pinned copy in node_modules/.bin, never a download. How an example is checked depends on its kind:
 //   stdout    every command but `npm install` lines prints exactly the `output=` block;
 //   page      the last command serves the page; headless Chromium opens it, and the
 //             page's console.log lines are the `output=` block;
@@ -31,6 +31,7 @@ const kinds = {
   workerd: "requests",
   sink: "stdout",
   tls: "stdout",
+  cli: "stdout",
 };
 
 const blocks = readmeBlocks();
@@ -44,7 +45,7 @@ const commands = (block) => block.body.split("\n").filter((l) => l.trim() !== ""
 
 const prelude = `set -euo pipefail
 export PATH="${root}/node_modules/.bin:$PATH"
-npx() { local tool="$1"; shift; "${root}/node_modules/.bin/$tool" "$@"; }
+npx() { local tool="$1"; shift; if [ -x "node_modules/.bin/$tool" ]; then "node_modules/.bin/$tool" "$@"; else "${root}/node_modules/.bin/$tool" "$@"; fi; }
 `;
 const substitute = (text, port) => text.replaceAll("/path/to/tributary", root).replace(/\b8080\b/g, String(port));
 
