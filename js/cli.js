@@ -89,9 +89,18 @@ async function main(argv) {
 
 /** Exits once stdout and stderr have written everything (a pipe may still hold some). */
 function exit(code) {
-  const drained = (s) => new Promise((r) => (s.writableNeedDrain ? s.once("drain", r) : r()));
+  const drained = (s) => new Promise((r) => {
+    if (!s.writableNeedDrain || s.destroyed) return r();
+    s.once("drain", r);
+    s.once("close", r);
+  });
   Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => process.exit(code));
 }
+
+// A reader that went away (`| head`) ends the output, not the command.
+process.stdout.on("error", (e) => {
+  if (e.code !== "EPIPE") throw e;
+});
 
 main(process.argv.slice(2)).then(exit, (e) => {
   process.stderr.write(`tributary: ${e?.stack ?? e}\n`);

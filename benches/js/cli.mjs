@@ -9,12 +9,12 @@
 // the global WebSocket, which the command then takes).
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { connect as tcpConnect, StorageType, DiscardPolicy, RetentionPolicy, nanos } from "nats";
 import { alternate, makeRecords } from "./lib/common.mjs";
-import { FAST, ROOT, pkgDir, emit } from "./lib/node.mjs";
+import { FAST, ROOT, pkgDir, emit, revision } from "./lib/node.mjs";
 
 const n = Number(process.env.N ?? (FAST ? 50_000 : 300_000));
 const reps = Number(process.env.REPS ?? (FAST ? 2 : 3));
@@ -70,9 +70,12 @@ const run = (nodeArgs) => async () => {
   }
 };
 
+const loadBefore = loadavg()[0];
 try {
   const result = await alternate(reps, { builtin: run([]), ws: run(["--import", pathToFileURL(preloadWs).href]) });
-  emit({ n, reps, bytes: lines.reduce((a, l) => a + l.length + 1, 0), result });
+  // When and under what load this ran: a partial `run.mjs cli` keeps the other sections' date.
+  const load = [loadBefore, loadavg()[0]].map((x) => Math.round(x * 100) / 100);
+  emit({ n, reps, bytes: lines.reduce((a, l) => a + l.length + 1, 0), result, date: new Date().toISOString().slice(0, 10), load, revision: revision() });
 } finally {
   await admin.close();
   rmSync(dir, { recursive: true, force: true });

@@ -335,7 +335,8 @@ export function markdown(res, meta) {
       `timed from spawn to exit (start, loading the package, reading, acknowledged delivery, closing), ${cli.reps} repetitions, each into a fresh ` +
       "16-subject file-backed stream that must hold exactly N messages after; peak RSS from `/usr/bin/time -v`. Node 20 has no global WebSocket: " +
       "**built-in** is the command's own client (`cli/websocket.js`, what `npx tributary` uses there), **ws** the `ws` package's, preloaded as the " +
-      "global WebSocket (which the command then takes).");
+      "global WebSocket (which the command then takes)." +
+      (cli.date ? ` Run ${cli.date} on \`${cli.revision}\` (1-minute load average ${cli.load[0]} before, ${cli.load[1]} after).` : ""));
     L.push("");
     L.push("| WebSocket | records/s | min – max | seconds a run | peak RSS (MB) |");
     L.push("|---|---:|---:|---:|---:|");

@@ -214,7 +214,7 @@ test("no separator: each line is a value (keyless: round robin; --key; --partiti
   }
 });
 
-test("--delivery at-most-once: sent without acknowledgements, said so", async () => {
+test("--delivery at-most-once: sent without acknowledgements, said so; --verbose into | head", async () => {
   const nats = await startNats({ name: "cli-amo" });
   try {
     const input = file("amo.txt", Array.from({ length: 3000 }, (_, i) => `k${i % 7}:${i}`).join("\n"));
@@ -223,6 +223,12 @@ test("--delivery at-most-once: sent without acknowledgements, said so", async ()
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /tributary: 3000 records sent \(at most once: not acknowledged\) from 3000 lines/);
     assert.equal((await readAll(nats.port, "amo", { expect: 3000 })).length, 3000);
+    // --verbose into a reader that goes away early (`| head -1`): the command still
+    // delivers everything and exits.
+    const piped = await run(["-c", `set -o pipefail; ${bin} produce amo -s ${nats.url} --key-separator : -f ${input} -v | head -1`], { cmd: "bash" });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.match(piped.stdout, /^\d+@\d+ line 1\n$/);
+    assert.match(piped.stderr, /tributary: 3000 records acknowledged from 3000 lines/);
   } finally {
     await nats.stop();
   }
