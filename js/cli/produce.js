@@ -276,7 +276,14 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     // The sink provisions a stream with the topic's retention as its limits, and this
     // topic's retention is the command's memory bound, not the stream's: the stream is
     // made by a sink of its own, for a topic without retention.
-    const failed = await provision(Tributary, o, sinkOptions);
+    let failed;
+    try {
+      failed = await provision(Tributary, o, sinkOptions);
+    } catch (e) {
+      await client.close();
+      if (e instanceof TributaryError && e.code === "INVALID_CONFIG") return usageError(stderr, e.message);
+      throw e;
+    }
     if (failed) {
       await client.close();
       say(`error: cannot create the stream: ${describe(failed)}`);

@@ -84,6 +84,12 @@ test("usage errors: exit 2 with a one-line message and the usage", async () => {
   assertUsage(await run(["partition", "k"]), "tributary partition: missing --partitions <n>", "Usage: tributary partition");
   assertUsage(await run(["produce", "bad.topic", ...server]),
     "tributary produce: invalid topic name: only A-Z, a-z, 0-9, '-' and '_' are allowed");
+  // What the sink refuses (here a stream name), with and without --provision.
+  for (const provision of [[], ["--provision"]]) {
+    const r = await run(["produce", "t", ...server, "--stream", "a stream", ...provision]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^tributary produce: .*stream.*\nUsage: tributary produce/);
+  }
   const none = await run([]);
   assert.equal(none.code, 2);
   assert.match(none.stderr, /^tributary: missing <command>\nUsage: tributary <command>/);
