@@ -336,6 +336,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     if (entries.length === 0) return;
     const call = producer.sendAll(entries).then(
       (metas) => {
+        inFlight.delete(call);
         for (let i = 0; i < metas.length; i++) {
           const { partition, offset } = metas[i];
           const st = tracks[partition];
@@ -345,12 +346,12 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
         for (let p = 0; p < partitions; p++) if (tracks[p].size && tracks[p].base < tracks[p].acked) drain(tracks[p], p);
       },
       (e) => {
+        inFlight.delete(call);
         for (const n of nums) notSent.add(n);
         if (!lastError) lastError = e;
       },
     );
     inFlight.set(call, nums);
-    call.finally(() => inFlight.delete(call));
   };
 
   const extra = {};
