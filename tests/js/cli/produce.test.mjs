@@ -1,8 +1,9 @@
 // `tributary produce` and `tributary partition` as a user runs them
 // (node_modules/.bin/tributary of the installed package, Node 20: the command's own
 // WebSocket client), against nats-server on loopback; what arrived is read back with the
-// `nats` client. Usage errors, the key-separator edge cases, refused credentials, a server
-// that is down (and the backpressure that bounds reading), Ctrl-C, Deno and Bun.
+// `nats` client. Usage errors, the key-separator edge cases, producer options, refused
+// credentials, wss:// with a private CA, a server that is down (and the backpressure that
+// bounds reading), the progress line on a terminal, Ctrl-C, Deno and Bun.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
@@ -11,7 +12,7 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import { startNats, freePort, sleep } from "../sink/harness.mjs";
 import { credsAuthenticator } from "nats";
-import { run, readAll, streamCount, app, bin, installed, deno, bun } from "./helpers.mjs";
+import { run, readAll, streamCount, root as repoRoot, bin, installed, deno, bun } from "./helpers.mjs";
 import { makeTls, operatorSetup } from "../security/helpers.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "tributary-cli-"));
@@ -125,7 +126,7 @@ test("tributary partition: partitionFor's answer, and kafkajs's with --murmur2",
     }
     assert.deepEqual(got, want, `key ${JSON.stringify(key)}`);
   }
-  const require = createRequire(join(app, "..", "..", "..", "..", "package.json"));
+  const require = createRequire(join(repoRoot, "package.json"));
   const kafka = require("kafkajs").Partitioners.DefaultPartitioner();
   for (const [key, n] of [["user-1", 7], ["click", 16], ["héllo wörld ✓", 100], ["-starts-with-a-dash", 3]]) {
     const r = await run(["partition", "--murmur2", "--partitions", String(n), "--", key]);
@@ -235,6 +236,31 @@ test("--delivery at-most-once: sent without acknowledgements, said so; --verbose
     assert.equal(piped.code, 0, piped.stderr);
     assert.match(piped.stdout, /^\d+@\d+ line 1\n$/);
     assert.match(piped.stderr, /tributary: 3000 records acknowledged from 3000 lines/);
+  } finally {
+    await nats.stop();
+  }
+});
+
+test("producer options: --compression gzip (loads tributary/full), --linger, --batch-size, --murmur2 placement", async () => {
+  const nats = await startNats({ name: "cli-options" });
+  try {
+    const keys = Array.from({ length: 500 }, (_, i) => `key-${i % 37}`);
+    const input = file("options.txt", keys.map((k, i) => `${k}=${i}`).join("\n") + "\n");
+    const r = await run(["produce", "opts", "-s", nats.url, "--provision", "--partitions", "7", "--key-separator", "=",
+      "-f", input, "--compression", "gzip", "--linger", "5ms", "--batch-size", "1024", "--murmur2"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /tributary: 500 records acknowledged from 500 lines/);
+    const got = await readAll(nats.port, "opts", { expect: 500 });
+    assert.equal(got.length, 500);
+    const require = createRequire(join(repoRoot, "package.json"));
+    const kafka = require("kafkajs").Partitioners.DefaultPartitioner();
+    const metadata = Array.from({ length: 7 }, (_, i) => ({ partitionId: i, leader: 0 }));
+    for (const m of got) {
+      const want = kafka({ topic: "opts", partitionMetadata: metadata, message: { key: m.key } });
+      assert.equal(m.partition, want, `${m.key} on Kafka's partition`);
+      const line = Number(m.value.toString());
+      assert.equal(keys[line], m.key.toString(), "the key of its line");
+    }
   } finally {
     await nats.stop();
   }
