@@ -4,11 +4,11 @@ import type {
   Tributary, Sink, SinkOptions, ProducerConfig, SendOptions, RecordMetadata, ProducerStats,
 } from "./index.js";
 
-/** A storage or replay failure (STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED), or records the sink gave up (SINK_UNDELIVERED). */
+/** A storage or replay failure (STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED), records the sink gave up (SINK_UNDELIVERED), records another producer's appends kept out of the log (LOG_CONFLICT), or sends not in the log when the topic was closed (CLOSED). */
 export declare class DurableError extends Error {
   constructor(code: string, message: string, cause?: unknown);
   readonly name: "DurableError";
-  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED" | "SINK_UNDELIVERED";
+  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED" | "SINK_UNDELIVERED" | "LOG_CONFLICT" | "CLOSED";
   /** SINK_UNDELIVERED: the records given up (after `maxRetries`, or larger than the server's max payload). */
   readonly records?: { partition: number; offset: number; key: Uint8Array | string | null; value: Uint8Array | string; timestamp: number; headers: Record<string, unknown> }[];
 }
@@ -19,7 +19,7 @@ export interface ReplayEvent {
   generation: string;
   /** Records put back at their offsets (sent with their old message ids). */
   records: number;
-  /** Records that never had an offset (sent as new records of this page). */
+  /** Records that never had an id (moved into this page's outbox and sent as its records). */
   fresh: number;
   /** Records older than the de-duplication window: stored twice if their first send had arrived. */
   late: number;
@@ -37,6 +37,8 @@ export interface DurableOptions extends SinkOptions {
   onReplay?: (event: ReplayEvent) => void;
   /** How often an open page looks for outboxes of closed tabs (default 10000 ms). */
   scanIntervalMs?: number;
+  /** Start paused, as after `pause()`: nothing is sent (not even older outboxes) until `resume()` (default false). */
+  paused?: boolean;
   /** The global whose events are followed (default `globalThis`). */
   window?: unknown;
 }
@@ -46,17 +48,23 @@ export interface DurableStats {
   generation: string;
   storage: "indexeddb" | "localstorage" | "none";
   online: boolean;
+  /** `pause()` (or the `paused` option) holds the sinks. */
+  paused: boolean;
   /** The sink's state. */
   state: string;
   /** Records not acknowledged yet (with or without an offset). */
   pending: number;
-  /** Records sent but without an offset yet. */
+  /** Records sent and not in the log yet: without an id, their row being written, or waiting for room. */
   unassigned: number;
   /** Records written to storage and not acknowledged yet. */
   saved: number;
   /** Records waiting to be written. */
   unsaved: number;
   storageErrors: number;
+  /** Storage writes (IndexedDB transactions, localStorage snapshots, spills) since the page opened. */
+  storageWrites: number;
+  /** Rows those writes put or deleted (a deleted range counts once). */
+  storageRows: number;
   /** Older generations being replayed now. */
   replaying: number;
   replayedGenerations: number;
@@ -64,8 +72,13 @@ export interface DurableStats {
   replayAcked: number;
   replayPending: number;
   replayLate: number;
+  /** Records of older generations that had no id, moved into this page's outbox and sent as its records. */
   replayFresh: number;
   replayFailed: number;
+  /** Messages JetStream reported as duplicates (already stored under their id), this page's sink and the replays'. */
+  duplicates: number;
+  /** Of those, the replays' (records an earlier page had delivered before it went away). */
+  replayDuplicates: number;
   /** Records the sink gave up (reported through `onError` as SINK_UNDELIVERED). */
   undelivered: number;
   /** Of those, records of older generations' replays. */
@@ -74,7 +87,9 @@ export interface DurableStats {
 
 /** A producer whose records go through the outbox. */
 export declare class DurableProducer {
+  /** The staging producer that numbers the records (partitioner, batching, checks). */
   readonly producer: import("./index.js").TopicProducer;
+  /** Resolves once the record's row (holding its final id) is written and it is in the log. */
   send(key: string | Uint8Array | null | undefined, value: string | Uint8Array, options?: SendOptions): Promise<RecordMetadata>;
   sendAll(records: Array<[string | Uint8Array | null, string | Uint8Array, SendOptions?]>): Promise<RecordMetadata[]>;
   flush(): Promise<void>;
@@ -92,15 +107,18 @@ export declare class DurableTopic {
   readonly storage: "indexeddb" | "localstorage" | "none";
   /** The browser is online and `pause()` was not called. */
   readonly online: boolean;
+  /** `pause()` (or the `paused` option) holds the sinks. */
+  readonly paused: boolean;
   /** Resolves once the first look for older outboxes started their replays. */
   readonly ready: Promise<void>;
   readonly lastError: DurableError | null;
   producer(config?: ProducerConfig): DurableProducer;
-  /** Goes offline by hand (the sinks close their connections). */
+  /** Goes offline by hand (the sinks close their connections); `resume()` comes back. */
   pause(): void;
   resume(): void;
   /** Looks for outboxes of pages that are gone and sends them again. */
   scan(): Promise<void>;
+  /** Appends the open batches, waits until every record is written and in the log, then until JetStream acknowledged them all. */
   flush(): Promise<void>;
   stats(): DurableStats;
   close(): Promise<void>;
