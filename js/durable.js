@@ -9,30 +9,41 @@
  *   `<prefix>-<partition>-<offset>`). Offsets restart at 0 in every page load, so the
  *   prefix must differ per load: two logs sharing a prefix would give two records the
  *   same id and JetStream would drop the second one.
- * - **The outbox.** Every record is written to the outbox store in the turn `send` is
- *   called, before it has an offset (an *unassigned* row), and again once the log gave it
- *   its partition and offset (the unassigned row removed in the same transaction); it is
- *   deleted when JetStream acknowledges it (the sink's `onAck`). Records can wait long
- *   for an offset: with `retention.unacked: "keep"` the log takes no more unacknowledged
- *   records than its retention bound, so while offline the rest wait in the producer's
- *   queue (and `send` waits). Store: IndexedDB
- *   (database `tributary-durable`, object stores `outboxes` and `records`); where there
- *   is none, localStorage (a JSON snapshot per generation, within its quota); failures
- *   (QuotaExceededError included) go to `onError` and `stats().storageErrors`, never
- *   swallowed. The records stay in the page's log either way.
- * - **Page lifecycle.** On `visibilitychange` (hidden) and `pagehide` the client is
- *   flushed (open batches appended, the sink sends what it can) and the outbox written;
- *   there is no `unload` handler (it would keep the page out of the back/forward cache).
- *   Unassigned rows are sent by the next load as new records (new ids): a record
- *   without an offset was never sent, so no id of it can be in JetStream. (The one gap:
- *   a page that crashes, without `pagehide`, in the milliseconds between a record's
- *   append and the write of its offset may have it sent twice.)
+ * - **The outbox, write-ahead.** No record reaches the network under an id the outbox
+ *   could not reproduce. A send is first numbered by a *staging* client of the same topic
+ *   (the producer's partitioner, batching and checks, no sink): its partition and staging
+ *   offset give its final id, `<generation>-<partition>-<base + offset>`. That id and the
+ *   record are written to the outbox (one row; IndexedDB writes are group-committed, one
+ *   transaction at a time), and only once the write has committed is the record put into
+ *   the real log at exactly that offset (`Tributary.restore`), where the sink publishes it.
+ *   `send` resolves then. The row is deleted when JetStream acknowledges the record (the
+ *   sink's `onAck`). Under `retention.unacked: "keep"` a partition over its bound takes
+ *   more records only as acknowledgements come (they wait, written, outside the log).
+ *   Store: IndexedDB (database `tributary-durable`, object stores `outboxes` and
+ *   `records`); where there is none, localStorage (a JSON snapshot per generation, written
+ *   synchronously, within its quota). Failures (QuotaExceededError included) go to
+ *   `onError` and `stats().storageErrors`, never swallowed; a record whose write failed is
+ *   delivered all the same (exactly-once across a reload is not promised for it).
+ * - **Page lifecycle.** On `visibilitychange` (hidden) the open batches are numbered, so
+ *   their rows are written while the page still runs. On `pagehide` nothing more enters
+ *   the log (the browser may abort IndexedDB writes of a page being unloaded: a record
+ *   must not be published before its row is safe), and what IndexedDB has not committed,
+ *   records with or without an id, goes to a *spill* in localStorage, synchronously, with
+ *   the `closed` flag; a send after `pagehide` (a click on a link or on Reload, a `send`
+ *   in a `pagehide` handler) is added to the spill in its own turn. The next page merges
+ *   the spill into the outbox by send sequence (`seq`) before sending anything. There is
+ *   no `unload` handler (it would keep the page out of the back/forward cache);
+ *   `pageshow` from that cache undoes the freeze.
  * - **Replay.** A later load (or another open tab) finds the outbox of a generation whose
- *   page is gone and puts its records back, at their partitions and offsets, into a
- *   client of their own (`Tributary.restore`), whose sink uses that generation's prefix:
- *   the records go out with the SAME message ids as before, so a record that had reached
- *   JetStream before the page died is dropped as a duplicate, and one that had not is
- *   stored. Each record is stored exactly once, provided the replay comes within the
+ *   page is gone and takes it in steps, each safe if the page dies at any point: *claim*
+ *   (the generation's Web Lock), *normalize* (the spill imported into IndexedDB in one
+ *   transaction that marks it imported), *send* (the records with an id are put back at
+ *   their partitions and offsets into a client of their own, `Tributary.restore`, whose
+ *   sink uses that generation's prefix: the same message ids as before, so JetStream drops
+ *   those that had arrived; acknowledgements delete their rows), *move* (records that
+ *   never had an id were never sent: each is moved into this generation in the one
+ *   transaction that writes its new id and deletes its old row, then sent as this page's),
+ *   *drop*. Each record is stored exactly once, provided the replay comes within the
  *   stream's de-duplication window of the record's first send (`duplicateWindowMs`); a
  *   record replayed later than that is counted in `stats().replayLate` and reported
  *   through `onReplay` (it may be stored twice: at-least-once past the window).
@@ -45,8 +56,12 @@
  *   tab), both send the same ids and JetStream keeps one.
  * - **Offline.** The browser's `offline` / `online` events pause and resume the sinks
  *   (`Sink.pause()` / `resume()`); `pause()` / `resume()` here do it by hand. Starting
- *   offline (`navigator.onLine === false`) starts paused. Records accumulate in the log
- *   and the outbox meanwhile.
+ *   offline (`navigator.onLine === false`) starts paused, and so does the `paused`
+ *   option (an app's own offline switch across reloads). Records accumulate in the outbox
+ *   meanwhile; while paused, older outboxes wait too.
+ * - **One writer.** The topic's log takes records from the durable producers only:
+ *   another producer's appends would take offsets the outbox has given out (the records
+ *   concerned are rejected, `LOG_CONFLICT`).
  *
  * ```js
  * import { Tributary } from "tributary";
@@ -128,7 +143,9 @@ class IdbStore {
    * this one). Started now; all or nothing.
    */
   write(journal, { meta = false, puts = [], deletes = [], removes = [], foreign = [] }) {
-    const tx = this.db.transaction(["outboxes", "records"], "readwrite");
+    // "relaxed": committed once the browser has it (a tab or browser crash keeps it), not
+    // waiting for the disk to flush (an OS crash may lose the last writes).
+    const tx = this.db.transaction(["outboxes", "records"], "readwrite", { durability: "relaxed" });
     if (meta) tx.objectStore("outboxes").put(journal.meta);
     const records = tx.objectStore("records");
     for (const [partition, offset] of removes) records.delete([journal.generation, partition, offset]);
@@ -740,9 +757,37 @@ export class DurableTopic {
     else console.error(error);
   }
 
-  /** Starts one write of a journal now; failures are reported; resolves either way. */
+  /**
+   * Writes `change` to a journal's outbox; resolves with whether it was written (failures
+   * are reported). IndexedDB writes of this page's journal are group-committed: one
+   * transaction at a time, the changes that come meanwhile in the next one.
+   */
   _write(change, journal = this._journal, { final = false } = {}) {
     if (this._closed && journal === this._journal && !final) return Promise.resolve(true);
+    if (journal !== this._journal || this._store.kind !== "indexeddb") return this._writeNow(change, journal);
+    const q = this._queued ??= { meta: false, puts: [], deletes: [], removes: [], foreign: [], done: [] };
+    q.meta ||= change.meta === true;
+    for (const k of ["puts", "deletes", "removes", "foreign"]) if (change[k]) q[k].push(...change[k]);
+    const p = new Promise((resolve) => q.done.push(resolve));
+    this._writes.add(p);
+    p.finally(() => this._writes.delete(p));
+    this._drainWrites();
+    return p;
+  }
+
+  _drainWrites() {
+    if (this._inflight || !this._queued) return;
+    const q = this._queued;
+    this._queued = null;
+    this._inflight = this._writeNow(q, this._journal).then((ok) => {
+      this._inflight = null;
+      for (const f of q.done) f(ok);
+      this._drainWrites();
+    });
+  }
+
+  /** Starts one write of a journal now; failures are reported; resolves either way. */
+  _writeNow(change, journal) {
     this._counts.storageWrites++;
     this._counts.storageRows += (change.puts?.length ?? 0) + (change.deletes?.length ?? 0) +
       (change.removes?.length ?? 0) + (change.foreign?.length ?? 0);
