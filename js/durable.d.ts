@@ -26,9 +26,37 @@ export interface ReplayEvent {
   done: boolean;
 }
 
+/** One write to a store: all of it or nothing, resolved once durable. */
+export interface DurableStoreChange {
+  /** Write the journal's `meta` (its `outboxes` row). */
+  meta?: boolean;
+  /** Rows to put (each `{ seq, partition, offset, key, value, timestamp, headers }`, or `options` for a row without an id, at partition -1). */
+  puts?: Record<string, unknown>[];
+  /** `[partition, below]`: delete the journal's rows of `partition` with offsets below. */
+  deletes?: [number, number][];
+  /** `[partition, offset]`: delete one row of the journal. */
+  removes?: [number, number][];
+  /** `[generation, partition, offset]`: delete one row of another generation (a record moved into this one). */
+  foreign?: [string, number, number][];
+}
+
+/** Where an outbox is kept, for environments without IndexedDB and for tests: asynchronous, each write atomic. */
+export interface DurableStore {
+  /** A name of its own (not "indexeddb", "localstorage" or "none"): `DurableTopic.storage`. */
+  readonly kind: string;
+  write(journal: { generation: string; meta: Record<string, unknown> }, change: DurableStoreChange): Promise<void>;
+  /** Every generation's meta (`{ generation, topic, partitions, created, lastSeen, closed, ... }`). */
+  outboxes(): Promise<Record<string, unknown>[]>;
+  /** A generation's rows. */
+  records(generation: string): Promise<Record<string, unknown>[]>;
+  /** Deletes a generation's meta and rows, at once. */
+  drop(generation: string): Promise<void>;
+  close(): void;
+}
+
 export interface DurableOptions extends SinkOptions {
-  /** Where the outbox is kept: "auto" (default: IndexedDB, else localStorage), "indexeddb", "localstorage", "none". */
-  storage?: "auto" | "indexeddb" | "localstorage" | "none";
+  /** Where the outbox is kept: "auto" (default: IndexedDB, else localStorage), "indexeddb", "localstorage", "none", or a store of your own. */
+  storage?: "auto" | "indexeddb" | "localstorage" | "none" | DurableStore;
   /** The IndexedDB database name / localStorage key prefix (default "tributary-durable"). */
   name?: string;
   /** Storage and replay failures, and records the sink gave up; default `console.error`. */
@@ -46,7 +74,7 @@ export interface DurableOptions extends SinkOptions {
 export interface DurableStats {
   /** This page's message id prefix. */
   generation: string;
-  storage: "indexeddb" | "localstorage" | "none";
+  storage: string;
   online: boolean;
   /** `pause()` (or the `paused` option) holds the sinks. */
   paused: boolean;
@@ -104,7 +132,8 @@ export declare class DurableTopic {
   readonly sink: Sink;
   /** This page's message id prefix (`Nats-Msg-Id` is `<generation>-<partition>-<offset>`). */
   readonly generation: string;
-  readonly storage: "indexeddb" | "localstorage" | "none";
+  /** "indexeddb", "localstorage", "none", or a store object's `kind`. */
+  readonly storage: string;
   /** The browser is online and `pause()` was not called. */
   readonly online: boolean;
   /** `pause()` (or the `paused` option) holds the sinks. */

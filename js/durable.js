@@ -263,7 +263,14 @@ class LocalStore {
   close() {}
 }
 
-/** Nothing persists (no IndexedDB, no localStorage): the outbox lives as long as the page. */
+/**
+ * Nothing persists (no IndexedDB, no localStorage): the outbox lives as long as the page.
+ *
+ * A store is `{ kind, write(journal, change), outboxes(), records(generation),
+ * drop(generation), close() }`; `openDurable`'s `storage` may be such an object (its own
+ * `kind`), e.g. a store of another environment or a test's. `write` applies `change` (see
+ * `IdbStore.write`) all or nothing and resolves once it is durable.
+ */
 class NoStore {
   kind = "none";
   write() { return Promise.resolve(); }
@@ -302,6 +309,10 @@ function readSpill(name, generation) {
   }
 }
 
+function hasLocalStorage() {
+  try { return typeof localStorage !== "undefined" && localStorage !== null; } catch { return false; }
+}
+
 function removeSpill(name, generation) {
   try {
     const key = spillKey(name, generation);
@@ -314,7 +325,16 @@ function removeSpill(name, generation) {
   } catch { /* no localStorage */ }
 }
 
+const isStore = (s) => s !== null && typeof s === "object" &&
+  ["write", "outboxes", "records", "drop"].every((f) => typeof s[f] === "function");
+
 async function openStore(kind, name, report) {
+  if (isStore(kind)) {
+    if (typeof kind.kind !== "string" || ["indexeddb", "localstorage", "none"].includes(kind.kind)) {
+      throw new DurableError("STORAGE_UNAVAILABLE", "a storage object needs its own `kind` name (not indexeddb, localstorage or none)");
+    }
+    return kind;
+  }
   const idb = typeof indexedDB !== "undefined";
   let ls = false;
   try { ls = typeof localStorage !== "undefined" && localStorage !== null; } catch { /* denied */ }
@@ -458,7 +478,7 @@ const STAGING_RETENTION = { maxBytes: 64 * 1024 }; // the staging log only numbe
  * `duplicateWindowMs`, `onAck`, `onStateChange`, ...; `msgIdPrefix`, when given, starts
  * every generation's prefix) plus:
  * - `storage`: "auto" (default: IndexedDB, else localStorage), "indexeddb",
- *   "localstorage", or "none";
+ *   "localstorage", "none", or a store object (see `NoStore`);
  * - `name`: the IndexedDB database / localStorage key prefix (default "tributary-durable");
  * - `onError(error)`: storage and replay failures (`DurableError` with `code`
  *   STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED, SINK_UNDELIVERED,
@@ -647,7 +667,7 @@ export class DurableTopic {
     meta.lastSeen = Date.now();
     meta.closed = !persisted;
     this._spill();
-    if (this._store.kind === "indexeddb") this._write({ meta: true });
+    if (this._store.kind !== "localstorage") this._write({ meta: true });
   }
 
   _pageshow() {
@@ -667,6 +687,7 @@ export class DurableTopic {
   _spill(entry) {
     const j = this._journal;
     if (this._store.kind === "none") return;
+    if (this._store.kind !== "localstorage" && !hasLocalStorage()) return; // nowhere to spill to
     if (entry) {
       if (entry.movedFrom) return;
       try {
@@ -759,12 +780,13 @@ export class DurableTopic {
 
   /**
    * Writes `change` to a journal's outbox; resolves with whether it was written (failures
-   * are reported). IndexedDB writes of this page's journal are group-committed: one
-   * transaction at a time, the changes that come meanwhile in the next one.
+   * are reported). Writes of this page's journal to an asynchronous store (IndexedDB, or
+   * a `storage` object) are group-committed: one transaction at a time, the changes that
+   * come meanwhile in the next one.
    */
   _write(change, journal = this._journal, { final = false } = {}) {
     if (this._closed && journal === this._journal && !final) return Promise.resolve(true);
-    if (journal !== this._journal || this._store.kind !== "indexeddb") return this._writeNow(change, journal);
+    if (journal !== this._journal || this._store.kind === "localstorage") return this._writeNow(change, journal);
     const q = this._queued ??= { meta: false, puts: [], deletes: [], removes: [], foreign: [], done: [] };
     q.meta ||= change.meta === true;
     for (const k of ["puts", "deletes", "removes", "foreign"]) if (change[k]) q[k].push(...change[k]);
@@ -779,9 +801,10 @@ export class DurableTopic {
     if (this._inflight || !this._queued) return;
     const q = this._queued;
     this._queued = null;
-    this._inflight = this._writeNow(q, this._journal).then((ok) => {
+    const { done, ...change } = q;
+    this._inflight = this._writeNow(change, this._journal).then((ok) => {
       this._inflight = null;
-      for (const f of q.done) f(ok);
+      for (const f of done) f(ok);
       this._drainWrites();
     });
   }
@@ -1082,7 +1105,7 @@ export class DurableTopic {
         const { deletes, arrived, gone } = this._progress(journal, progress);
         this._counts.replayAcked += arrived;
         this._counts.replayUndelivered += gone;
-        if (deletes.length && this._store.kind === "indexeddb") this._write({ deletes }, journal);
+        if (deletes.length && this._store.kind !== "localstorage") this._write({ deletes }, journal);
       },
     });
     state.sinks.add(sink);
