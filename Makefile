@@ -181,6 +181,10 @@ soak-hour: pkg test-js-suite
 test-demo: pkg
 	@echo "==> [test] the demo page as make demo serves it, in headless Chromium (playwright-core, /usr/bin/chromium): CSP, 500 clicks with a reload and an offline spell, closed tabs, two tabs, starting offline, localStorage quota; JetStream read back with the nats client"
 	@node --test --test-concurrency=1 tests/js/demo/demo.test.mjs
+	@echo "==> [test] the outbox's promise (issue 12): bursts of 1,000 clicks then a reload or a tab close at 7 moments, Reload and a link, a replay interrupted at 6 moments, the offline switch; each click once in JetStream"
+	@node --test --test-concurrency=1 tests/js/demo/outbox.test.mjs
+	@echo "==> [test] tributary/durable's journal in Node with an injectable store: no id on the wire before its row commits; pages crashed or left at many instants, replays crashed too"
+	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs
 	@echo "==> [test] the edge example (a worker in workerd producing into JetStream) and make demo's script stopping what it started"
 	@node --test --test-concurrency=1 tests/js/demo/edge.test.mjs
 
@@ -222,6 +226,8 @@ bench: setup
 	@python3 scripts/build_pkg.py --report
 	@echo "==> [bench] JS benchmarks against their peers$(if $(FAST), (fast tier),) -> BENCHMARKS.md, benches/js/*.svg"
 	@FAST=$(FAST) node benches/js/run.mjs
+	@echo "==> [bench] tributary/durable: what the write-ahead outbox costs (headless Chromium) -> BENCHMARKS.md"
+	@node benches/durable/outbox.mjs
 
 clean:
 	cargo clean

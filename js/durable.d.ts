@@ -4,11 +4,11 @@ import type {
   Tributary, Sink, SinkOptions, ProducerConfig, SendOptions, RecordMetadata, ProducerStats,
 } from "./index.js";
 
-/** A storage or replay failure (STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED), or records the sink gave up (SINK_UNDELIVERED). */
+/** A storage or replay failure (STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED), records the sink gave up (SINK_UNDELIVERED), records another producer's appends kept out of the log (LOG_CONFLICT), or sends not in the log when the topic was closed (CLOSED). */
 export declare class DurableError extends Error {
   constructor(code: string, message: string, cause?: unknown);
   readonly name: "DurableError";
-  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED" | "SINK_UNDELIVERED";
+  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED" | "SINK_UNDELIVERED" | "LOG_CONFLICT" | "CLOSED";
   /** SINK_UNDELIVERED: the records given up (after `maxRetries`, or larger than the server's max payload). */
   readonly records?: { partition: number; offset: number; key: Uint8Array | string | null; value: Uint8Array | string; timestamp: number; headers: Record<string, unknown> }[];
 }
@@ -19,16 +19,44 @@ export interface ReplayEvent {
   generation: string;
   /** Records put back at their offsets (sent with their old message ids). */
   records: number;
-  /** Records that never had an offset (sent as new records of this page). */
+  /** Records that never had an id (moved into this page's outbox and sent as its records). */
   fresh: number;
   /** Records older than the de-duplication window: stored twice if their first send had arrived. */
   late: number;
   done: boolean;
 }
 
+/** One write to a store: all of it or nothing, resolved once durable. */
+export interface DurableStoreChange {
+  /** Write the journal's `meta` (its `outboxes` row). */
+  meta?: boolean;
+  /** Rows to put (each `{ seq, partition, offset, key, value, timestamp, headers }`, or `options` for a row without an id, at partition -1). */
+  puts?: Record<string, unknown>[];
+  /** `[partition, below]`: delete the journal's rows of `partition` with offsets below. */
+  deletes?: [number, number][];
+  /** `[partition, offset]`: delete one row of the journal. */
+  removes?: [number, number][];
+  /** `[generation, partition, offset]`: delete one row of another generation (a record moved into this one). */
+  foreign?: [string, number, number][];
+}
+
+/** Where an outbox is kept, for environments without IndexedDB and for tests: asynchronous, each write atomic. */
+export interface DurableStore {
+  /** A name of its own (not "indexeddb", "localstorage" or "none"): `DurableTopic.storage`. */
+  readonly kind: string;
+  write(journal: { generation: string; meta: Record<string, unknown> }, change: DurableStoreChange): Promise<void>;
+  /** Every generation's meta (`{ generation, topic, partitions, created, lastSeen, closed, ... }`). */
+  outboxes(): Promise<Record<string, unknown>[]>;
+  /** A generation's rows. */
+  records(generation: string): Promise<Record<string, unknown>[]>;
+  /** Deletes a generation's meta and rows, at once. */
+  drop(generation: string): Promise<void>;
+  close(): void;
+}
+
 export interface DurableOptions extends SinkOptions {
-  /** Where the outbox is kept: "auto" (default: IndexedDB, else localStorage), "indexeddb", "localstorage", "none". */
-  storage?: "auto" | "indexeddb" | "localstorage" | "none";
+  /** Where the outbox is kept: "auto" (default: IndexedDB, else localStorage), "indexeddb", "localstorage", "none", or a store of your own. */
+  storage?: "auto" | "indexeddb" | "localstorage" | "none" | DurableStore;
   /** The IndexedDB database name / localStorage key prefix (default "tributary-durable"). */
   name?: string;
   /** Storage and replay failures, and records the sink gave up; default `console.error`. */
@@ -37,6 +65,8 @@ export interface DurableOptions extends SinkOptions {
   onReplay?: (event: ReplayEvent) => void;
   /** How often an open page looks for outboxes of closed tabs (default 10000 ms). */
   scanIntervalMs?: number;
+  /** Start paused, as after `pause()`: nothing is sent (not even older outboxes) until `resume()` (default false). */
+  paused?: boolean;
   /** The global whose events are followed (default `globalThis`). */
   window?: unknown;
 }
@@ -44,19 +74,25 @@ export interface DurableOptions extends SinkOptions {
 export interface DurableStats {
   /** This page's message id prefix. */
   generation: string;
-  storage: "indexeddb" | "localstorage" | "none";
+  storage: string;
   online: boolean;
+  /** `pause()` (or the `paused` option) holds the sinks. */
+  paused: boolean;
   /** The sink's state. */
   state: string;
   /** Records not acknowledged yet (with or without an offset). */
   pending: number;
-  /** Records sent but without an offset yet. */
+  /** Records sent and not in the log yet: without an id, their row being written, or waiting for room. */
   unassigned: number;
   /** Records written to storage and not acknowledged yet. */
   saved: number;
   /** Records waiting to be written. */
   unsaved: number;
   storageErrors: number;
+  /** Storage writes (IndexedDB transactions, localStorage snapshots, spills) since the page opened. */
+  storageWrites: number;
+  /** Rows those writes put or deleted (a deleted range counts once). */
+  storageRows: number;
   /** Older generations being replayed now. */
   replaying: number;
   replayedGenerations: number;
@@ -64,8 +100,13 @@ export interface DurableStats {
   replayAcked: number;
   replayPending: number;
   replayLate: number;
+  /** Records of older generations that had no id, moved into this page's outbox and sent as its records. */
   replayFresh: number;
   replayFailed: number;
+  /** Messages JetStream reported as duplicates (already stored under their id), this page's sink and the replays'. */
+  duplicates: number;
+  /** Of those, the replays' (records an earlier page had delivered before it went away). */
+  replayDuplicates: number;
   /** Records the sink gave up (reported through `onError` as SINK_UNDELIVERED). */
   undelivered: number;
   /** Of those, records of older generations' replays. */
@@ -74,7 +115,9 @@ export interface DurableStats {
 
 /** A producer whose records go through the outbox. */
 export declare class DurableProducer {
+  /** The staging producer that numbers the records (partitioner, batching, checks). */
   readonly producer: import("./index.js").TopicProducer;
+  /** Resolves once the record's row (holding its final id) is written and it is in the log. */
   send(key: string | Uint8Array | null | undefined, value: string | Uint8Array, options?: SendOptions): Promise<RecordMetadata>;
   sendAll(records: Array<[string | Uint8Array | null, string | Uint8Array, SendOptions?]>): Promise<RecordMetadata[]>;
   flush(): Promise<void>;
@@ -89,18 +132,22 @@ export declare class DurableTopic {
   readonly sink: Sink;
   /** This page's message id prefix (`Nats-Msg-Id` is `<generation>-<partition>-<offset>`). */
   readonly generation: string;
-  readonly storage: "indexeddb" | "localstorage" | "none";
+  /** "indexeddb", "localstorage", "none", or a store object's `kind`. */
+  readonly storage: string;
   /** The browser is online and `pause()` was not called. */
   readonly online: boolean;
+  /** `pause()` (or the `paused` option) holds the sinks. */
+  readonly paused: boolean;
   /** Resolves once the first look for older outboxes started their replays. */
   readonly ready: Promise<void>;
   readonly lastError: DurableError | null;
   producer(config?: ProducerConfig): DurableProducer;
-  /** Goes offline by hand (the sinks close their connections). */
+  /** Goes offline by hand (the sinks close their connections); `resume()` comes back. */
   pause(): void;
   resume(): void;
   /** Looks for outboxes of pages that are gone and sends them again. */
   scan(): Promise<void>;
+  /** Appends the open batches, waits until every record is written and in the log, then until JetStream acknowledged them all. */
   flush(): Promise<void>;
   stats(): DurableStats;
   close(): Promise<void>;

@@ -9,30 +9,41 @@
  *   `<prefix>-<partition>-<offset>`). Offsets restart at 0 in every page load, so the
  *   prefix must differ per load: two logs sharing a prefix would give two records the
  *   same id and JetStream would drop the second one.
- * - **The outbox.** Every record is written to the outbox store in the turn `send` is
- *   called, before it has an offset (an *unassigned* row), and again once the log gave it
- *   its partition and offset (the unassigned row removed in the same transaction); it is
- *   deleted when JetStream acknowledges it (the sink's `onAck`). Records can wait long
- *   for an offset: with `retention.unacked: "keep"` the log takes no more unacknowledged
- *   records than its retention bound, so while offline the rest wait in the producer's
- *   queue (and `send` waits). Store: IndexedDB
- *   (database `tributary-durable`, object stores `outboxes` and `records`); where there
- *   is none, localStorage (a JSON snapshot per generation, within its quota); failures
- *   (QuotaExceededError included) go to `onError` and `stats().storageErrors`, never
- *   swallowed. The records stay in the page's log either way.
- * - **Page lifecycle.** On `visibilitychange` (hidden) and `pagehide` the client is
- *   flushed (open batches appended, the sink sends what it can) and the outbox written;
- *   there is no `unload` handler (it would keep the page out of the back/forward cache).
- *   Unassigned rows are sent by the next load as new records (new ids): a record
- *   without an offset was never sent, so no id of it can be in JetStream. (The one gap:
- *   a page that crashes, without `pagehide`, in the milliseconds between a record's
- *   append and the write of its offset may have it sent twice.)
+ * - **The outbox, write-ahead.** No record reaches the network under an id the outbox
+ *   could not reproduce. A send is first numbered by a *staging* client of the same topic
+ *   (the producer's partitioner, batching and checks, no sink): its partition and staging
+ *   offset give its final id, `<generation>-<partition>-<base + offset>`. That id and the
+ *   record are written to the outbox (one row; IndexedDB writes are group-committed, one
+ *   transaction at a time), and only once the write has committed is the record put into
+ *   the real log at exactly that offset (`Tributary.restore`), where the sink publishes it.
+ *   `send` resolves then. The row is deleted when JetStream acknowledges the record (the
+ *   sink's `onAck`). Under `retention.unacked: "keep"` a partition over its bound takes
+ *   more records only as acknowledgements come (they wait, written, outside the log).
+ *   Store: IndexedDB (database `tributary-durable`, object stores `outboxes` and
+ *   `records`); where there is none, localStorage (a JSON snapshot per generation, written
+ *   synchronously, within its quota). Failures (QuotaExceededError included) go to
+ *   `onError` and `stats().storageErrors`, never swallowed; a record whose write failed is
+ *   delivered all the same (exactly-once across a reload is not promised for it).
+ * - **Page lifecycle.** On `visibilitychange` (hidden) the open batches are numbered, so
+ *   their rows are written while the page still runs. On `pagehide` nothing more enters
+ *   the log (the browser may abort IndexedDB writes of a page being unloaded: a record
+ *   must not be published before its row is safe), and what IndexedDB has not committed,
+ *   records with or without an id, goes to a *spill* in localStorage, synchronously, with
+ *   the `closed` flag; a send after `pagehide` (a click on a link or on Reload, a `send`
+ *   in a `pagehide` handler) is added to the spill in its own turn. The next page merges
+ *   the spill into the outbox by send sequence (`seq`) before sending anything. There is
+ *   no `unload` handler (it would keep the page out of the back/forward cache);
+ *   `pageshow` from that cache undoes the freeze.
  * - **Replay.** A later load (or another open tab) finds the outbox of a generation whose
- *   page is gone and puts its records back, at their partitions and offsets, into a
- *   client of their own (`Tributary.restore`), whose sink uses that generation's prefix:
- *   the records go out with the SAME message ids as before, so a record that had reached
- *   JetStream before the page died is dropped as a duplicate, and one that had not is
- *   stored. Each record is stored exactly once, provided the replay comes within the
+ *   page is gone and takes it in steps, each safe if the page dies at any point: *claim*
+ *   (the generation's Web Lock), *normalize* (the spill imported into IndexedDB in one
+ *   transaction that marks it imported), *send* (the records with an id are put back at
+ *   their partitions and offsets into a client of their own, `Tributary.restore`, whose
+ *   sink uses that generation's prefix: the same message ids as before, so JetStream drops
+ *   those that had arrived; acknowledgements delete their rows), *move* (records that
+ *   never had an id were never sent: each is moved into this generation in the one
+ *   transaction that writes its new id and deletes its old row, then sent as this page's),
+ *   *drop*. Each record is stored exactly once, provided the replay comes within the
  *   stream's de-duplication window of the record's first send (`duplicateWindowMs`); a
  *   record replayed later than that is counted in `stats().replayLate` and reported
  *   through `onReplay` (it may be stored twice: at-least-once past the window).
@@ -45,8 +56,12 @@
  *   tab), both send the same ids and JetStream keeps one.
  * - **Offline.** The browser's `offline` / `online` events pause and resume the sinks
  *   (`Sink.pause()` / `resume()`); `pause()` / `resume()` here do it by hand. Starting
- *   offline (`navigator.onLine === false`) starts paused. Records accumulate in the log
- *   and the outbox meanwhile.
+ *   offline (`navigator.onLine === false`) starts paused, and so does the `paused`
+ *   option (an app's own offline switch across reloads). Records accumulate in the outbox
+ *   meanwhile; while paused, older outboxes wait too.
+ * - **One writer.** The topic's log takes records from the durable producers only:
+ *   another producer's appends would take offsets the outbox has given out (the records
+ *   concerned are rejected, `LOG_CONFLICT`).
  *
  * ```js
  * import { Tributary } from "tributary";
@@ -80,6 +95,9 @@ function storageError(op, e) {
 }
 
 const copy = (v) => (v instanceof Uint8Array ? v.slice() : v);
+/** A record as the outbox stores it (`seq`: its place among the page's sends). */
+const row = ({ seq, partition, offset, key, value, timestamp, headers }) =>
+  ({ seq, partition, offset, key, value, timestamp, headers });
 
 // ---- stores ---------------------------------------------------------------------------
 
@@ -119,12 +137,19 @@ class IdbStore {
 
   constructor(db) { this.db = db; }
 
-  /** One transaction: the journal's meta, new records, deleted ranges. Started now. */
-  write(journal, { meta = false, puts = [], deletes = [], removes = [] }) {
-    const tx = this.db.transaction(["outboxes", "records"], "readwrite");
+  /**
+   * One transaction: the journal's meta, new records, deleted rows and ranges, and rows
+   * of other generations (`foreign`: `[generation, partition, offset]`, records moved into
+   * this one). Started now; all or nothing.
+   */
+  write(journal, { meta = false, puts = [], deletes = [], removes = [], foreign = [] }) {
+    // "relaxed": committed once the browser has it (a tab or browser crash keeps it), not
+    // waiting for the disk to flush (an OS crash may lose the last writes).
+    const tx = this.db.transaction(["outboxes", "records"], "readwrite", { durability: "relaxed" });
     if (meta) tx.objectStore("outboxes").put(journal.meta);
     const records = tx.objectStore("records");
     for (const [partition, offset] of removes) records.delete([journal.generation, partition, offset]);
+    for (const key of foreign) records.delete(key);
     for (const r of puts) records.put({ generation: journal.generation, ...r });
     for (const [partition, below] of deletes) records.delete(range(journal.generation, partition, below));
     tx.commit?.();
@@ -180,13 +205,31 @@ class LocalStore {
 
   constructor(name) { this.prefix = `${name}:`; }
 
-  /** Rewrites the journal's outbox, synchronously; rejects on QuotaExceededError. */
-  write(journal) {
+  /**
+   * Rewrites the journal's outbox, synchronously (the write is done when this returns);
+   * rejects on QuotaExceededError. Records moved from another generation are in it once
+   * their write is this one (`puts`), and leave that generation's snapshot right after,
+   * in the same task (`foreign`).
+   */
+  write(journal, { puts = [], foreign = [] } = {}) {
     try {
-      const unassigned = [...journal.fresh.values()].map(({ seq, key, value, options }) =>
-        ({ partition: UNASSIGNED, offset: seq, key, value, options }));
-      const records = [...journal.records(), ...unassigned].map(encodeRecord);
+      const writing = new Set(puts.map((r) => r.seq));
+      const unassigned = [...journal.fresh.values()].filter((e) => !e.movedFrom).map(({ seq, key, value, options }) =>
+        ({ partition: UNASSIGNED, offset: seq, seq, key, value, options }));
+      const held = [...journal.records()].filter((r) => !r.movedFrom || r.saved || writing.has(r.seq)).map(row);
+      const records = [...held, ...unassigned].map(encodeRecord);
       localStorage.setItem(this.prefix + journal.generation, JSON.stringify({ meta: journal.meta, records }));
+      const byGeneration = new Map();
+      for (const [g, p, o] of foreign) {
+        if (!byGeneration.has(g)) byGeneration.set(g, new Set());
+        byGeneration.get(g).add(`${p}/${o}`);
+      }
+      for (const [g, keys] of byGeneration) {
+        const v = this.#read(g);
+        if (!v) continue;
+        v.records = v.records.filter((r) => !keys.has(`${r.partition}/${r.offset}`));
+        localStorage.setItem(this.prefix + g, JSON.stringify(v));
+      }
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
@@ -220,7 +263,14 @@ class LocalStore {
   close() {}
 }
 
-/** Nothing persists (no IndexedDB, no localStorage): the outbox lives as long as the page. */
+/**
+ * Nothing persists (no IndexedDB, no localStorage): the outbox lives as long as the page.
+ *
+ * A store is `{ kind, write(journal, change), outboxes(), records(generation),
+ * drop(generation), close() }`; `openDurable`'s `storage` may be such an object (its own
+ * `kind`), e.g. a store of another environment or a test's. `write` applies `change` (see
+ * `IdbStore.write`) all or nothing and resolves once it is durable.
+ */
 class NoStore {
   kind = "none";
   write() { return Promise.resolve(); }
@@ -230,7 +280,61 @@ class NoStore {
   close() {}
 }
 
+// ---- the spill: what IndexedDB had not committed when the page went away ------------------
+
+/**
+ * localStorage, written synchronously in `pagehide` (and again for a send after it):
+ * the records of an IndexedDB outbox whose write had not committed (the browser may abort
+ * it while unloading) and the `closed` flag. The next replay of that generation merges it
+ * into IndexedDB (by `seq`) before anything of it is sent.
+ */
+const spillKey = (name, generation) => `${name}~spill:${generation}`;
+
+/** The spill of `generation`: its main key and one key per send after `pagehide` (`<key>+<seq>`). */
+function readSpill(name, generation) {
+  try {
+    const key = spillKey(name, generation);
+    const text = localStorage.getItem(key);
+    const v = text ? JSON.parse(text) : null;
+    const extra = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k?.startsWith(`${key}+`)) extra.push(JSON.parse(localStorage.getItem(k)));
+    }
+    if (!v && !extra.length) return null;
+    return { closed: v?.closed === true || extra.length > 0, lastSeen: v?.lastSeen ?? 0,
+      records: [...(v?.records ?? []), ...extra].map(decodeRecord) };
+  } catch {
+    return null;
+  }
+}
+
+function hasLocalStorage() {
+  try { return typeof localStorage !== "undefined" && localStorage !== null; } catch { return false; }
+}
+
+function removeSpill(name, generation) {
+  try {
+    const key = spillKey(name, generation);
+    const keys = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k === key || k?.startsWith(`${key}+`)) keys.push(k);
+    }
+    for (const k of keys) localStorage.removeItem(k);
+  } catch { /* no localStorage */ }
+}
+
+const isStore = (s) => s !== null && typeof s === "object" &&
+  ["write", "outboxes", "records", "drop"].every((f) => typeof s[f] === "function");
+
 async function openStore(kind, name, report) {
+  if (isStore(kind)) {
+    if (typeof kind.kind !== "string" || ["indexeddb", "localstorage", "none"].includes(kind.kind)) {
+      throw new DurableError("STORAGE_UNAVAILABLE", "a storage object needs its own `kind` name (not indexeddb, localstorage or none)");
+    }
+    return kind;
+  }
   const idb = typeof indexedDB !== "undefined";
   let ls = false;
   try { ls = typeof localStorage !== "undefined" && localStorage !== null; } catch { /* denied */ }
@@ -256,51 +360,49 @@ async function openStore(kind, name, report) {
 // ---- journals ---------------------------------------------------------------------------
 
 /**
- * The unacknowledged records of one generation, per partition in offset order, as the
- * page knows them, and the bookkeeping of what is written.
+ * The unacknowledged records of one generation as the page knows them: sends without an
+ * id yet (`fresh`), and records with their final id (partition and offset), per partition
+ * in offset order, from the moment the id is chosen until JetStream acknowledges them.
  */
 class Journal {
   constructor(generation, meta) {
     this.generation = generation;
     this.meta = meta;
-    this.outbox = new Map(); // partition -> records ({ partition, offset, key, value, timestamp, headers })
+    this.outbox = new Map(); // partition -> records ({ seq, partition, offset, key, value, timestamp, headers, saved, logged })
     this.acked = new Map(); // partition -> every offset below is acknowledged
-    this.unsaved = []; // records with an offset to write
-    this.fresh = new Map(); // seq -> a send without an offset yet: { seq, key, value, options, written }
-    this.unsavedFresh = []; // of those, the ones to write as unassigned rows
-    this.removals = []; // seqs of unassigned rows to delete (their records got offsets)
+    this.unsaved = []; // records with an id to write
+    this.fresh = new Map(); // seq -> a send without an id yet: { seq, key, value, options, movedFrom }
     this.nextSeq = 0;
     this.saved = 0; // rows written and not deleted since
   }
 
-  /** A send: kept (and written) as an unassigned row until it has an offset. */
-  enqueue(key, value, options) {
-    const e = { seq: this.nextSeq++, key: copy(key ?? null), value: copy(value), options, written: false };
+  /** A send: kept in memory (and in the spill, if the page goes away) until it has an id. */
+  enqueue(key, value, options, movedFrom) {
+    const e = { seq: this.nextSeq++, key: copy(key ?? null), value: copy(value), options, movedFrom };
     this.fresh.set(e.seq, e);
-    this.unsavedFresh.push(e);
     return e;
   }
 
-  /** The send resolved: the record moves from its unassigned row to its offset. */
-  assign(e, md) {
-    this.forget(e);
-    this.add({ partition: md.partition, offset: md.offset, key: e.key, value: e.value,
-      timestamp: md.timestamp, headers: e.options?.headers ?? {} });
+  /** The send has its id: `partition` and `offset` in the page's log, once its row is written. */
+  assign(e, partition, offset, timestamp) {
+    this.fresh.delete(e.seq);
+    const r = { seq: e.seq, partition, offset, key: e.key, value: e.value, timestamp,
+      headers: e.options?.headers ?? {}, movedFrom: e.movedFrom, saved: false, logged: false, e };
+    this.add(r);
+    return r;
   }
 
-  /** The send resolved or failed: its unassigned row goes. */
-  forget(e) {
-    this.fresh.delete(e.seq);
-    if (e.written) this.saved--;
-    this.removals.push(e.seq);
-  }
+  /** The send failed: nothing to deliver. */
+  forget(e) { this.fresh.delete(e.seq); }
 
   add(record) {
     const below = this.acked.get(record.partition) ?? -1;
     if (record.offset < below) return; // acknowledged already
     let list = this.outbox.get(record.partition);
     if (!list) this.outbox.set(record.partition, (list = []));
-    list.push(record);
+    let i = list.length;
+    while (i > 0 && list[i - 1].offset > record.offset) i--;
+    list.splice(i, 0, record);
     this.unsaved.push(record);
   }
 
@@ -320,6 +422,14 @@ class Journal {
     return true;
   }
 
+  /** Removes one record (its send failed after it had an id). */
+  drop(record) {
+    const list = this.outbox.get(record.partition);
+    const i = list ? list.indexOf(record) : -1;
+    if (i >= 0) list.splice(i, 1);
+    if (record.saved) this.saved--;
+  }
+
   *records() {
     for (const list of this.outbox.values()) yield* list;
   }
@@ -327,6 +437,13 @@ class Journal {
   get pending() {
     let n = this.fresh.size;
     for (const list of this.outbox.values()) n += list.length;
+    return n;
+  }
+
+  /** Sends not in the log yet: without an id, being written, or waiting for room. */
+  get waiting() {
+    let n = this.fresh.size;
+    for (const list of this.outbox.values()) for (const r of list) if (!r.logged) n++;
     return n;
   }
 }
@@ -352,22 +469,27 @@ function partitionCount(client, topic) {
   }
 }
 
+const RESTORE_CHUNK = 512; // records put into the log per `restore` call
+const STAGING_RETENTION = { maxBytes: 64 * 1024 }; // the staging log only numbers records
+
 /**
  * Connects `topic` of `client` to JetStream with a persistent outbox (see the module's
  * documentation). `options` are `Tributary.connect`'s (`server`, `token`, `provision`,
  * `duplicateWindowMs`, `onAck`, `onStateChange`, ...; `msgIdPrefix`, when given, starts
  * every generation's prefix) plus:
  * - `storage`: "auto" (default: IndexedDB, else localStorage), "indexeddb",
- *   "localstorage", or "none";
+ *   "localstorage", "none", or a store object (see `NoStore`);
  * - `name`: the IndexedDB database / localStorage key prefix (default "tributary-durable");
  * - `onError(error)`: storage and replay failures (`DurableError` with `code`
- *   STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED); without it they
- *   go to `console.error`;
+ *   STORAGE_QUOTA, STORAGE_FAILED, STORAGE_UNAVAILABLE, REPLAY_FAILED, SINK_UNDELIVERED,
+ *   LOG_CONFLICT); without it they go to `console.error`;
  * - `onReplay(event)`: an older generation's outbox was found and is being sent again
  *   (`{ generation, records, fresh, late, done: false }`), or is delivered
  *   (`{ ..., done: true }`);
  * - `scanIntervalMs`: how often an open page looks for outboxes of closed tabs (default
  *   10000; also on load, on `online` and when the page becomes visible);
+ * - `paused`: start paused, as after `pause()` (default false): nothing is sent, not even
+ *   an older page's outbox, until `resume()`;
  * - `window`: the global to listen on (default `globalThis`).
  */
 export async function openDurable(client, topic, options = {}) {
@@ -376,24 +498,28 @@ export async function openDurable(client, topic, options = {}) {
   return durable;
 }
 
+const own = (o, k, d) => (o !== null && typeof o === "object" && Object.hasOwn(o, k) ? o[k] : d);
+
 export class DurableTopic {
   constructor(client, topic, options) {
-    const {
-      storage = "auto", name = "tributary-durable", onError, onReplay, scanIntervalMs = 10_000,
-      window: win = globalThis, msgIdPrefix, onAck, onStateChange, ...sinkOptions
-    } = options;
+    const sinkOptions = {};
+    const mine = new Set(["storage", "name", "onError", "onReplay", "scanIntervalMs", "paused", "window", "msgIdPrefix", "onAck", "onStateChange"]);
+    if (options !== null && typeof options === "object") {
+      for (const k of Object.keys(options)) if (!mine.has(k)) sinkOptions[k] = options[k];
+    }
+    const msgIdPrefix = own(options, "msgIdPrefix", undefined);
     this.client = client;
     this.topic = topic;
-    this.name = name;
-    this._storageKind = storage;
-    this._onError = onError;
-    this._onReplay = onReplay;
-    this._onAck = onAck;
-    this._onStateChange = onStateChange;
-    this._scanIntervalMs = scanIntervalMs;
-    this._win = win;
+    this.name = own(options, "name", "tributary-durable");
+    this._storageKind = own(options, "storage", "auto");
+    this._onError = own(options, "onError", undefined);
+    this._onReplay = own(options, "onReplay", undefined);
+    this._onAck = own(options, "onAck", undefined);
+    this._onStateChange = own(options, "onStateChange", undefined);
+    this._scanIntervalMs = own(options, "scanIntervalMs", 10_000);
+    this._win = own(options, "window", globalThis);
     this._sinkOptions = sinkOptions;
-    this._windowMs = sinkOptions.duplicateWindowMs ?? 120_000;
+    this._windowMs = own(sinkOptions, "duplicateWindowMs", 120_000);
     const stamp = Date.now().toString(36);
     /** This page's message id prefix: `<msgIdPrefix>-<time><random>` or `<time><random>`. */
     this.generation = `${msgIdPrefix ? `${msgIdPrefix}-` : ""}${stamp}${randomHex(12)}`;
@@ -402,14 +528,27 @@ export class DurableTopic {
       generation: this.generation, topic, partitions: this._partitions,
       created: Date.now(), lastSeen: Date.now(), closed: false,
     });
-    this._manualOffline = false;
+    // Where each partition's records of this generation start, and the next offset to
+    // put into the log: ids are `<generation>-<partition>-<base + staging offset>`.
+    this._base = [];
+    this._next = [];
+    for (let p = 0; p < this._partitions; p++) {
+      const hw = client.partitionInfo(topic, p).highWatermark;
+      this._base.push(hw);
+      this._next.push(hw);
+    }
+    this._manualOffline = own(options, "paused", false) === true;
+    this._frozen = false; // after pagehide: nothing more enters the log
     this._replays = new Map(); // generation -> { sinks: Set<Sink>, clients }
     this._replaySinks = new Set();
     this._saveQueued = false;
     this._writes = new Set();
+    this._idle = [];
+    this._onlineWaiters = [];
     this._counts = {
-      storageErrors: 0, replayedGenerations: 0, replayedRecords: 0, replayAcked: 0,
-      replayLate: 0, replayFresh: 0, replayFailed: 0, undelivered: 0, replayUndelivered: 0,
+      storageErrors: 0, storageWrites: 0, storageRows: 0, replayedGenerations: 0, replayedRecords: 0,
+      replayAcked: 0, replayLate: 0, replayFresh: 0, replayFailed: 0, replayDuplicates: 0,
+      undelivered: 0, replayUndelivered: 0,
     };
     this.lastError = null;
     this._closed = false;
@@ -430,12 +569,19 @@ export class DurableTopic {
       });
     }
     await this._write({ meta: true });
+    // Sends are numbered by a staging client of the same topic (its producer's partitioner,
+    // batching and checks); a record enters the real log, where the sink can publish it,
+    // only once its row, holding its final id, is written.
+    const Client = this.client.constructor;
+    this._staging = new Client();
+    this._staging.createTopic(this.topic, { partitions: this._partitions, retention: STAGING_RETENTION });
     this.sink = this.client.connect(this.topic, {
       ...this._sinkOptions,
       msgIdPrefix: this.generation,
       onAck: (progress) => {
         const { deletes } = this._progress(this._journal, progress);
         if (deletes.length) this._write({ deletes });
+        this._pump(); // acknowledgements make room in the log
         this._onAck?.(progress);
       },
       onStateChange: (state, error) => this._onStateChange?.(state, error),
@@ -453,6 +599,9 @@ export class DurableTopic {
     return !this._manualOffline && nav?.onLine !== false;
   }
 
+  /** Whether `pause()` (or the `paused` option) holds the sinks, whatever the browser says. */
+  get paused() { return this._manualOffline; }
+
   _listen() {
     const w = this._win;
     if (typeof w.addEventListener !== "function") return;
@@ -460,11 +609,12 @@ export class DurableTopic {
     this._handlers = [
       [w, "offline", () => this._applyOnline()],
       [w, "online", () => { this._applyOnline(); this.scan(); }],
-      [w, "pagehide", (e) => this._hide(true, e.persisted)],
+      [w, "pagehide", (e) => this._pagehide(e?.persisted === true)],
+      [w, "pageshow", (e) => { if (e?.persisted) this._pageshow(); }],
     ];
     if (doc) {
       this._handlers.push([doc, "visibilitychange", () => {
-        if (doc.visibilityState === "hidden") this._hide(false, false);
+        if (doc.visibilityState === "hidden") this._hidden();
         else this.scan();
       }]);
     }
@@ -478,6 +628,7 @@ export class DurableTopic {
 
   _applyOnline() {
     const up = this.online;
+    if (up) for (const f of this._onlineWaiters.splice(0)) f();
     for (const sink of [this.sink, ...this._replaySinks]) {
       if (sink.state === "closed" || sink.state === "failed") continue;
       if (up && sink.state === "offline") sink.resume();
@@ -492,21 +643,85 @@ export class DurableTopic {
   resume() { this._manualOffline = false; this._applyOnline(); this.scan(); }
 
   /**
-   * The page is being hidden (`visibilitychange`) or left (`pagehide`): append the open
-   * batches (the sink sends what it can while the page lasts) and write the outbox. The
-   * writes are started after the sends' reactions ran (they give records their offsets),
-   * in microtasks of this same event, while the page still exists.
+   * The page is hidden (it may be left, or killed later without `pagehide`): numbers the
+   * open batches, so their rows are written (and sent) while the page still runs.
    */
-  _hide(leaving, persisted) {
-    this.client.flush().catch(() => {
-      // A flush is only a push here; failures are the sink's (reported through its state),
-      // and the records stay in the outbox whatever happens.
-    });
-    queueMicrotask(() => queueMicrotask(() => {
-      this._journal.meta.lastSeen = Date.now();
-      this._journal.meta.closed = leaving && !persisted;
-      this._save({ meta: true });
-    }));
+  _hidden() {
+    if (this._frozen || this._closed) return;
+    this._staging.flush().catch(() => {}); // failures are the sends' own rejections
+    this._journal.meta.lastSeen = Date.now();
+    this._write({ meta: true });
+  }
+
+  /**
+   * The page is being left (`pagehide`): from now on nothing more enters the log (a write
+   * the browser aborts while unloading must not leave a published record without its
+   * row), and what storage has not committed goes to the spill, synchronously, with the
+   * `closed` flag. A later `visibilitychange` leaves that flag alone; `pageshow` from the
+   * back/forward cache undoes all this.
+   */
+  _pagehide(persisted) {
+    if (this._closed) return;
+    this._frozen = true;
+    const meta = this._journal.meta;
+    meta.lastSeen = Date.now();
+    meta.closed = !persisted;
+    this._spill();
+    if (this._store.kind !== "localstorage") this._write({ meta: true });
+  }
+
+  _pageshow() {
+    if (this._closed) return;
+    this._frozen = false;
+    this._journal.meta.closed = false;
+    this._journal.meta.lastSeen = Date.now();
+    removeSpill(this.name, this.generation);
+    this._write({ meta: true });
+    this._pump();
+  }
+
+  /**
+   * Writes what storage has not committed, synchronously (see `_pagehide`); `entry`: a
+   * send after that, written on its own (a key of its own: no rewrite of the rest).
+   */
+  _spill(entry) {
+    const j = this._journal;
+    if (this._store.kind === "none") return;
+    if (this._store.kind !== "localstorage" && !hasLocalStorage()) return; // nowhere to spill to
+    if (entry) {
+      if (entry.movedFrom) return;
+      try {
+        localStorage.setItem(`${spillKey(this.name, this.generation)}+${entry.seq}`, JSON.stringify(encodeRecord(
+          { seq: entry.seq, partition: UNASSIGNED, offset: entry.seq, key: entry.key, value: entry.value, options: entry.options })));
+        this._counts.storageWrites++;
+        this._counts.storageRows++;
+      } catch (e) {
+        this._report(storageError(`writing the spill of ${this.generation}`, e));
+      }
+      return;
+    }
+    if (this._store.kind === "localstorage") {
+      // The store itself is synchronous: its snapshot holds sends without an id too.
+      const puts = j.unsaved;
+      j.unsaved = [];
+      this._write({ meta: true, puts }, j, { final: true }).then((ok) => this._saved(j, puts, ok));
+      return;
+    }
+    const records = [];
+    for (const e of j.fresh.values()) {
+      if (!e.movedFrom) records.push({ seq: e.seq, partition: UNASSIGNED, offset: e.seq, key: e.key, value: e.value, options: e.options });
+    }
+    for (const r of j.records()) if (!r.saved && !r.movedFrom) records.push(row(r));
+    try {
+      localStorage.setItem(spillKey(this.name, this.generation), JSON.stringify({
+        generation: this.generation, closed: j.meta.closed, lastSeen: j.meta.lastSeen,
+        records: records.map(encodeRecord),
+      }));
+      this._counts.storageWrites++;
+      this._counts.storageRows += records.length;
+    } catch (e) {
+      this._report(storageError(`writing the spill of ${this.generation}`, e));
+    }
   }
 
   _heartbeat() {
@@ -563,9 +778,42 @@ export class DurableTopic {
     else console.error(error);
   }
 
+  /**
+   * Writes `change` to a journal's outbox; resolves with whether it was written (failures
+   * are reported). Writes of this page's journal to an asynchronous store (IndexedDB, or
+   * a `storage` object) are group-committed: one transaction at a time, the changes that
+   * come meanwhile in the next one.
+   */
+  _write(change, journal = this._journal, { final = false } = {}) {
+    if (this._closed && journal === this._journal && !final) return Promise.resolve(true);
+    if (journal !== this._journal || this._store.kind === "localstorage") return this._writeNow(change, journal);
+    const q = this._queued ??= { meta: false, puts: [], deletes: [], removes: [], foreign: [], done: [] };
+    q.meta ||= change.meta === true;
+    for (const k of ["puts", "deletes", "removes", "foreign"]) if (change[k]) q[k].push(...change[k]);
+    const p = new Promise((resolve) => q.done.push(resolve));
+    this._writes.add(p);
+    p.finally(() => this._writes.delete(p));
+    this._drainWrites();
+    return p;
+  }
+
+  _drainWrites() {
+    if (this._inflight || !this._queued) return;
+    const q = this._queued;
+    this._queued = null;
+    const { done, ...change } = q;
+    this._inflight = this._writeNow(change, this._journal).then((ok) => {
+      this._inflight = null;
+      for (const f of done) f(ok);
+      this._drainWrites();
+    });
+  }
+
   /** Starts one write of a journal now; failures are reported; resolves either way. */
-  _write(change, journal = this._journal) {
-    if (this._closed && journal === this._journal && !change.final) return Promise.resolve();
+  _writeNow(change, journal) {
+    this._counts.storageWrites++;
+    this._counts.storageRows += (change.puts?.length ?? 0) + (change.deletes?.length ?? 0) +
+      (change.removes?.length ?? 0) + (change.foreign?.length ?? 0);
     const p = this._store.write(journal, change).then(
       () => true,
       (e) => { this._report(storageError(`writing the outbox of ${journal.generation}`, e)); return false; });
@@ -574,58 +822,123 @@ export class DurableTopic {
     return p;
   }
 
-  /** Writes the records not written yet (after this turn's sends got their offsets). */
+  /** Writes the records that got their id this turn, in one transaction. */
   _queueSave() {
     if (this._saveQueued) return;
     this._saveQueued = true;
-    queueMicrotask(() => { this._saveQueued = false; this._save({}); });
+    queueMicrotask(() => { this._saveQueued = false; this._save(); });
   }
 
-  _save({ meta = false }) {
+  _save() {
     const j = this._journal;
     const notAcked = (r) => r.offset >= (j.acked.get(r.partition) ?? -1);
     const puts = j.unsaved.filter(notAcked);
-    const fresh = j.unsavedFresh.filter((e) => j.fresh.has(e.seq));
-    const removals = j.removals;
     j.unsaved = [];
-    j.unsavedFresh = [];
-    j.removals = [];
-    const rows = puts.map(({ partition, offset, key, value, timestamp, headers }) =>
-      ({ partition, offset, key, value, timestamp, headers }));
-    for (const { seq, key, value, options } of fresh) rows.push({ partition: UNASSIGNED, offset: seq, key, value, options });
-    if (!rows.length && !removals.length && !meta) return;
-    this._write({ meta, puts: rows, removes: removals.map((seq) => [UNASSIGNED, seq]) }).then((ok) => {
-      if (ok) {
-        for (const r of puts) if (notAcked(r) && !r.saved) { r.saved = true; j.saved++; }
-        for (const e of fresh) if (j.fresh.has(e.seq) && !e.written) { e.written = true; j.saved++; }
-      } else {
-        // Kept in memory (and in the log); written again with the next save.
-        j.unsaved.push(...puts.filter(notAcked));
-        j.unsavedFresh.push(...fresh.filter((e) => j.fresh.has(e.seq)));
-        j.removals.push(...removals);
-      }
-    });
+    if (!puts.length) return;
+    const foreign = puts.filter((r) => r.movedFrom).map((r) => r.movedFrom);
+    this._write({ puts: puts.map(row), foreign }).then((ok) => this._saved(j, puts, ok));
   }
 
-  /** Tracks one send: written as unassigned now, at its offset once it has one. */
-  _track(promise, key, value, options) {
+  /** A write of `puts` ended: written records may enter the log (see `_pump`). */
+  _saved(j, puts, ok) {
+    const notAcked = (r) => r.offset >= (j.acked.get(r.partition) ?? -1);
+    for (const r of puts) {
+      if (ok) {
+        if (!r.saved && notAcked(r)) { r.saved = true; j.saved++; }
+        r.e?.onSaved?.(true);
+      } else {
+        // Written again with the next save. Meanwhile a record of this page is delivered
+        // all the same (the failure is reported: exactly-once across a reload cannot be
+        // promised for it); a record moved from an older outbox waits, as it is still there.
+        if (notAcked(r)) j.unsaved.push(r);
+        if (!r.movedFrom) r.unwritten = true;
+        r.e?.onSaved?.(false);
+      }
+    }
+    this._pump();
+  }
+
+  /**
+   * Puts the records whose rows are written into the log, per partition in offset order
+   * (the sink publishes them from there), while the log has room: under
+   * `retention.unacked: "keep"`, a partition over its bound with unacknowledged records
+   * takes more only as acknowledgements come. Each send resolves once its record is in.
+   */
+  _pump() {
+    if (this._frozen || this._closed) return;
     const j = this._journal;
-    const e = j.enqueue(key, value, options);
-    this._queueSave();
-    return promise.then((md) => {
-      j.assign(e, md);
+    for (const [p, list] of j.outbox) {
+      let i = 0;
+      while (i < list.length && list[i].logged) i++;
+      while (i < list.length) {
+        const run = [];
+        while (i + run.length < list.length && run.length < RESTORE_CHUNK) {
+          const r = list[i + run.length];
+          if (r.offset !== this._next[p] + run.length || !(r.saved || r.unwritten)) break;
+          run.push(r);
+        }
+        if (!run.length) break;
+        const info = this.client.partitionInfo(this.topic, p);
+        if (info.overBound && info.ackedOffset !== null && info.highWatermark > info.ackedOffset) break;
+        try {
+          this.client.restore(this.topic, p, run.map(({ offset, key, value, timestamp, headers }) =>
+            ({ offset, key, value, timestamp, headers })));
+        } catch (e) {
+          // Another producer appended to this topic's log: these ids cannot be kept.
+          const error = new DurableError("LOG_CONFLICT", `partition ${p} of "${this.topic}": ` +
+            `${e?.message ?? e} (a topic opened with tributary/durable takes records from its producers only)`, e);
+          this._report(error);
+          const dropped = list.slice(i);
+          for (const r of dropped) { j.drop(r); r.e.reject?.(error); }
+          this._write({ removes: dropped.map((r) => [p, r.offset]) });
+          break;
+        }
+        this._next[p] += run.length;
+        i += run.length;
+        for (const r of run) {
+          r.logged = true;
+          r.e.resolve?.({ topic: this.topic, partition: p, offset: r.offset, timestamp: r.timestamp });
+        }
+      }
+    }
+    this._checkIdle();
+  }
+
+  _checkIdle() {
+    if (!this._idle.length || this._journal.waiting > 0) return;
+    for (const f of this._idle.splice(0)) f();
+  }
+
+  /** Resolves once every send so far is in the log (or the page is left or closed). */
+  _settled() {
+    if (this._journal.waiting === 0 || this._frozen || this._closed) return Promise.resolve();
+    return new Promise((resolve) => this._idle.push(resolve));
+  }
+
+  /**
+   * One send: numbered by the staging producer, then given its id, written, and put into
+   * the log. Returns a promise of its RecordMetadata in the log.
+   */
+  _track(stagingPromise, entries) {
+    const j = this._journal;
+    const results = entries.map((e) => new Promise((resolve, reject) => { e.resolve = resolve; e.reject = reject; }));
+    if (this._frozen) for (const e of entries) this._spill(e); // a send after pagehide: kept in the spill
+    stagingPromise.then((mds) => {
+      mds.forEach((md, i) => {
+        const p = md.partition;
+        j.assign(entries[i], p, this._base[p] + md.offset, md.timestamp);
+      });
       this._queueSave();
-      return md;
     }, (err) => {
-      j.forget(e); // a rejected send changed nothing: nothing to deliver
-      this._queueSave();
-      throw err;
+      for (const e of entries) { j.forget(e); e.reject(err); }
+      this._checkIdle();
     });
+    return results;
   }
 
   /** A producer for the topic whose records go through the outbox. */
   producer(config) {
-    return new DurableProducer(this, this.client.topicProducer(this.topic, config));
+    return new DurableProducer(this, this._staging.topicProducer(this.topic, config));
   }
 
   /**
@@ -634,7 +947,7 @@ export class DurableTopic {
    * visible and every `scanIntervalMs`; resolves once the replays found are started.
    */
   scan() {
-    if (this._closed) return Promise.resolve();
+    if (this._closed || this._frozen) return Promise.resolve();
     this._scanning ??= this._scan().catch((e) =>
       this._report(new DurableError("REPLAY_FAILED", `looking for older outboxes: ${e?.message ?? e}`, e)))
       .finally(() => { this._scanning = null; });
@@ -653,10 +966,51 @@ export class DurableTopic {
             return lock ? this._replay(meta) : undefined; // the lock is held until the replay ends
           }).catch((e) => { started(); this._report(new DurableError("REPLAY_FAILED", `lock of ${g}: ${e?.message ?? e}`, e)); });
         });
-      } else if (meta.closed || Date.now() - (meta.lastSeen ?? 0) > STALE_MS) {
-        this._replay(meta);
+      } else {
+        const spill = this._store.kind !== "none" ? readSpill(this.name, g) : null;
+        if (meta.closed || spill?.closed || Date.now() - Math.max(meta.lastSeen ?? 0, spill?.lastSeen ?? 0) > STALE_MS) {
+          this._replay(meta);
+        }
       }
     }
+  }
+
+  /**
+   * Step one of a replay (claimed: the generation's lock is ours): the spill goes into
+   * IndexedDB in one transaction with `spillImported` set, and rows without an id whose
+   * record has one (the same `seq`) are deleted with it. Returns the rows to replay.
+   */
+  async _normalize(meta) {
+    const g = meta.generation;
+    let rows = await this._store.records(g);
+    const spill = this._store.kind !== "none" && !meta.spillImported ? readSpill(this.name, g) : null;
+    const key = (r) => `${r.partition}/${r.offset}`;
+    const have = new Map(rows.map((r) => [key(r), r]));
+    const puts = [];
+    for (const r of spill?.records ?? []) {
+      if (!have.has(key(r))) { puts.push(r); have.set(key(r), r); }
+    }
+    const all = [...have.values()];
+    const withId = new Set(all.filter((r) => r.partition !== UNASSIGNED && r.seq !== undefined).map((r) => r.seq));
+    const shadowed = all.filter((r) => r.partition === UNASSIGNED && withId.has(r.seq ?? r.offset));
+    const live = new Set(shadowed);
+    rows = all.filter((r) => !live.has(r));
+    if (spill || shadowed.length) {
+      const journal = new Journal(g, { ...meta, spillImported: true, closed: meta.closed || spill?.closed === true });
+      if (this._store.kind === "localstorage") {
+        for (const r of rows) {
+          if (r.partition === UNASSIGNED) journal.fresh.set(r.offset, { seq: r.offset, key: r.key, value: r.value, options: r.options });
+          else journal.add({ ...r, saved: true });
+        }
+      }
+      const ok = await this._write({
+        meta: true, puts: puts.filter((r) => !live.has(r)).map((r) => (r.partition === UNASSIGNED ? r : row(r))),
+        removes: shadowed.filter((r) => !puts.includes(r)).map((r) => [UNASSIGNED, r.offset]),
+      }, journal);
+      if (!ok) throw new Error("the spill could not be written to the outbox");
+      if (spill) removeSpill(this.name, g);
+    }
+    return rows;
   }
 
   /** Sends generation `meta`'s outbox again, with its message ids, then forgets it. */
@@ -666,7 +1020,7 @@ export class DurableTopic {
     this._replays.set(g, state);
     let event = null;
     try {
-      const rows = await this._store.records(g);
+      const rows = await this._normalize(meta);
       const fresh = rows.filter((r) => r.partition === UNASSIGNED);
       const byPartition = new Map();
       for (const r of rows) {
@@ -690,16 +1044,17 @@ export class DurableTopic {
       const runs = [...byPartition].map(([p, m]) => [p, [...m.values()].sort((a, b) => a.offset - b.offset)]);
       // Each round restores, per partition, one run of consecutive offsets (a gap would
       // only come from a lost write) into a client of its own, and waits for its acks.
-      while (runs.some(([, list]) => list.length) && !this._closed) {
-        await this._replayRound(meta, runs, state);
+      while (runs.some(([, list]) => list.length) && !this._closed && !this._frozen) {
+        // Offline (or paused), a round waits: its sink would only be closed at once.
+        if (!this.online) await new Promise((resolve) => this._onlineWaiters.push(resolve));
+        else await this._replayRound(meta, runs, state);
       }
-      if (this._closed) return;
-      // Records that never had an offset: sent now as new records of this generation.
+      if (this._closed || this._frozen) return;
+      // Records that never had an id: moved into this generation, each in the transaction
+      // that writes its new id and deletes its old row, then sent as this page's records.
       if (fresh.length) {
-        const producer = this._freshProducer ??= this.producer();
-        await Promise.all(fresh.map((r) => producer.send(r.key, r.value, r.options)));
-        await Promise.all(this._writes); // in this generation's outbox before they leave the old one
-        this._counts.replayFresh += fresh.length;
+        const moved = await this._move(g, fresh);
+        if (moved < fresh.length) throw new Error(`${fresh.length - moved} records without an id could not be moved`);
       }
       await this._store.drop(g);
       this._onReplay?.({ ...event, done: true });
@@ -710,6 +1065,21 @@ export class DurableTopic {
       for (const c of state.clients) c.close().catch(() => {});
       this._replays.delete(g);
     }
+  }
+
+  /** Moves rows without an id of generation `g` into this one; resolves with how many moved. */
+  async _move(g, fresh) {
+    const producer = this._moveProducer ??= this._staging.topicProducer(this.topic);
+    const j = this._journal;
+    const staged = producer.sendAll(fresh.map((r) => [r.key, r.value, r.options]));
+    const entries = fresh.map((r) => j.enqueue(r.key, r.value, r.options, [g, UNASSIGNED, r.offset]));
+    const saved = entries.map((e) => new Promise((resolve) => { e.onSaved = resolve; }));
+    const sent = this._track(staged, entries);
+    for (const s of sent) s.catch(() => {}); // failures: counted below
+    const results = await Promise.all(saved.map((s, i) => Promise.race([s, sent[i].then(() => true, () => false)])));
+    const moved = results.filter(Boolean).length;
+    this._counts.replayFresh += moved;
+    return moved;
   }
 
   async _replayRound(meta, runs, state) {
@@ -735,7 +1105,7 @@ export class DurableTopic {
         const { deletes, arrived, gone } = this._progress(journal, progress);
         this._counts.replayAcked += arrived;
         this._counts.replayUndelivered += gone;
-        if (deletes.length && this._store.kind === "indexeddb") this._write({ deletes }, journal);
+        if (deletes.length && this._store.kind !== "localstorage") this._write({ deletes }, journal);
       },
     });
     state.sinks.add(sink);
@@ -750,50 +1120,78 @@ export class DurableTopic {
       if (this._store.kind === "localstorage") {
         const rest = new Journal(g, meta);
         for (const [p, list] of runs) if (list.length) rest.outbox.set(p, list);
+        const all = await this._store.records(g);
+        for (const r of all) if (r.partition === UNASSIGNED) rest.fresh.set(r.offset, { seq: r.offset, key: r.key, value: r.value, options: r.options });
         await this._write({}, rest);
       }
     } finally {
       this._replaySinks.delete(sink);
+      this._counts.replayDuplicates += sink.stats().duplicates;
       await sink.close().catch(() => {});
     }
   }
 
-  /** Appends every open batch and resolves once JetStream acknowledged every record. */
-  flush() { return this.client.flush(); }
+  /**
+   * Appends every open batch, waits until every record sent so far is written and in the
+   * log, and resolves once JetStream acknowledged every record (`Tributary.flush`).
+   */
+  async flush() {
+    await this._staging.flush();
+    await this._settled();
+    return this.client.flush();
+  }
 
   /** What the outbox holds and what the replays did. */
   stats() {
     const j = this._journal;
     const replayPending = this._counts.replayedRecords - this._counts.replayAcked - this._counts.replayUndelivered;
+    let live = 0;
+    for (const s of this._replaySinks) live += s.stats().duplicates;
+    const sinkDuplicates = this.sink.stats().duplicates;
     return {
       generation: this.generation,
       storage: this.storage,
       online: this.online,
+      paused: this._manualOffline,
       state: this.sink.state,
       pending: j.pending,
-      unassigned: j.fresh.size,
+      unassigned: j.waiting,
       saved: j.saved,
       unsaved: j.unsaved.length,
       replaying: this._replays.size,
       replayPending,
       ...this._counts,
+      replayDuplicates: this._counts.replayDuplicates + live,
+      duplicates: sinkDuplicates + this._counts.replayDuplicates + live,
     };
   }
 
   /**
    * Stops listening, writes what is not written, closes the sink (records not
    * acknowledged stay in the outbox: a later page sends them) and the replays, releases
-   * the lock. The client stays open.
+   * the lock. The client stays open. Sends not in the log yet reject with CLOSED (their
+   * records stay in the outbox).
    */
   async close() {
     if (this._closed) return;
-    this._save({ meta: true });
+    await this._staging.flush().catch(() => {});
+    await new Promise((r) => setTimeout(r, 0)); // the staging sends' reactions
+    this._save();
+    await Promise.all(this._writes);
+    this._pump();
+    await this._write({ meta: true });
     this._closed = true;
+    for (const f of this._onlineWaiters.splice(0)) f();
     clearInterval(this._timer);
     for (const [target, type, f] of this._handlers ?? []) target.removeEventListener(type, f);
     for (const { clients } of this._replays.values()) for (const c of clients) await c.close().catch(() => {});
     await this.sink?.close();
+    await this._staging.close().catch(() => {});
     await Promise.all(this._writes);
+    const closed = new DurableError("CLOSED", "the durable topic was closed before the record reached the log; it stays in the outbox");
+    for (const e of this._journal.fresh.values()) e.reject?.(closed);
+    for (const r of this._journal.records()) if (!r.logged) r.e.reject?.(closed);
+    this._checkIdle();
     if (this._journal.pending === 0) await this._store.drop(this.generation).catch(() => {});
     this._releaseLock?.();
   }
@@ -803,32 +1201,46 @@ export class DurableTopic {
 export class DurableProducer {
   constructor(durable, producer) {
     this.durable = durable;
+    /** The staging producer: it numbers the records (partitioner, batching, checks). */
     this.producer = producer;
   }
 
-  /** `TopicProducer.send`; the record is written to the outbox once it has its offset. */
+  /**
+   * `TopicProducer.send`: resolves with the record's partition and offset once its row is
+   * written and it is in the log (the sink publishes it from there).
+   */
   send(key, value, options) {
-    return this.durable._track(this.producer.send(key, value, options), key, value, options);
+    const d = this.durable;
+    const e = d._journal.enqueue(key, value, options);
+    let staged;
+    try {
+      staged = this.producer.send(key, value, options).then((md) => [md]);
+    } catch (err) {
+      d._journal.forget(e);
+      return Promise.reject(err);
+    }
+    return d._track(staged, [e])[0];
   }
 
-  /** `TopicProducer.sendAll`, each record written to the outbox. */
+  /** `TopicProducer.sendAll`, each record through the outbox. */
   sendAll(records) {
     const d = this.durable;
-    const j = d._journal;
-    const entries = records.map(([key, value, options]) => j.enqueue(key, value, options));
-    d._queueSave();
-    return this.producer.sendAll(records).then((mds) => {
-      mds.forEach((md, i) => j.assign(entries[i], md));
-      d._queueSave();
-      return mds;
-    }, (err) => {
-      for (const e of entries) j.forget(e);
-      d._queueSave();
-      throw err;
-    });
+    let staged;
+    try {
+      staged = this.producer.sendAll(records);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const entries = records.map(([key, value, options]) => d._journal.enqueue(key, value, options));
+    return Promise.all(d._track(staged, entries));
   }
 
-  flush() { return this.producer.flush(); }
+  /** Appends this producer's open batches and waits until their records are in the log. */
+  async flush() {
+    await this.producer.flush();
+    await this.durable._settled();
+  }
+
   stats() { return this.producer.stats(); }
   close() { return this.producer.close(); }
 }

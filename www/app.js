@@ -80,6 +80,8 @@ async function loadConfig() {
 let client;
 let durable = null;
 let config;
+// The offline switch (the "Go offline" button) is the tab's: it survives a reload.
+let manualOffline = sessionStorage.getItem("tributary-demo:offline") === "1";
 try {
   config = await loadConfig();
   const { Tributary } = await import("./pkg/browser.js");
@@ -96,10 +98,11 @@ try {
       duplicateWindowMs: config.duplicateWindowMs,
       name: "tributary-demo",
       scanIntervalMs: 3000,
+      paused: manualOffline, // nothing is sent, not even an older page's outbox, while switched off
       onStateChange: (state, error) => note(`sink: ${state}${error ? ` (${error.code}: ${error.message})` : ""}`, state === "failed"),
       onReplay: (r) => note(r.done
         ? `recovered: ${r.records + r.fresh} records of an earlier page delivered (generation ${r.generation})`
-        : `recovering ${r.records} records of an earlier page with their message ids${r.fresh ? `, ${r.fresh} without an offset yet` : ""}${r.late ? `; ${r.late} older than the de-duplication window` : ""} (generation ${r.generation})`),
+        : `recovering ${r.records} records of an earlier page with their message ids${r.fresh ? `, and ${r.fresh} that had no id yet (sent as this page's)` : ""}${r.late ? `; ${r.late} older than the de-duplication window` : ""} (generation ${r.generation})`),
       onError: (e) => note(`${e.code}: ${e.message}`, true),
     });
     producer = durable.producer();
@@ -109,6 +112,8 @@ try {
       `Unacknowledged ones wait in the outbox (${durable.storage}) and are sent again, with the same ` +
       `message ids, by the next page. This page's id prefix: ${durable.generation}.`;
     $("offline").disabled = false;
+    $("offline").textContent = manualOffline ? "Go online" : "Go offline";
+    if (manualOffline) note("offline (button, kept across the reload): nothing is sent until Go online");
     $("c-storage").textContent = durable.storage;
   } else {
     producer = client.topicProducer(config.topic);
@@ -132,9 +137,9 @@ try {
 
 // ---- controls -------------------------------------------------------------------------
 
-let manualOffline = false;
 $("offline").addEventListener("click", () => {
   manualOffline = !manualOffline;
+  sessionStorage.setItem("tributary-demo:offline", manualOffline ? "1" : "0");
   if (manualOffline) durable.pause();
   else durable.resume();
   $("offline").textContent = manualOffline ? "Go online" : "Go offline";
@@ -283,9 +288,13 @@ function frame(now) {
       $("c-pending").textContent = d.pending.toLocaleString();
       $("c-waiting").textContent = d.unassigned.toLocaleString();
       $("c-saved").textContent = d.saved.toLocaleString();
-      $("c-recovered").textContent = d.replayedRecords
-        ? `${d.replayAcked.toLocaleString()} / ${d.replayedRecords.toLocaleString()}` : "0";
-      $("c-dups").textContent = s.duplicates.toLocaleString();
+      // Records of earlier pages: with their ids (settled / found), and without an id yet
+      // (moved into this page's outbox and sent as its records).
+      $("c-recovered").textContent = d.replayedRecords + d.replayFresh
+        ? `${d.replayAcked.toLocaleString()} / ${d.replayedRecords.toLocaleString()} with ids + ${d.replayFresh.toLocaleString()} without`
+        : "0";
+      // This page's sink and the replays': resends JetStream already had.
+      $("c-dups").textContent = d.duplicates.toLocaleString();
       $("c-connects").textContent = s.connects.toLocaleString();
       $("state").dataset.state = s.state;
       $("state").textContent = s.state;

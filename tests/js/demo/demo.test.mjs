@@ -131,6 +131,10 @@ test("500 clicks with a reload and an offline spell in the middle: each click in
     const generation = before.durable.generation;
     await Promise.all([page.waitForEvent("load"), page.click("#reload")]); controls++;
     await waitDemo(page, () => window.demo?.ready === true);
+    // The offline switch survives the reload (issue 12): back online by hand.
+    assert.equal(await page.textContent("#offline"), "Go online");
+    assert.equal((await stats(page)).state, "offline");
+    await page.click("#offline"); controls++;
     const replayed = await waitDemo(page, () => {
       const d = window.demo.stats().durable;
       return d.replayedRecords > 0 && d.replayPending === 0 && d.replaying === 0 && d;

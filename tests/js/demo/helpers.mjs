@@ -57,20 +57,23 @@ export function waitDelivered(page, timeout = 30_000) {
  * Every message of `stream` (the `nats` client, over TCP): [{ msgId, subject, data }] in
  * stream order, `data` parsed as JSON (or the text when it is not JSON).
  */
-export async function readMessages(port, stream, { token, timeoutMs = 30_000 } = {}) {
+export async function readMessages(port, stream, { token, timeoutMs = 30_000, fromSeq = 1 } = {}) {
   const nc = await connect({ servers: `127.0.0.1:${port}`, token });
   try {
     const jsm = await nc.jetstreamManager();
-    const total = (await jsm.streams.info(stream)).state.messages;
+    const { state } = await jsm.streams.info(stream);
+    // The stream never deletes a message here: sequences fromSeq..last_seq are all there.
+    const total = fromSeq <= 1 ? state.messages : Math.max(0, state.last_seq - fromSeq + 1);
     const out = [];
     if (total === 0) return out;
-    const consumer = await nc.jetstream().consumers.get(stream);
+    const consumer = await nc.jetstream().consumers.get(stream,
+      fromSeq <= 1 ? {} : { deliver_policy: "by_start_sequence", opt_start_seq: fromSeq });
     const iter = await consumer.consume({ max_messages: 1000 });
     const timer = setTimeout(() => iter.stop(), timeoutMs);
     for await (const m of iter) {
       let data = m.string();
       try { data = JSON.parse(data); } catch { /* plain text */ }
-      out.push({ msgId: m.headers?.get("Nats-Msg-Id") ?? "", subject: m.subject, data });
+      out.push({ msgId: m.headers?.get("Nats-Msg-Id") ?? "", subject: m.subject, seq: m.seq, data });
       if (out.length >= total) break;
     }
     clearTimeout(timer);
@@ -97,4 +100,14 @@ export function checkSession(assert, messages, session, n) {
   assert.deepEqual(missing, [], `session ${session}: clicks missing from the stream`);
   assert.equal(mine.length, n, `session ${session}: exactly ${n} click records`);
   return mine;
+}
+
+/** The stream's last sequence (0 when empty): a run's messages come after it. */
+export async function lastSeq(port, stream, { token } = {}) {
+  const nc = await connect({ servers: `127.0.0.1:${port}`, token });
+  try {
+    return (await (await nc.jetstreamManager()).streams.info(stream)).state.last_seq;
+  } finally {
+    await nc.close();
+  }
 }
