@@ -1,7 +1,7 @@
 // `tributary produce <topic>`: records from stdin or a file, one per line, through the
 // package's own producer and sink into NATS JetStream; exit status 0 (every record
 // acknowledged), 1 (some were not, named by line), 2 (usage), 130 (interrupted).
-import { closeSync, createReadStream, openSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, openSync, readFileSync, statSync } from "node:fs";
 import process from "node:process";
 import { parse, integer, duration, oneOf, nonEmpty, UsageError } from "./args.js";
 import { LineSplitter } from "./lines.js";
@@ -373,7 +373,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
   let readError = null;
   let rawTooLarge = false;
   const reading = (async () => {
-    input = o.file ? createReadStream(o.file, { highWaterMark: CHUNK }) : stdin;
+    input = o.fd !== undefined ? createReadStream(null, { fd: o.fd, highWaterMark: CHUNK }) : stdin;
     try {
       if (o.raw) {
         const parts = [];
@@ -558,8 +558,11 @@ function setup(argv, env) {
       throw new UsageError(`cannot read --file '${o.file}': ${e.code === "ENOENT" ? "no such file" : e.code ?? e.message}`);
     }
     if (st.isDirectory()) throw new UsageError(`cannot read --file '${o.file}': it is a directory`);
+    // Opened once, here, and read from this descriptor: a FIFO opened and closed to check
+    // it, then opened again, lost what its writer had written and waited for a writer
+    // that never came.
     try {
-      closeSync(openSync(o.file, "r"));
+      o.fd = openSync(o.file, "r");
     } catch (e) {
       throw new UsageError(`cannot read --file '${o.file}': ${e.code === "EACCES" ? "permission denied" : e.code ?? e.message}`);
     }

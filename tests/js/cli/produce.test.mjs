@@ -6,7 +6,8 @@
 // bounds reading), the progress line on a terminal, Ctrl-C, Deno and Bun.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, createWriteStream } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -109,6 +110,33 @@ test("usage errors never show a credential", async () => {
     const r = await run(args, { env: { TRIBUTARY_PASSWORD: secret } });
     assert.equal(r.code, 2, r.stderr);
     assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), `${args.join(" ")}: ${r.stderr}`);
+  }
+});
+
+test("--file of a FIFO: read once, as it is written (not opened twice: the writer's lines were lost and the command hung)", async () => {
+  const nats = await startNats({ name: "cli-fifo" });
+  try {
+    const fifo = join(dir, "lines.fifo");
+    execFileSync("mkfifo", [fifo]);
+    let writer;
+    const r = await run(["produce", "fifo", "-s", nats.url, "--provision", "--key-separator", ":", "-f", fifo, "-v"], {
+      timeoutMs: 30_000,
+      onSpawn: () => {
+        // The writer opens the FIFO once the command does, writes and closes it.
+        writer = new Promise((resolve) => {
+          const out = createWriteStream(fifo);
+          out.on("error", (e) => resolve(e.code));
+          out.end("a:1\nb:2\nc:3\n", () => resolve("written"));
+        });
+      },
+    });
+    assert.equal(await writer, "written");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /tributary: 3 records acknowledged from 3 lines/);
+    const got = await readAll(nats.port, "fifo", { expect: 3 });
+    assert.deepEqual(got.map((m) => [m.key.toString(), m.value.toString()]), [["a", "1"], ["b", "2"], ["c", "3"]]);
+  } finally {
+    await nats.stop();
   }
 });
 
