@@ -6,7 +6,7 @@
 // bounds reading), the progress line on a terminal, Ctrl-C, Deno and Bun.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, createWriteStream } from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readFileSync, createWriteStream } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -110,6 +110,39 @@ test("usage errors never show a credential", async () => {
     const r = await run(args, { env: { TRIBUTARY_PASSWORD: secret } });
     assert.equal(r.code, 2, r.stderr);
     assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), `${args.join(" ")}: ${r.stderr}`);
+  }
+});
+
+test("a secret given on the command line leaves the process title (ps, /proc/<pid>/cmdline) while it runs", async () => {
+  const secret = "pa55-WORD-x2";
+  const down = `ws://127.0.0.1:${await freePort()}`; // nothing listens: the command waits for stdin
+  const cases = [
+    [["--token", secret], ["--token", "***"]],
+    [[`--token=${secret}`], ["--token=***"]],
+    [["--user", "bob", "--password", secret], ["--user", "bob", "--password", "***"]],
+    [["--user", "bob", `--password=${secret}`], ["--user", "bob", "--password=***"]],
+  ];
+  for (const [args, shown] of cases) {
+    let title = null;
+    await run(["produce", "t", "-s", down, ...args], {
+      stdin: "keep",
+      onSpawn: async (child) => {
+        // The title is set at start-up: poll until it is (or give up after 15 s).
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) {
+          try {
+            title = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").replace(/\0+$/, "").replaceAll("\0", " ");
+          } catch {
+            title = null;
+          }
+          if (title?.startsWith("tributary produce")) break;
+          await sleep(50);
+        }
+        child.kill("SIGKILL");
+      },
+    });
+    assert.equal(title, ["tributary", "produce", "t", "-s", "***", ...shown].join(" "), `${args.join(" ")}`);
+    assert.ok(!title.includes(secret));
   }
 });
 
