@@ -115,20 +115,29 @@ function server(text) {
   return text;
 }
 
-/** Line numbers, kept as ranges. */
+/** Line numbers, all counted; the lowest kept as ranges, at most about `keep` of them (a
+ *  report shows the first few), so that memory does not grow with the input: a file
+ *  where every other line lacks the separator held one range per line. */
 class Lines {
-  constructor() {
+  constructor(keep = 1000) {
     this.ranges = [];
     this.count = 0;
+    this.keep = keep;
+    this.above = Infinity; // once trimmed: lines above this one are counted, not kept
   }
   add(n) {
-    const last = this.ranges.at(-1);
     this.count++;
+    if (n > this.above) return;
+    const last = this.ranges.at(-1);
     if (last && n === last[1] + 1) last[1] = n;
     else this.ranges.push([n, n]);
+    if (this.ranges.length > 2 * this.keep) {
+      this.ranges = this._merged().slice(0, this.keep);
+      this.above = this.ranges.at(-1)[1];
+    }
   }
-  /** "lines 3-7, 12" (the first `max` ranges, in order). */
-  format(max = 20) {
+  /** The ranges kept, sorted, overlapping and adjacent ones joined. */
+  _merged() {
     const sorted = this.ranges.slice().sort((a, b) => a[0] - b[0]);
     const merged = [];
     for (const r of sorted) {
@@ -136,8 +145,15 @@ class Lines {
       if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
       else merged.push([r[0], r[1]]);
     }
-    const shown = merged.slice(0, max).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
-    const more = merged.length > max ? `, and ${merged.length - max} more ranges` : "";
+    return merged;
+  }
+  /** "lines 3-7, 12" (the first `max` ranges, in order; then how many more lines). */
+  format(max = 20) {
+    const merged = this._merged();
+    const first = merged.slice(0, max);
+    const shown = first.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
+    const rest = this.count - first.reduce((n, [a, b]) => n + b - a + 1, 0);
+    const more = rest > 0 ? `, and ${rest} more` : "";
     return `${this.count === 1 ? "line" : "lines"} ${shown.join(", ")}${more}`;
   }
 }
