@@ -466,11 +466,14 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
   }
   process.off("SIGINT", onSigint);
   for (const nums of inFlight.values()) for (const n of nums) notSent.add(n);
-  // Whatever is still waiting was not acknowledged.
+  // Whatever is still waiting was not acknowledged: added in line order, as Lines keeps
+  // the lowest (partition by partition, the first partition's lines filled what it keeps).
+  const waiting = [];
   for (const st of tracks) {
-    for (let i = st.head; i < st.lines.length; i++) notAcked.add(st.lines[i]);
+    for (let i = st.head; i < st.lines.length; i++) waiting.push(st.lines[i]);
     st.head = st.lines.length;
   }
+  for (const n of Float64Array.from(waiting).sort()) notAcked.add(n);
   const ms = Date.now() - started;
   const verb = o.delivery === "at-most-once" ? "sent (at most once: not acknowledged)" : "acknowledged";
   say(`${plural(acked, "record")} ${verb} from ${plural(lines, "line")} in ${(ms / 1000).toFixed(1)} s (${rate(acked, ms)} records/s)` +

@@ -187,6 +187,16 @@ test("lines not sent are counted, and only the first kept: memory does not grow 
   assert.ok(r.maxRssKb < 150 * 1024, `peak RSS ${r.maxRssKb} kB`);
 });
 
+test("lines not acknowledged on many partitions are named in line order, as whole ranges", async () => {
+  // 20,000 keyed lines over 8 partitions, the server down: every line waits. Partition by
+  // partition, the first's lines (every 8th or so) would fill what the report keeps.
+  const input = Array.from({ length: 20_000 }, (_, i) => `k${i}:v`).join("\n");
+  const r = await run(["produce", "t", "-s", `ws://127.0.0.1:${await freePort()}`, "--partitions", "8", "--key-separator", ":",
+    "--timeout", "2s"], { input });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /tributary: not acknowledged: 20000 records: lines 1-20000\n/);
+});
+
 test("tributary partition: partitionFor's answer, and kafkajs's with --murmur2", async () => {
   const { partitionFor } = await import(join(installed, "node.js"));
   // DESIGN.md's samples (partitions 2, 3, 7).
