@@ -72,7 +72,8 @@ Producer
 Sink (NATS JetStream over WebSocket)
   -s, --server <url>         ws:// or wss:// URL of a nats-server WebSocket listener
                              (repeatable: tried in turn)
-      --token <token>        token auth (or the TRIBUTARY_TOKEN environment variable)
+      --token <token>        token auth (or the TRIBUTARY_TOKEN environment variable,
+                             unless --user or --creds is given)
       --user <user>          user/password auth, with --password (or TRIBUTARY_PASSWORD)
       --creds <file>         a NATS .creds file (user JWT and nkey seed)
       --stream <name>        the JetStream stream (default: the topic)
@@ -527,6 +528,9 @@ const describe = (e) => `${e.code ? `${e.code}: ` : ""}${e.message ?? String(e)}
 function setup(argv, env) {
   const { help: wantsHelp, options: x, positional } = parse(spec, argv);
   if (wantsHelp) return { help: true };
+  // TRIBUTARY_TOKEN is --token's default: not when the command line names another way in.
+  const otherAuth = x.user !== undefined || x.creds !== undefined;
+  const envToken = !otherAuth && Object.hasOwn(env, "TRIBUTARY_TOKEN") ? env.TRIBUTARY_TOKEN : undefined;
   const o = {
     topic: positional.topic,
     file: x.file,
@@ -541,7 +545,7 @@ function setup(argv, env) {
     batchSize: x["batch-size"],
     compression: x.compression,
     servers: x.server,
-    token: x.token ?? (Object.hasOwn(env, "TRIBUTARY_TOKEN") ? env.TRIBUTARY_TOKEN : undefined),
+    token: x.token ?? envToken,
     user: x.user,
     pass: x.password ?? (x.user !== undefined && Object.hasOwn(env, "TRIBUTARY_PASSWORD") ? env.TRIBUTARY_PASSWORD : undefined),
     stream: x.stream,

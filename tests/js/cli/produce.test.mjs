@@ -375,6 +375,12 @@ test("refused credentials: a clear message, exit 1, nothing reported sent; the r
     const user = await run(["produce", "auth", "-s", nats.url, "--provision", "--user", "bob", "--password", password, ...common]);
     assert.equal(user.code, 0, user.stderr);
     noSecret(user);
+    // TRIBUTARY_TOKEN is --token's default, not a second credential: --user on the command
+    // line goes without it (it was a usage error: "give one of token, user/pass, ...").
+    const userOverEnv = await run(["produce", "auth2", "-s", nats.url, "--provision", "--user", "bob", "--password", password, ...common],
+      { env: { TRIBUTARY_TOKEN: token } });
+    assert.equal(userOverEnv.code, 0, userOverEnv.stderr);
+    assert.equal(await streamCount(nats.port, "auth2", { user: "bob", pass: password }), 3);
     // Wrong ones: the sink stops at once; every line is named as not acknowledged.
     const wrong = [
       await run(["produce", "auth", "-s", tokenServer.url, "--token", `${token}x`, ...common]),
