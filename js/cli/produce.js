@@ -42,7 +42,7 @@ export const spec = {
     provision: {},
     delivery: { value: "semantic", parse: delivery },
     "delivery-semantic": { value: "semantic", parse: delivery },
-    timeout: { value: "time", parse: duration },
+    timeout: { value: "time", parse: positiveDuration },
     verbose: { short: "v" },
     help: { short: "h" },
   },
@@ -98,6 +98,13 @@ function header(text) {
   const eq = text.indexOf("=");
   if (eq <= 0) throw new Error("expected name=value");
   return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+/** A duration of at least 1 ms (the value as given is quoted when it is refused). */
+function positiveDuration(text) {
+  const ms = duration(text);
+  if (ms === 0) throw new Error("must be at least 1ms");
+  return ms;
 }
 
 function delivery(text) {
@@ -563,7 +570,6 @@ function setup(argv, env) {
   }
   if (x.delivery !== undefined && x["delivery-semantic"] !== undefined) throw new UsageError("--delivery given twice (as --delivery-semantic)");
   if (!o.servers) throw new UsageError("no server: give --server ws://host:port (a nats-server WebSocket listener)");
-  if (o.timeout === 0) throw new UsageError("option --timeout: bad value '0': must be more than 0");
   if (o.user !== undefined && o.pass === undefined) throw new UsageError("--user needs --password (or TRIBUTARY_PASSWORD)");
   if (o.pass !== undefined && o.user === undefined) throw new UsageError("--password needs --user");
   if (x.creds !== undefined) {

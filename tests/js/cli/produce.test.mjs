@@ -65,6 +65,11 @@ test("usage errors: exit 2 with a one-line message and the usage", async () => {
   assertUsage(await run(["produce", "t", ...server, "--linger=5 parsecs"]),
     "tributary produce: option --linger: bad value '5 parsecs': not a duration (e.g. 150ms, 20s, 2m)");
   assertUsage(await run(["produce", "t", ...server, "--batch-size"]), "tributary produce: option --batch-size needs a value (bytes)");
+  // The value quoted is the one given (it was '0' for "0.4", rounded to whole milliseconds).
+  for (const zero of ["0", "0.4", "0s"]) {
+    assertUsage(await run(["produce", "t", ...server, "--timeout", zero]),
+      `tributary produce: option --timeout: bad value '${zero}': must be at least 1ms`);
+  }
   assertUsage(await run(["produce", "t", ...server, "--compression", "zstd"]),
     "tributary produce: option --compression: bad value 'zstd': must be one of none, gzip, snappy, lz4");
   assertUsage(await run(["produce", "t", ...server, "--partitions", "4", "--partition", "4"]),
