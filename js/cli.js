@@ -5,7 +5,7 @@
 // `tributary <command> --help` for each.
 import process from "node:process";
 import { readFileSync } from "node:fs";
-import { parse, integer, UsageError } from "./cli/args.js";
+import { parse, redact, integer, UsageError } from "./cli/args.js";
 
 const HELP = `tributary: a producer after Fluvio's, into NATS JetStream
 
@@ -71,7 +71,11 @@ async function partition(argv) {
 
 async function main(argv) {
   const [command, ...rest] = argv;
-  if (command === "produce") return (await import("./cli/produce.js")).produce(rest);
+  if (command === "produce") {
+    const { produce, spec } = await import("./cli/produce.js");
+    hideSecrets(["tributary", command, ...redact(spec, rest)]);
+    return produce(rest);
+  }
   if (command === "partition") return partition(rest);
   if (command === "--help" || command === "-h" || command === "help") {
     process.stdout.write(HELP);
@@ -85,6 +89,20 @@ async function main(argv) {
   const what = command === undefined ? "missing <command>" : `unknown command '${command}'`;
   process.stderr.write(`tributary: ${what}\nUsage: tributary <command> [OPTIONS] (commands: produce, partition; tributary --help)\n`);
   return 2;
+}
+
+/**
+ * Shows `argv` (secrets masked) as the process title: on Linux the title is written over
+ * the arguments, so `ps` and /proc/<pid>/cmdline stop showing a --token or --password
+ * given on the command line (TRIBUTARY_TOKEN / TRIBUTARY_PASSWORD never show there).
+ * Bun keeps its arguments there (its title setter leaves them).
+ */
+function hideSecrets(argv) {
+  try {
+    process.title = argv.join(" ");
+  } catch {
+    // not settable here
+  }
 }
 
 /** Exits once stdout and stderr have written everything (a pipe may still hold some). */

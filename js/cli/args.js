@@ -1,6 +1,6 @@
 // The command line's options: parsed against a table per command, each bad argument a
 // UsageError (exit status 2) with a one-line message. A secret option's value (`secret`)
-// never appears in a message.
+// never appears in a message, nor in the process title (`redact`).
 
 export class UsageError extends Error {}
 
@@ -12,40 +12,19 @@ export class UsageError extends Error {}
 export function parse(spec, argv) {
   const options = Object.create(null);
   const positional = [];
-  const byShort = new Map();
-  for (const [name, o] of Object.entries(spec.options)) if (o.short) byShort.set(o.short, name);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--") {
-      positional.push(...argv.slice(i + 1));
-      break;
-    }
-    let name;
-    let value;
-    if (arg.startsWith("--")) {
-      const eq = arg.indexOf("=");
-      name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-      if (eq >= 0) value = arg.slice(eq + 1);
-      if (!Object.hasOwn(spec.options, name)) throw new UsageError(`unknown option --${name}`);
-    } else if (arg.length > 1 && arg.startsWith("-")) {
-      const short = arg[1];
-      if (!byShort.has(short)) throw new UsageError(`unknown option -${short}`);
-      name = byShort.get(short);
-      if (arg.length > 2) value = arg.slice(2);
-    } else {
-      positional.push(arg);
+  for (const t of scan(spec, argv)) {
+    if (t.unknown) throw new UsageError(`unknown option ${t.unknown}`);
+    if (t.positional !== undefined) {
+      positional.push(t.positional);
       continue;
     }
-    const o = spec.options[name];
+    const { name, o, value } = t;
     if (!o.value) {
       if (value !== undefined) throw new UsageError(`option --${name} takes no value`);
       options[name] = true;
       continue;
     }
-    if (value === undefined) {
-      if (i + 1 >= argv.length) throw new UsageError(`option --${name} needs a value (${o.value})`);
-      value = argv[++i];
-    }
+    if (value === undefined) throw new UsageError(`option --${name} needs a value (${o.value})`);
     let parsed = value;
     if (o.parse) {
       try {
@@ -64,6 +43,65 @@ export function parse(spec, argv) {
   if (positional.length < names.length) throw new UsageError(`missing <${names[positional.length]}>`);
   if (positional.length > names.length) throw new UsageError(`unexpected argument '${positional[names.length]}'`);
   return { options, positional: Object.fromEntries(names.map((n, i) => [n, positional[i]])) };
+}
+
+/**
+ * `argv` with the value of every secret option replaced by "***", read as `parse` reads
+ * it (for the process title, which `ps` shows to every user of the machine).
+ */
+export function redact(spec, argv) {
+  const out = argv.slice();
+  for (const t of scan(spec, argv)) {
+    if (!t.o?.secret || t.value === undefined) continue;
+    out[t.at] = `${argv[t.at].slice(0, argv[t.at].length - t.value.length)}***`;
+  }
+  return out;
+}
+
+/**
+ * The arguments, one at a time, as { positional }, { unknown: "--name" | "-x" } or an
+ * option { name, o (its spec), value (undefined: none), at (the index of the argument
+ * holding the value) }. An option that takes a value takes the next argument when it
+ * has none of its own (`--name=value`, `-xvalue`); after "--" all are positional.
+ */
+function* scan(spec, argv) {
+  const byShort = new Map();
+  for (const [name, o] of Object.entries(spec.options)) if (o.short) byShort.set(o.short, name);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--") {
+      for (const p of argv.slice(i + 1)) yield { positional: p };
+      return;
+    }
+    let name;
+    let value;
+    if (arg.startsWith("--")) {
+      const eq = arg.indexOf("=");
+      name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      if (eq >= 0) value = arg.slice(eq + 1);
+      if (!Object.hasOwn(spec.options, name)) {
+        yield { unknown: `--${name}` };
+        continue;
+      }
+    } else if (arg.length > 1 && arg.startsWith("-")) {
+      if (!byShort.has(arg[1])) {
+        yield { unknown: `-${arg[1]}` };
+        continue;
+      }
+      name = byShort.get(arg[1]);
+      if (arg.length > 2) value = arg.slice(2);
+    } else {
+      yield { positional: arg };
+      continue;
+    }
+    const o = spec.options[name];
+    let at = i;
+    if (o.value && value === undefined && i + 1 < argv.length) {
+      at = ++i;
+      value = argv[at];
+    }
+    yield { name, o, value, at };
+  }
 }
 
 /** A whole number in [min, max]. */

@@ -6,6 +6,7 @@
 //   when the line starts with it: an empty key, not "no key"), the value after (empty
 //   when the line ends with it). A line without the separator is not sent: it is
 //   reported by number (`onSkip`), and the command exits 1.
+// - A byte order mark (U+FEFF) is data, kept wherever it is (also at the start).
 // - A line that is not valid UTF-8 is sent as its bytes, unchanged (key and value
 //   split on the separator's UTF-8 bytes); valid lines are sent as strings.
 // - A line (key and value) longer than `maxBytes` is not sent: it is reported by number,
@@ -29,7 +30,7 @@ export class LineSplitter {
     this.key = key;
     this.maxBytes = maxBytes;
     this.onSkip = onSkip;
-    this.decoder = new TextDecoder("utf-8", { fatal: true });
+    this.decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }); // a BOM is data: kept
     this.carry = null; // bytes of an unfinished line
     this.skipping = false; // inside a line already reported too long
     this.lineNo = 0;

@@ -1,7 +1,7 @@
 // `tributary produce <topic>`: records from stdin or a file, one per line, through the
 // package's own producer and sink into NATS JetStream; exit status 0 (every record
 // acknowledged), 1 (some were not, named by line), 2 (usage), 130 (interrupted).
-import { closeSync, createReadStream, openSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, openSync, readFileSync, statSync } from "node:fs";
 import process from "node:process";
 import { parse, integer, duration, oneOf, nonEmpty, UsageError } from "./args.js";
 import { LineSplitter } from "./lines.js";
@@ -42,7 +42,7 @@ export const spec = {
     provision: {},
     delivery: { value: "semantic", parse: delivery },
     "delivery-semantic": { value: "semantic", parse: delivery },
-    timeout: { value: "time", parse: duration },
+    timeout: { value: "time", parse: positiveDuration },
     verbose: { short: "v" },
     help: { short: "h" },
   },
@@ -72,7 +72,8 @@ Producer
 Sink (NATS JetStream over WebSocket)
   -s, --server <url>         ws:// or wss:// URL of a nats-server WebSocket listener
                              (repeatable: tried in turn)
-      --token <token>        token auth (or the TRIBUTARY_TOKEN environment variable)
+      --token <token>        token auth (or the TRIBUTARY_TOKEN environment variable,
+                             unless --user or --creds is given)
       --user <user>          user/password auth, with --password (or TRIBUTARY_PASSWORD)
       --creds <file>         a NATS .creds file (user JWT and nkey seed)
       --stream <name>        the JetStream stream (default: the topic)
@@ -99,6 +100,13 @@ function header(text) {
   return [text.slice(0, eq), text.slice(eq + 1)];
 }
 
+/** A duration of at least 1 ms (the value as given is quoted when it is refused). */
+function positiveDuration(text) {
+  const ms = duration(text);
+  if (ms === 0) throw new Error("must be at least 1ms");
+  return ms;
+}
+
 function delivery(text) {
   return oneOf(["at-least-once", "at-most-once"], { at_least_once: "at-least-once", at_most_once: "at-most-once" })(text);
 }
@@ -115,20 +123,29 @@ function server(text) {
   return text;
 }
 
-/** Line numbers, kept as ranges. */
+/** Line numbers, all counted; the lowest kept as ranges, at most about `keep` of them (a
+ *  report shows the first few), so that memory does not grow with the input: a file
+ *  where every other line lacks the separator held one range per line. */
 class Lines {
-  constructor() {
+  constructor(keep = 1000) {
     this.ranges = [];
     this.count = 0;
+    this.keep = keep;
+    this.above = Infinity; // once trimmed: lines above this one are counted, not kept
   }
   add(n) {
-    const last = this.ranges.at(-1);
     this.count++;
+    if (n > this.above) return;
+    const last = this.ranges.at(-1);
     if (last && n === last[1] + 1) last[1] = n;
     else this.ranges.push([n, n]);
+    if (this.ranges.length > 2 * this.keep) {
+      this.ranges = this._merged().slice(0, this.keep);
+      this.above = this.ranges.at(-1)[1];
+    }
   }
-  /** "lines 3-7, 12" (the first `max` ranges, in order). */
-  format(max = 20) {
+  /** The ranges kept, sorted, overlapping and adjacent ones joined. */
+  _merged() {
     const sorted = this.ranges.slice().sort((a, b) => a[0] - b[0]);
     const merged = [];
     for (const r of sorted) {
@@ -136,8 +153,15 @@ class Lines {
       if (last && r[0] <= last[1] + 1) last[1] = Math.max(last[1], r[1]);
       else merged.push([r[0], r[1]]);
     }
-    const shown = merged.slice(0, max).map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
-    const more = merged.length > max ? `, and ${merged.length - max} more ranges` : "";
+    return merged;
+  }
+  /** "lines 3-7, 12" (the first `max` ranges, in order; then how many more lines). */
+  format(max = 20) {
+    const merged = this._merged();
+    const first = merged.slice(0, max);
+    const shown = first.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`));
+    const rest = this.count - first.reduce((n, [a, b]) => n + b - a + 1, 0);
+    const more = rest > 0 ? `, and ${rest} more` : "";
     return `${this.count === 1 ? "line" : "lines"} ${shown.join(", ")}${more}`;
   }
 }
@@ -373,7 +397,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
   let readError = null;
   let rawTooLarge = false;
   const reading = (async () => {
-    input = o.file ? createReadStream(o.file, { highWaterMark: CHUNK }) : stdin;
+    input = o.fd !== undefined ? createReadStream(null, { fd: o.fd, highWaterMark: CHUNK }) : stdin;
     try {
       if (o.raw) {
         const parts = [];
@@ -450,11 +474,14 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
   }
   process.off("SIGINT", onSigint);
   for (const nums of inFlight.values()) for (const n of nums) notSent.add(n);
-  // Whatever is still waiting was not acknowledged.
+  // Whatever is still waiting was not acknowledged: added in line order, as Lines keeps
+  // the lowest (partition by partition, the first partition's lines filled what it keeps).
+  const waiting = [];
   for (const st of tracks) {
-    for (let i = st.head; i < st.lines.length; i++) notAcked.add(st.lines[i]);
+    for (let i = st.head; i < st.lines.length; i++) waiting.push(st.lines[i]);
     st.head = st.lines.length;
   }
+  for (const n of Float64Array.from(waiting).sort()) notAcked.add(n);
   const ms = Date.now() - started;
   const verb = o.delivery === "at-most-once" ? "sent (at most once: not acknowledged)" : "acknowledged";
   say(`${plural(acked, "record")} ${verb} from ${plural(lines, "line")} in ${(ms / 1000).toFixed(1)} s (${rate(acked, ms)} records/s)` +
@@ -508,6 +535,9 @@ const describe = (e) => `${e.code ? `${e.code}: ` : ""}${e.message ?? String(e)}
 function setup(argv, env) {
   const { help: wantsHelp, options: x, positional } = parse(spec, argv);
   if (wantsHelp) return { help: true };
+  // TRIBUTARY_TOKEN is --token's default: not when the command line names another way in.
+  const otherAuth = x.user !== undefined || x.creds !== undefined;
+  const envToken = !otherAuth && Object.hasOwn(env, "TRIBUTARY_TOKEN") ? env.TRIBUTARY_TOKEN : undefined;
   const o = {
     topic: positional.topic,
     file: x.file,
@@ -522,7 +552,7 @@ function setup(argv, env) {
     batchSize: x["batch-size"],
     compression: x.compression,
     servers: x.server,
-    token: x.token ?? (Object.hasOwn(env, "TRIBUTARY_TOKEN") ? env.TRIBUTARY_TOKEN : undefined),
+    token: x.token ?? envToken,
     user: x.user,
     pass: x.password ?? (x.user !== undefined && Object.hasOwn(env, "TRIBUTARY_PASSWORD") ? env.TRIBUTARY_PASSWORD : undefined),
     stream: x.stream,
@@ -540,7 +570,6 @@ function setup(argv, env) {
   }
   if (x.delivery !== undefined && x["delivery-semantic"] !== undefined) throw new UsageError("--delivery given twice (as --delivery-semantic)");
   if (!o.servers) throw new UsageError("no server: give --server ws://host:port (a nats-server WebSocket listener)");
-  if (o.timeout === 0) throw new UsageError("option --timeout: bad value '0': must be more than 0");
   if (o.user !== undefined && o.pass === undefined) throw new UsageError("--user needs --password (or TRIBUTARY_PASSWORD)");
   if (o.pass !== undefined && o.user === undefined) throw new UsageError("--password needs --user");
   if (x.creds !== undefined) {
@@ -558,8 +587,11 @@ function setup(argv, env) {
       throw new UsageError(`cannot read --file '${o.file}': ${e.code === "ENOENT" ? "no such file" : e.code ?? e.message}`);
     }
     if (st.isDirectory()) throw new UsageError(`cannot read --file '${o.file}': it is a directory`);
+    // Opened once, here, and read from this descriptor: a FIFO opened and closed to check
+    // it, then opened again, lost what its writer had written and waited for a writer
+    // that never came.
     try {
-      closeSync(openSync(o.file, "r"));
+      o.fd = openSync(o.file, "r");
     } catch (e) {
       throw new UsageError(`cannot read --file '${o.file}': ${e.code === "EACCES" ? "permission denied" : e.code ?? e.message}`);
     }

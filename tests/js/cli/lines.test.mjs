@@ -92,3 +92,17 @@ test("a line longer than maxBytes is never held whole: skipped across chunks, th
   const { entries, lines } = s.push(Buffer.from("yyy\nafter\n"));
   assert.deepEqual([entries, lines], [[[null, "after"]], [3]]);
 });
+
+test("a byte order mark is data: kept on every line, wherever the chunks end", () => {
+  // TextDecoder drops a leading U+FEFF unless told not to: a BOM at the start of a chunk
+  // (or of a line decoded alone) vanished, one inside a chunk was kept.
+  const bom = "\uFEFF";
+  const input = Buffer.from(`${bom}a\n${bom}b\n${bom}k:v\n${bom}`);
+  const expected = [[1, null, `${bom}a`], [2, null, `${bom}b`], [3, null, `${bom}k:v`], [4, null, bom]];
+  for (let cut = 0; cut <= input.length; cut++) {
+    assert.deepEqual(split([input.subarray(0, cut), input.subarray(cut)], {}).records, expected, `cut at ${cut}`);
+  }
+  assert.deepEqual(split([input], { separator: ":" }).records.filter(([n]) => n === 3), [[3, `${bom}k`, "v"]]);
+  // A line that is not UTF-8 keeps its BOM bytes too.
+  assert.deepEqual(split([Buffer.from([0xef, 0xbb, 0xbf, 0xff, 0x0a])], {}).records, [[1, null, "bytes:efbbbfff"]]);
+});

@@ -6,7 +6,8 @@
 // bounds reading), the progress line on a terminal, Ctrl-C, Deno and Bun.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readFileSync, createWriteStream, openSync, closeSync, constants } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRequire } from "node:module";
@@ -64,6 +65,11 @@ test("usage errors: exit 2 with a one-line message and the usage", async () => {
   assertUsage(await run(["produce", "t", ...server, "--linger=5 parsecs"]),
     "tributary produce: option --linger: bad value '5 parsecs': not a duration (e.g. 150ms, 20s, 2m)");
   assertUsage(await run(["produce", "t", ...server, "--batch-size"]), "tributary produce: option --batch-size needs a value (bytes)");
+  // The value quoted is the one given (it was '0' for "0.4", rounded to whole milliseconds).
+  for (const zero of ["0", "0.4", "0s"]) {
+    assertUsage(await run(["produce", "t", ...server, "--timeout", zero]),
+      `tributary produce: option --timeout: bad value '${zero}': must be at least 1ms`);
+  }
   assertUsage(await run(["produce", "t", ...server, "--compression", "zstd"]),
     "tributary produce: option --compression: bad value 'zstd': must be one of none, gzip, snappy, lz4");
   assertUsage(await run(["produce", "t", ...server, "--partitions", "4", "--partition", "4"]),
@@ -110,6 +116,93 @@ test("usage errors never show a credential", async () => {
     assert.equal(r.code, 2, r.stderr);
     assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), `${args.join(" ")}: ${r.stderr}`);
   }
+});
+
+test("a secret given on the command line leaves the process title (ps, /proc/<pid>/cmdline) while it runs", async () => {
+  const secret = "pa55-WORD-x2";
+  const down = `ws://127.0.0.1:${await freePort()}`; // nothing listens: the command waits for stdin
+  const cases = [
+    [["--token", secret], ["--token", "***"]],
+    [[`--token=${secret}`], ["--token=***"]],
+    [["--user", "bob", "--password", secret], ["--user", "bob", "--password", "***"]],
+    [["--user", "bob", `--password=${secret}`], ["--user", "bob", "--password=***"]],
+  ];
+  for (const [args, shown] of cases) {
+    let title = null;
+    await run(["produce", "t", "-s", down, ...args], {
+      stdin: "keep",
+      onSpawn: async (child) => {
+        // The title is set at start-up: poll until it is (or give up after 15 s).
+        const deadline = Date.now() + 15_000;
+        while (Date.now() < deadline) {
+          try {
+            title = readFileSync(`/proc/${child.pid}/cmdline`, "utf8").replace(/\0+$/, "").replaceAll("\0", " ");
+          } catch {
+            title = null;
+          }
+          if (title?.startsWith("tributary produce")) break;
+          await sleep(50);
+        }
+        child.kill("SIGKILL");
+      },
+    });
+    assert.equal(title, ["tributary", "produce", "t", "-s", "***", ...shown].join(" "), `${args.join(" ")}`);
+    assert.ok(!title.includes(secret));
+  }
+});
+
+test("--file of a FIFO: read once, as it is written (not opened twice: the writer's lines were lost and the command hung)", async () => {
+  const nats = await startNats({ name: "cli-fifo" });
+  try {
+    const fifo = join(dir, "lines.fifo");
+    execFileSync("mkfifo", [fifo]);
+    let writer;
+    const r = await run(["produce", "fifo", "-s", nats.url, "--provision", "--key-separator", ":", "-f", fifo, "-v"], {
+      timeoutMs: 30_000,
+      onSpawn: () => {
+        // The writer opens the FIFO once the command does, writes and closes it.
+        writer = new Promise((resolve) => {
+          const out = createWriteStream(fifo);
+          out.on("error", (e) => resolve(e.code));
+          out.end("a:1\nb:2\nc:3\n", () => resolve("written"));
+        });
+      },
+    });
+    // A writer still waiting for a reader (a command that never opened the FIFO) gets one
+    // here, so that the test ends either way.
+    closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await writer, "written");
+    assert.match(r.stderr, /tributary: 3 records acknowledged from 3 lines/);
+    const got = await readAll(nats.port, "fifo", { expect: 3 });
+    assert.deepEqual(got.map((m) => [m.key.toString(), m.value.toString()]), [["a", "1"], ["b", "2"], ["c", "3"]]);
+  } finally {
+    await nats.stop();
+  }
+});
+
+test("lines not sent are counted, and only the first kept: memory does not grow with them", async () => {
+  // 4,000,000 lines, every other one empty and the rest without the separator: each line
+  // not sent used to be kept as a range of its own (about 450 MB here, 780 MB for 8,000,000).
+  const N = 4_000_000;
+  const input = "b\n\n".repeat(N / 2);
+  const r = await run(["produce", "t", "-s", `ws://127.0.0.1:${await freePort()}`, "--key-separator", ":"], { input, time: true });
+  assert.equal(r.code, 1, r.stderr);
+  const firstTwenty = Array.from({ length: 20 }, (_, i) => 2 * i + 1).join(", ");
+  assert.equal(r.stderr.split("\n")[1],
+    `tributary: not sent: ${N / 2} lines without the key separator ':': lines ${firstTwenty}, and ${N / 2 - 20} more`);
+  console.log(`# ${N / 2} lines not sent: peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`);
+  assert.ok(r.maxRssKb < 150 * 1024, `peak RSS ${r.maxRssKb} kB`);
+});
+
+test("lines not acknowledged on many partitions are named in line order, as whole ranges", async () => {
+  // 20,000 keyed lines over 8 partitions, the server down: every line waits. Partition by
+  // partition, the first's lines (every 8th or so) would fill what the report keeps.
+  const input = Array.from({ length: 20_000 }, (_, i) => `k${i}:v`).join("\n");
+  const r = await run(["produce", "t", "-s", `ws://127.0.0.1:${await freePort()}`, "--partitions", "8", "--key-separator", ":",
+    "--timeout", "2s"], { input });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /tributary: not acknowledged: 20000 records: lines 1-20000\n/);
 });
 
 test("tributary partition: partitionFor's answer, and kafkajs's with --murmur2", async () => {
@@ -290,6 +383,12 @@ test("refused credentials: a clear message, exit 1, nothing reported sent; the r
     const user = await run(["produce", "auth", "-s", nats.url, "--provision", "--user", "bob", "--password", password, ...common]);
     assert.equal(user.code, 0, user.stderr);
     noSecret(user);
+    // TRIBUTARY_TOKEN is --token's default, not a second credential: --user on the command
+    // line goes without it (it was a usage error: "give one of token, user/pass, ...").
+    const userOverEnv = await run(["produce", "auth2", "-s", nats.url, "--provision", "--user", "bob", "--password", password, ...common],
+      { env: { TRIBUTARY_TOKEN: token } });
+    assert.equal(userOverEnv.code, 0, userOverEnv.stderr);
+    assert.equal(await streamCount(nats.port, "auth2", { user: "bob", pass: password }), 3);
     // Wrong ones: the sink stops at once; every line is named as not acknowledged.
     const wrong = [
       await run(["produce", "auth", "-s", tokenServer.url, "--token", `${token}x`, ...common]),
