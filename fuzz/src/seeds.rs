@@ -584,9 +584,9 @@ pub fn base() -> Input {
 /// A sink on `ws://127.0.0.1:8080` with the defaults.
 pub fn base_sink() -> SinkIn {
     // The core's defaults, as the bindings start from them.
-    let d = SinkConfig::new("ws://127.0.0.1:8080", "");
+    let d = SinkConfig::default();
     SinkIn {
-        servers: Few(vec![s(&d.servers[0])]),
+        servers: Few(vec![s("ws://127.0.0.1:8080")]),
         stream: None,
         subject_prefix: None,
         credentials: CredsIn::None,
@@ -597,8 +597,8 @@ pub fn base_sink() -> SinkIn {
         backoff_initial_ms: d.backoff_initial_ms,
         backoff_max_ms: d.backoff_max_ms,
         max_in_flight: d.max_in_flight as u32,
-        provision: d.provision,
-        duplicate_window_ms: d.duplicate_window_ms,
+        provision: false,
+        duplicate_window_ms: 120_000,
         msg_id_prefix: None,
         name: None,
         max_payload: 1 << 20,
