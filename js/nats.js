@@ -292,7 +292,7 @@ export class Parser {
           if (args.trim()) throw 0;
           out.push({ op: verb === "+OK" ? "OK" : verb });
         } else if (verb === "-ERR") {
-          out.push({ op: "ERR", text: args.trim().replace(/^'|'$/g, "") });
+          out.push({ op: "ERR", text: args.trim().replace(/^'|'$/g, "").trim() });
         } else throw 0;
       }
       this.buf = at < b.length ? b.slice(at) : new Uint8Array(0);
@@ -382,7 +382,7 @@ export class Sink {
   /** Counters: published, acked, duplicates, resent, timeouts, errors, failedRecords, connects, disconnects, inFlight; state and server. */
   stats() {
     const s = me(this);
-    const v = s.gone ? s.last : s.client.sinkStats(s.id);
+    const v = (!s.gone && s.client.sinkStats(s.id)) || s.last || new Float64Array(10);
     s.last = v;
     const names = ["published", "acked", "duplicates", "resent", "timeouts", "errors", "failedRecords", "connects", "disconnects", "inFlight"];
     const o = {};
@@ -524,13 +524,15 @@ async function closeSink(s, timeoutMs) {
     } catch {}
     await wait(s, timeoutMs, false).catch(() => {});
   }
-  if (s.gone) return;
-  const missing = undelivered(s, s.client.sinkMarks(s.id, false).subarray(0, s.parts), false);
+  const marks = s.gone ? null : s.client.sinkMarks(s.id, false);
+  if (!marks) return gone(s);
+  const missing = undelivered(s, marks.subarray(0, s.parts), false);
   if (missing.length) {
     const e = fail("SINK_CLOSED", "the sink was closed before the records were acknowledged");
     e.undelivered = missing;
     s.error = e;
   }
+  s.last = s.client.sinkStats(s.id) ?? s.last;
   drive(s, CLOSE);
 }
 
