@@ -111,13 +111,13 @@ test-wasm: setup-rust setup-system
 	@WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
 	  WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/wasm/webdriver.json $(WASM_TEST)
 
-# cargo-fuzz (scripts/fuzz.sh): the record-batch decoder, the NATS codec and protocol
-# texts, and the JS-facing config, FUZZ_SECONDS (60) each from the committed corpus in
+# cargo-fuzz (scripts/fuzz.sh): the record-batch decoder and the JS-facing config,
+# FUZZ_SECONDS (60) each from the committed corpus in
 # fuzz/corpus (copied to fuzz/scratch: the tree stays clean); a crash fails the run and
 # prints its input and how to reproduce it. Installs cargo-fuzz 0.13.2; nightly Rust, or
 # stable with RUSTC_BOOTSTRAP=1 where there is no nightly. About 5.5 minutes.
 test-fuzz:
-	@echo "==> [test] cargo-fuzz: batch_decode, nats_parser, nats_text, config ($${FUZZ_SECONDS:-60} s each, committed corpus)"
+	@echo "==> [test] cargo-fuzz: batch_decode, config ($${FUZZ_SECONDS:-60} s each, committed corpus)"
 	@bash scripts/fuzz.sh
 
 test-audit: setup-audit
