@@ -11,6 +11,8 @@ declare module "./tributary.js" {
      * `UNKNOWN_TOPIC`, `INVALID_CONFIG`, `SINK_EXISTS` (close the topic's sink first), `CLOSED`.
      */
     connect(topic: string, options: SinkOptions): Sink;
+    /** Appends every open batch, closes every sink (each connecting or connected one first waits for delivery up to `timeoutMs`, default its `closeTimeoutMs`, 5000; see `Sink.close`), then closes the client. */
+    close(options?: { timeoutMs?: number }): Promise<void>;
   }
 }
 

@@ -4,7 +4,7 @@
 // -ERR), signs nkey nonces with WebCrypto Ed25519, provisions the stream, and owns the
 // socket and the timer. It installs `Tributary.prototype.connect` and the `Sink` class.
 //
-// The core talks through `sinkDo` / `sinkAcks`, each returning one byte buffer of what
+// The core talks through `sinkDo`, each event's answer one byte buffer of what
 // to do (little-endian): 1 OPEN server:u32 | 2 CLOSE | 3 PING | 4 PUB partition:u32
 // offset:f64 timestamp:f64 keyLen:i32 (-1 none) valueLen:u32 headers:u32
 // {nameLen:u32 valueLen:u32}* key value {name value}* | 5 ACKED partition:u32
@@ -19,6 +19,13 @@ const text = new TextDecoder();
 const STATES = ["connecting", "connected", "reconnecting", "offline", "failed", "closed"];
 // sinkDo kinds (src/bindings/sink.rs).
 const POLL = 0, UP = 1, CLOSED = 2, PONG = 3, PAUSE = 4, RESUME = 5, CLOSE = 6, TOO_LARGE = 7, NAK = 8, FAIL = 9;
+const ACKS = 10, STATS = 11, MARKS = 12, MARKS_APPENDED = 13, BACKLOG = 14;
+const none = new Float64Array(0);
+/** Numbers the core answers (little-endian f64s), or undefined when the sink is gone. */
+const numbers = (s, kind) => {
+  const b = s.client.sinkDo(s.id, kind, 0, 0, none);
+  return b && new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8);
+};
 /** The largest message the client takes from a server, whatever its INFO announces. */
 export const MAX_INBOUND = 64 * 1024;
 const MAX_LINE = 4096;
@@ -382,7 +389,7 @@ export class Sink {
   /** Counters: published, acked, duplicates, resent, timeouts, errors, failedRecords, connects, disconnects, inFlight; state and server. */
   stats() {
     const s = me(this);
-    const v = (!s.gone && s.client.sinkStats(s.id)) || s.last || new Float64Array(10);
+    const v = (!s.gone && numbers(s, STATS)) || s.last || new Float64Array(10);
     s.last = v;
     const names = ["published", "acked", "duplicates", "resent", "timeouts", "errors", "failedRecords", "connects", "disconnects", "inFlight"];
     const o = {};
@@ -472,7 +479,7 @@ export function installSink(Tributary, TopicProducer) {
       s.id = info[0];
       s.parts = info[1];
       s.topicInfo = info;
-      s.acked = Array.from(this.sinkMarks(s.id, false).subarray(s.parts));
+      s.acked = Array.from(numbers(s, MARKS).subarray(s.parts));
       sinks.set(sink, s);
       let set = clientSinks.get(this);
       if (!set) clientSinks.set(this, (set = new Set()));
@@ -486,7 +493,7 @@ export function installSink(Tributary, TopicProducer) {
       const live = [...(clientSinks.get(client) ?? [])].filter((s) => !s.gone);
       if (!live.length) return;
       await Promise.all(live.map((s) => wait(s, undefined, false)));
-      if (!client.sinkBacklog()) return;
+      if (!live[0].client.sinkDo(live[0].id, BACKLOG, 0, 0, none)?.[0]) return;
       flush.call(client);
     }
   };
@@ -520,11 +527,11 @@ async function closeSink(s, timeoutMs) {
   // Waits only for a sink that may deliver now: connecting (first attempt) or connected.
   if (timeoutMs > 0 && (s.state === 0 || s.state === 1)) {
     try {
-      s.client.sinkMarks(s.id, true);
+      numbers(s, MARKS_APPENDED);
     } catch {}
     await wait(s, timeoutMs, false).catch(() => {});
   }
-  const marks = s.gone ? null : s.client.sinkMarks(s.id, false);
+  const marks = s.gone ? null : numbers(s, MARKS);
   if (!marks) return gone(s);
   const missing = undelivered(s, marks.subarray(0, s.parts), false);
   if (missing.length) {
@@ -532,7 +539,7 @@ async function closeSink(s, timeoutMs) {
     e.undelivered = missing;
     s.error = e;
   }
-  s.last = s.client.sinkStats(s.id) ?? s.last;
+  s.last = numbers(s, STATS) ?? s.last;
   drive(s, CLOSE);
 }
 
@@ -542,7 +549,7 @@ function wait(s, timeoutMs, own) {
   if (s.gone) return Promise.resolve();
   let targets;
   try {
-    targets = Array.from(s.client.sinkMarks(s.id, own).subarray(0, s.parts));
+    targets = Array.from(numbers(s, own ? MARKS_APPENDED : MARKS).subarray(0, s.parts));
   } catch {
     return Promise.resolve();
   }
@@ -616,7 +623,7 @@ function drive(s, kind, p = 0, o = 0) {
       const [k, a, b] = s.q.shift();
       let out;
       try {
-        out = k === "acks" ? s.client.sinkAcks(s.id, a) : s.client.sinkDo(s.id, k, a, b);
+        out = k === ACKS ? s.client.sinkDo(s.id, ACKS, 0, 0, a) : s.client.sinkDo(s.id, k, a, b, none);
       } catch {
         out = null; // the client is closed: the sink is gone
       }
@@ -840,7 +847,7 @@ function data(s, d) {
   const w = new Writer();
   const acks = [];
   const flushAcks = () => {
-    if (acks.length) drive(s, "acks", Float64Array.from(acks.splice(0)));
+    if (acks.length) drive(s, ACKS, Float64Array.from(acks.splice(0)));
   };
   for (const m of s.parser.push(bytes)) {
     if (!s.ws) break;

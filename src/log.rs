@@ -316,6 +316,11 @@ impl PartitionLog {
         }
     }
 
+    /// The sink's cursor (every offset below is acknowledged), or `None` without a sink.
+    pub fn acked_offset(&self) -> Option<i64> {
+        self.acked
+    }
+
     /// Records appended and not yet acknowledged by the sink (0 without a sink).
     pub fn unacked_records(&self) -> u64 {
         self.acked.map_or(0, |a| (self.high_watermark - a) as u64)

@@ -810,9 +810,9 @@ impl Tributary {
         Ok(o.into())
     }
 
-    /// Appends every open batch, closes every sink (without waiting for acks: `await
-    /// client.flush()` first for that; pending sink flushes reject with `SINK_CLOSED`),
-    /// then closes the client: every later call fails with `CLOSED`.
+    /// Appends every open batch, closes every sink (the package's JS first waits for
+    /// delivery up to `timeoutMs`, see `Sink.close`; pending sink flushes reject with
+    /// `SINK_CLOSED`), then closes the client: every later call fails with `CLOSED`.
     ///
     /// Closing releases the client's memory (logs, producers) at once, whatever JS objects
     /// still refer to it; records still waiting for queue room reject with `CLOSED`.

@@ -1,8 +1,7 @@
 //! The sink's bindings: the core's delivery state machine ([`crate::sink::Sink`]) for
 //! `js/nats.js`, which speaks NATS and owns the socket and the timer.
 //!
-//! Internal methods of `Tributary` (not in the types): `sinkCheck`, `sinkOpen`, `sinkDo`,
-//! `sinkAcks`, `sinkStats`, `sinkMarks`, `sinkBacklog`. Each event crosses once and its
+//! Internal methods of `Tributary` (not in the types): `sinkCheck`, `sinkOpen`, `sinkDo`. Each event crosses once and its
 //! answer comes back as one byte buffer (the format is described at the top of
 //! `js/nats.js`): what to open, close, ping, the records to publish with their bytes, the
 //! acknowledgement progress, the state and the next deadline.
@@ -39,6 +38,11 @@ const CLOSE: u32 = 6;
 const TOO_LARGE: u32 = 7;
 const NAK: u32 = 8;
 const FAIL: u32 = 9;
+const ACKS: u32 = 10;
+const STATS: u32 = 11;
+const MARKS: u32 = 12;
+const MARKS_APPENDED: u32 = 13;
+const BACKLOG: u32 = 14;
 
 fn u32le(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
@@ -201,17 +205,36 @@ impl Tributary {
         ))
     }
 
-    /// An event for sink `id` (`kind`: poll, up, closed, pong, pause, resume, close,
-    /// too large, refused, failed; `partition`/`offset` for the record ones), then a poll:
-    /// what to do, as bytes. A sink that is gone answers nothing (`undefined`).
+    /// What `js/nats.js` asks of sink `id`, by `kind`: an event (poll, up, closed, pong,
+    /// pause, resume, close, too large, refused, failed; `partition`/`offset` for the
+    /// record ones), acknowledgements (`acks`: partition, offset, stream sequence,
+    /// duplicate, four numbers each), each then a poll answering what to do, as bytes; or
+    /// numbers as little-endian f64 bytes: the counters, the marks (per partition the high
+    /// watermarks, then the acknowledged cursors; appending open batches first for a
+    /// flush), whether records still wait in producers. A sink that is gone answers
+    /// nothing (`undefined`).
     #[wasm_bindgen(js_name = "sinkDo", skip_typescript)]
-    pub fn sink_do(&self, id: u32, kind: u32, partition: u32, offset: f64) -> Option<Vec<u8>> {
+    pub fn sink_do(
+        &self,
+        id: u32,
+        kind: u32,
+        partition: u32,
+        offset: f64,
+        acks: &[f64],
+    ) -> Option<Vec<u8>> {
         let t = now();
+        if kind == BACKLOG {
+            return Some(alloc::vec![u8::from(self.inner.borrow().backlog())]);
+        }
+        if kind == MARKS_APPENDED {
+            run_poll(&self.inner, true);
+        }
         let out = {
             let mut guard = self.inner.borrow_mut();
             let (slot, client) = guard.slot(id)?;
             let s = &mut slot.sink;
             let o = offset as i64;
+            let mut numbers = Vec::new();
             match kind {
                 UP => s.on_up(t),
                 CLOSED => s.on_closed(client, t),
@@ -222,91 +245,64 @@ impl Tributary {
                 TOO_LARGE => s.on_too_large(client, partition, o, t),
                 NAK => s.on_nak(client, partition, o, t),
                 FAIL => s.fail(t),
-                POLL => {}
+                ACKS => {
+                    for a in acks.chunks_exact(4) {
+                        s.on_ack(
+                            client,
+                            a[0] as u32,
+                            a[1] as i64,
+                            a[2] as u64,
+                            a[3] == 1.0,
+                            t,
+                        );
+                    }
+                }
+                STATS => {
+                    let x = s.stats();
+                    numbers = alloc::vec![
+                        x.published,
+                        x.acked,
+                        x.duplicates,
+                        x.resent,
+                        x.timeouts,
+                        x.errors,
+                        x.failed_records,
+                        x.connects,
+                        x.disconnects,
+                        x.in_flight,
+                    ];
+                }
+                MARKS | MARKS_APPENDED => {
+                    let logs = client.logs(s.topic()).ok()?;
+                    numbers.extend(logs.iter().map(|l| l.high_watermark() as u64));
+                    numbers.extend(logs.iter().map(|l| l.acked_offset().unwrap_or(0) as u64));
+                }
                 _ => {}
             }
+            if kind >= STATS {
+                let mut b = Vec::with_capacity(numbers.len() * 8);
+                for n in numbers {
+                    f64le(&mut b, n as f64);
+                }
+                return Some(b);
+            }
+            if kind == ACKS {
+                // Acks free outbox room: waiting sends are admitted first, then it publishes.
+                drop(guard);
+                run_poll(&self.inner, false);
+                guard = self.inner.borrow_mut();
+            }
+            let (slot, client) = guard.slot(id)?;
             let out = answer(slot, client, t);
             if kind == CLOSE {
                 guard.sinks.retain(|s| s.id != id);
             }
             out
         };
-        if kind != POLL {
-            // Acks and closes may free outbox room: waiting sends are admitted.
+        if kind != POLL && kind != ACKS {
+            // Closes and refusals may free outbox room too.
             run_poll(&self.inner, false);
         }
         Some(out)
-    }
-
-    /// Acknowledgements for sink `id`, four numbers each: partition, offset, stream
-    /// sequence, duplicate (1 or 0). Then as `sinkDo`.
-    #[wasm_bindgen(js_name = "sinkAcks", skip_typescript)]
-    pub fn sink_acks(&self, id: u32, acks: &[f64]) -> Option<Vec<u8>> {
-        let t = now();
-        {
-            let mut guard = self.inner.borrow_mut();
-            let (slot, client) = guard.slot(id)?;
-            for a in acks.chunks_exact(4) {
-                slot.sink.on_ack(
-                    client,
-                    a[0] as u32,
-                    a[1] as i64,
-                    a[2] as u64,
-                    a[3] == 1.0,
-                    t,
-                );
-            }
-        }
-        // Acks free outbox room: waiting sends are admitted (and appended batches woken).
-        run_poll(&self.inner, false);
-        let mut guard = self.inner.borrow_mut();
-        let (slot, client) = guard.slot(id)?;
-        Some(answer(slot, client, t))
-    }
-
-    /// Sink `id`'s counters, in `Sink.stats()` order.
-    #[wasm_bindgen(js_name = "sinkStats", skip_typescript)]
-    pub fn sink_stats(&self, id: u32) -> Option<Float64Array> {
-        let mut guard = self.inner.borrow_mut();
-        let (slot, _) = guard.slot(id)?;
-        let s = slot.sink.stats();
-        let v = [
-            s.published,
-            s.acked,
-            s.duplicates,
-            s.resent,
-            s.timeouts,
-            s.errors,
-            s.failed_records,
-            s.connects,
-            s.disconnects,
-            s.in_flight,
-        ]
-        .map(|x| x as f64);
-        Some(Float64Array::from(&v[..]))
-    }
-
-    /// Per partition of sink `id`'s topic: the high watermarks, then the acknowledged
-    /// cursors. With `append`, every open batch is appended first (a flush's targets).
-    #[wasm_bindgen(js_name = "sinkMarks", skip_typescript)]
-    pub fn sink_marks(&self, id: u32, append: bool) -> Option<Float64Array> {
-        if append {
-            run_poll(&self.inner, true);
-        }
-        let mut guard = self.inner.borrow_mut();
-        let (slot, client) = guard.slot(id)?;
-        let logs = client.logs(slot.sink.topic()).ok()?;
-        let mut v: Vec<f64> = logs.iter().map(|l| l.high_watermark() as f64).collect();
-        v.extend(
-            logs.iter()
-                .map(|l| l.info().acked_offset.unwrap_or(0) as f64),
-        );
-        Some(Float64Array::from(&v[..]))
-    }
-
-    /// Whether records are still queued in producers or waiting for outbox room.
-    #[wasm_bindgen(js_name = "sinkBacklog", skip_typescript)]
-    pub fn sink_backlog(&self) -> bool {
-        self.inner.borrow().backlog()
     }
 }
