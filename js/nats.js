@@ -776,6 +776,7 @@ function open(s, server) {
   const gen = s.gen;
   s.phase = "opening";
   s.parser = new Parser();
+  s.maxPayload = 1 << 20; // until this server's INFO says
   s.reason = "";
   s.url = url;
   let ws;
