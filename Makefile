@@ -111,13 +111,13 @@ test-wasm: setup-rust setup-system
 	@WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
 	  WASM_BINDGEN_TEST_WEBDRIVER_JSON=tests/wasm/webdriver.json $(WASM_TEST)
 
-# cargo-fuzz (scripts/fuzz.sh): the record-batch decoder, the NATS codec and protocol
-# texts, and the JS-facing config, FUZZ_SECONDS (60) each from the committed corpus in
+# cargo-fuzz (scripts/fuzz.sh): the record-batch decoder and the JS-facing config,
+# FUZZ_SECONDS (60) each from the committed corpus in
 # fuzz/corpus (copied to fuzz/scratch: the tree stays clean); a crash fails the run and
 # prints its input and how to reproduce it. Installs cargo-fuzz 0.13.2; nightly Rust, or
 # stable with RUSTC_BOOTSTRAP=1 where there is no nightly. About 5.5 minutes.
 test-fuzz:
-	@echo "==> [test] cargo-fuzz: batch_decode, nats_parser, nats_text, config ($${FUZZ_SECONDS:-60} s each, committed corpus)"
+	@echo "==> [test] cargo-fuzz: batch_decode, config ($${FUZZ_SECONDS:-60} s each, committed corpus)"
 	@bash scripts/fuzz.sh
 
 test-audit: setup-audit
@@ -156,6 +156,8 @@ test-package: pkg test-js-suite
 test-sink: pkg test-js-suite
 	@echo "==> [test] the sink from Node 20 (ws): 100,000 records, >= 20 connection cuts, a 3-node cluster losing a node, a stalled server, auth, permissions (nats-server $$(nats-server --version | cut -d' ' -f2 | tr -d v) on loopback)"
 	@cd tests/js/app && node --test --test-concurrency=1 sink.test.mjs
+	@echo "==> [test] the sink against hostile servers (fake NATS servers over WebSocket, one per defect of issue 13) and its NATS parser's properties (fast-check)"
+	@node --test --test-concurrency=1 tests/js/sink/badserver.test.mjs tests/js/sink/parser.test.mjs
 	@echo "==> [test] the sink from headless Chromium, Deno and workerd (10,000 records each, their own WebSocket)"
 	@node --test tests/js/sink/runtimes.test.mjs
 

@@ -1,12 +1,15 @@
 // Entry for Cloudflare Workers (workerd) and other edge runtimes that refuse to compile
 // wasm bytes: the .wasm is imported as a module.
 import wasmModule from "./tributary_bg.wasm";
-import { initSync, setErrorClass, TopicProducer } from "./tributary.js";
+import { initSync, setErrorClass, Tributary, TopicProducer } from "./tributary.js";
 import { TributaryError, installPackedSendAll } from "./errors.js";
+import { installSink } from "./errors.js"; // sink
 
 initSync({ module: wasmModule });
 setErrorClass(TributaryError);
 installPackedSendAll(TopicProducer);
+installSink(Tributary, TopicProducer); // sink
 
-export { Tributary, TopicProducer, Sink, partitionFor } from "./tributary.js";
+export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
+export { Sink } from "./errors.js"; // sink
 export { TributaryError };

@@ -55,7 +55,10 @@ def build_variant(m, variant, out):
             entries[c] = e["file"]
     copy_entry(ROOT / "js" / "index.d.ts", out / "index.d.ts", variant.get("omit", []))
     # The package's own JS ships minified too (readable sources in js/).
-    run(ROOT / "node_modules/.bin/esbuild", ROOT / "js" / "errors.js", "--minify", "--format=esm",
+    # With the sink, errors.js also carries the sink's wire (js/nats.js, bundled by
+    # js/sink.js): the same module list for every runtime.
+    src = ROOT / "js" / ("sink.js" if has_sink(variant) else "errors.js")
+    run(ROOT / "node_modules/.bin/esbuild", src, "--bundle", "--minify", "--format=esm",
         "--target=es2022", "--log-level=warning", f"--outfile={out / 'errors.js'}")
     gi = out / ".gitignore"
     if gi.exists():
@@ -63,9 +66,17 @@ def build_variant(m, variant, out):
     return entries
 
 
+def has_sink(variant):
+    return "Sink" not in variant.get("omit", [])
+
+
 def copy_entry(src, dst, omit):
-    """Copies an entry module, dropping the names the variant lacks from its exports."""
+    """Copies an entry module, dropping the names the variant lacks from its exports (and,
+    without the sink, the lines marked `// sink`)."""
     text = src.read_text()
+    if "Sink" in omit:
+        text = "".join(l for l in text.splitlines(True) if not l.rstrip().endswith("// sink"))
+        text = re.sub(r"(?s)// sink:begin\n.*?// sink:end\n", "", text)
     for name in omit:
         text = re.sub(rf"(?m)^  {name},\n", "", text)  # multi-line type export lists
         text = re.sub(rf"\b{name}, ", "", text)        # `export { A, Sink, B }`

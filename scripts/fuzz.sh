@@ -22,7 +22,7 @@ CARGO_FUZZ_VERSION=0.13.2
 SECONDS_EACH=${FUZZ_SECONDS:-60}
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(batch_decode nats_parser nats_text config)
+  TARGETS=(batch_decode config)
 fi
 export PATH="$HOME/.cargo/bin:$PATH"
 

@@ -85,48 +85,9 @@ pub enum Error {
     Decode(DecodeError),
     /// A timestamp outside `0..=2^53 - 1` milliseconds.
     InvalidTimestamp(i64),
-    /// The server refused the sink's credentials (or they could not be used).
-    SinkAuth,
-    /// The server refused a publish to `subject`: the credentials lack the permission.
-    SinkPermission {
-        /// The subject refused.
-        subject: String,
-    },
-    /// The partition's subject is captured by a stream other than the sink's `stream`.
-    SinkWrongStream {
-        /// The stream the sink expected.
-        stream: String,
-    },
-    /// No stream captures the sink's subjects (JetStream answered "no responders").
-    SinkNoStream {
-        /// The stream the sink expected.
-        stream: String,
-    },
-    /// JetStream answered a publish with an error (retried).
-    SinkRejected,
-    /// The server did not answer in time (connect, login, acks, or a `flush` timeout).
-    SinkTimeout,
-    /// The connection to `server` failed or closed before the server spoke (refused, no
-    /// route, a TLS certificate the runtime does not trust, ...); retried.
-    SinkConnect {
-        /// The server URL, without any user information.
-        server: String,
-        /// What the runtime said of the failure, when it says (browsers do not).
-        reason: String,
-    },
-    /// The server sent bytes that are not the NATS protocol, or closed with an error.
-    SinkProtocol,
-    /// Records given up after `max_retries`, or larger than the server's max payload.
-    SinkUndelivered {
-        /// Their partition.
-        partition: u32,
-        /// The first offset given up.
-        from_offset: i64,
-        /// One past the last.
-        to_offset: i64,
-    },
-    /// The sink was closed before the records were acknowledged.
-    SinkClosed,
+    // The sink's wire failures (SINK_AUTH, SINK_PERMISSION, SINK_CONNECT, SINK_TIMEOUT,
+    // SINK_UNDELIVERED, SINK_CLOSED, ...) are made where they are found, by the package's
+    // JS (`js/nats.js`); the core decides delivery without text.
     /// The topic has an open sink already (one sink per topic: close it first).
     SinkExists {
         /// The topic.
@@ -151,16 +112,6 @@ impl Error {
             Error::Closed => "CLOSED",
             Error::Decode(_) => "CORRUPT_BATCH",
             Error::InvalidTimestamp(_) => "INVALID_TIMESTAMP",
-            Error::SinkAuth => "SINK_AUTH",
-            Error::SinkPermission { .. } => "SINK_PERMISSION",
-            Error::SinkWrongStream { .. } => "SINK_WRONG_STREAM",
-            Error::SinkNoStream { .. } => "SINK_NO_STREAM",
-            Error::SinkRejected => "SINK_REJECTED",
-            Error::SinkTimeout => "SINK_TIMEOUT",
-            Error::SinkConnect { .. } => "SINK_CONNECT",
-            Error::SinkProtocol => "SINK_PROTOCOL",
-            Error::SinkUndelivered { .. } => "SINK_UNDELIVERED",
-            Error::SinkClosed => "SINK_CLOSED",
             Error::SinkExists { .. } => "SINK_EXISTS",
         }
     }
@@ -230,55 +181,6 @@ impl Error {
                 .s("invalid timestamp ")
                 .i(*ts)
                 .s(": it must be 0..=2^53-1 ms since the epoch"),
-            Error::SinkAuth => t.s("the server refused the sink's credentials"),
-            Error::SinkPermission { subject } => t
-                .s("the server refused a publish to `")
-                .s(subject)
-                .s("`: the credentials lack the permission"),
-            Error::SinkWrongStream { stream } => t
-                .s("the subject is captured by a stream other than `")
-                .s(stream)
-                .s("`"),
-            Error::SinkNoStream { stream } => t
-                .s("no stream captures the subject (expected stream `")
-                .s(stream)
-                .s("`)"),
-            Error::SinkRejected => t.s("JetStream refused a publish (retrying)"),
-            Error::SinkTimeout => t.s("the server did not answer in time"),
-            Error::SinkConnect { server, reason } => {
-                let t = t.s("could not connect to ").s(server);
-                if reason.is_empty() {
-                    t.s(" (the connection closed before the server spoke)")
-                } else {
-                    t.s(": ").s(reason)
-                }
-            }
-            Error::SinkProtocol => {
-                t.s("the server broke the NATS protocol or closed with an error")
-            }
-            Error::SinkUndelivered {
-                partition,
-                from_offset,
-                to_offset,
-            } if *to_offset == *from_offset + 1 => t
-                .s("record ")
-                .i(*from_offset)
-                .s(" of partition ")
-                .u((*partition).into())
-                .s(" was not delivered"),
-            Error::SinkUndelivered {
-                partition,
-                from_offset,
-                to_offset,
-            } => t
-                .s("records ")
-                .i(*from_offset)
-                .s("..")
-                .i(*to_offset)
-                .s(" of partition ")
-                .u((*partition).into())
-                .s(" were not delivered"),
-            Error::SinkClosed => t.s("the sink was closed before the records were acknowledged"),
             Error::SinkExists { topic } => t
                 .s("topic `")
                 .s(topic)
@@ -477,25 +379,6 @@ mod tests {
             Error::Closed,
             Error::Decode(DecodeError::Varint),
             Error::InvalidTimestamp(-1),
-            Error::SinkAuth,
-            Error::SinkPermission {
-                subject: "s".into(),
-            },
-            Error::SinkWrongStream { stream: "s".into() },
-            Error::SinkNoStream { stream: "s".into() },
-            Error::SinkRejected,
-            Error::SinkTimeout,
-            Error::SinkConnect {
-                server: "ws://h".into(),
-                reason: String::new(),
-            },
-            Error::SinkProtocol,
-            Error::SinkUndelivered {
-                partition: 0,
-                from_offset: 0,
-                to_offset: 1,
-            },
-            Error::SinkClosed,
             Error::SinkExists { topic: "t".into() },
         ];
         let mut codes: Vec<_> = all.iter().map(Error::code).collect();

@@ -45,7 +45,6 @@ pub mod compression;
 pub mod config;
 pub mod error;
 pub mod log;
-pub mod nats;
 pub mod partitioner;
 pub mod producer;
 pub mod record;

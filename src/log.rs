@@ -239,6 +239,15 @@ impl PartitionLog {
     /// high watermark (or negative) it is `OffsetOutOfRange`; at the high watermark the
     /// result is empty.
     pub fn read(&self, from_offset: i64, max_records: usize) -> Result<Vec<ConsumedRecord>, Error> {
+        self.read_from(from_offset, max_records, false)
+    }
+
+    fn read_from(
+        &self,
+        from_offset: i64,
+        max_records: usize,
+        whole_batches: bool,
+    ) -> Result<Vec<ConsumedRecord>, Error> {
         if from_offset < 0 || from_offset > self.high_watermark {
             return Err(Error::OffsetOutOfRange {
                 offset: from_offset,
@@ -267,14 +276,28 @@ impl PartitionLog {
                 for r in decoded.records {
                     if r.offset >= from_offset {
                         out.push(r);
-                        if out.len() == max_records {
+                        if out.len() == max_records && !whole_batches {
                             return Ok(out);
                         }
                     }
                 }
+                if out.len() >= max_records {
+                    return Ok(out);
+                }
             }
         }
         Ok(out)
+    }
+
+    /// Reads the records from `from_offset` to the end of the batch holding the
+    /// `min_records`-th of them (whole batches: a reader going on from there never decodes
+    /// a batch twice). Errors as [`PartitionLog::read`].
+    pub fn read_batches(
+        &self,
+        from_offset: i64,
+        min_records: usize,
+    ) -> Result<Vec<ConsumedRecord>, Error> {
+        self.read_from(from_offset, min_records, true)
     }
 
     /// Starts tracking a sink: every record from the log start on is unacknowledged.
@@ -291,6 +314,11 @@ impl PartitionLog {
             self.acked = Some(a.max(next.min(self.high_watermark)));
             self.enforce_retention(now_ms);
         }
+    }
+
+    /// The sink's cursor (every offset below is acknowledged), or `None` without a sink.
+    pub fn acked_offset(&self) -> Option<i64> {
+        self.acked
     }
 
     /// Records appended and not yet acknowledged by the sink (0 without a sink).

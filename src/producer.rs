@@ -157,6 +157,9 @@ pub struct Client {
     topics: Vec<Topic>,
     producers: Vec<Option<Producer>>,
     rng: Rng,
+    /// Batches appended (or restored) so far, any topic: a sink looks for new records
+    /// only when this moved.
+    appends: u64,
 }
 
 /// Batches `restore` builds close at this size.
@@ -195,6 +198,7 @@ impl Client {
             topics: Vec::new(),
             producers: Vec::new(),
             rng: Rng::new(random_seed),
+            appends: 0,
         }
     }
 
@@ -248,6 +252,7 @@ impl Client {
         let t = self.find_topic(topic).map_err(|_| Error::UnknownTopic {
             topic: topic.to_owned(),
         })?;
+        self.appends += 1;
         let topic = &mut self.topics[t];
         let count = topic.partitions.len() as u32;
         let log =
@@ -306,6 +311,12 @@ impl Client {
             log.append(builder.finish(codec), now_ms, partition)?;
         }
         Ok(())
+    }
+
+    /// Batches appended to (or restored into) any topic so far: a number that moves
+    /// whenever some partition's high watermark may have.
+    pub fn appends(&self) -> u64 {
+        self.appends
     }
 
     /// The partition logs of `topic` (the sink reads and acknowledges through them).
@@ -529,6 +540,7 @@ impl Client {
                     let partition = partition as u32;
                     match log.append(ready.batch, now_ms, partition) {
                         Ok(base_offset) => {
+                            self.appends += 1;
                             p.stats.batches += 1;
                             p.stats.records_appended += u64::from(count);
                             out.appended.push(Appended {

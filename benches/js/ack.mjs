@@ -11,6 +11,8 @@
 //   over chunks of 1,024: the bounded window a careful user writes), timing until the last
 //   ack. The same subjects (`<stream>.<partition>`, partition = partitionFor(key, 16)).
 // - the peer again with payloads only (no msgID, no headers): its upper bound.
+// - the current official client: @nats-io/jetstream 3.4.0 over @nats-io/nats-core 3.4.0's
+//   `wsconnect`, the same publishes (msgID + key header), the same window.
 //
 // After each run the stream must hold exactly N messages (else the run fails).
 import WebSocket from "ws";
@@ -20,6 +22,8 @@ import { FAST, loadTributary, emit } from "./lib/node.mjs";
 
 globalThis.WebSocket ??= WebSocket; // nats.ws uses the global one; Node 20 has none
 const { connect: wsConnect, headers: natsHeaders } = await import("nats.ws");
+const core = await import("@nats-io/nats-core");
+const { jetstream } = await import("@nats-io/jetstream");
 
 const n = Number(process.env.N ?? (FAST ? 20_000 : 100_000));
 const reps = Number(process.env.REPS ?? (FAST ? 3 : 5));
@@ -78,17 +82,18 @@ const ours = () => withStream(async (name) => {
   }
 });
 
-const peer = (withIds) => () => withStream(async (name) => {
-  const nc = await wsConnect({ servers: wsUrl });
+const peer = (withIds, official = false) => () => withStream(async (name) => {
+  const nc = official ? await core.wsconnect({ servers: wsUrl }) : await wsConnect({ servers: wsUrl });
+  const newHeaders = official ? core.headers : natsHeaders;
   try {
-    const js = nc.jetstream();
+    const js = official ? jetstream(nc) : nc.jetstream();
     const subjects = partitions.map((p) => `${name}.${p}`);
     const t0 = performance.now();
     for (let from = 0; from < n; from += WINDOW) {
       const acks = [];
       for (let i = from; i < Math.min(n, from + WINDOW); i++) {
         if (withIds) {
-          const h = natsHeaders();
+          const h = newHeaders();
           h.set("Tributary-Key", keyStrings[i]);
           acks.push(js.publish(subjects[i], values[i], { msgID: `peer-${i}`, headers: h }));
         } else {
@@ -105,10 +110,10 @@ const peer = (withIds) => () => withStream(async (name) => {
 });
 
 try {
-  const result = await alternate(reps, { ours, peer: peer(true), peerBare: peer(false) }, {
+  const result = await alternate(reps, { ours, official: peer(true, true), peer: peer(true), peerBare: peer(false) }, {
     onRun: (name, v) => process.stderr.write(`      ${name} ${Math.round(v)} records/s acknowledged\n`),
   });
-  emit({ n, reps, window: WINDOW, peer: "nats.ws 1.30.3 over ws 8.23.0", result });
+  emit({ n, reps, window: WINDOW, peer: "nats.ws 1.30.3 over ws 8.23.0", official: "@nats-io/jetstream 3.4.0 over @nats-io/nats-core 3.4.0 wsconnect", result });
 } finally {
   await admin.close();
 }

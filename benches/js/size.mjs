@@ -6,7 +6,7 @@
 // @segment/analytics-next's standalone build (dist/umd/standalone.js; the chunks it loads
 // later, such as destinations, are not counted), posthog-js's dist/array.js (what the
 // snippet loads), @snowplow/browser-tracker's UMD min, @rudderstack/analytics-js and
-// nats.ws each bundled by esbuild 0.28.2 (`export * from "<package>"`, --bundle --minify,
+// nats.ws, @nats-io/nats-core + @nats-io/jetstream (together) and posthog-js-lite each bundled by esbuild 0.28.2 (`export * from "<package>"`, --bundle --minify,
 // ESM, browser platform, Node's `crypto` left external; Rudderstack's plugins, loaded at run time, are not counted).
 import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -39,9 +39,9 @@ if (existsSync(reportPath)) {
   reportCheck = Object.fromEntries(Object.entries(r).map(([k, v]) => [k === "." ? "tributary" : `tributary/${k}`, v.total]));
 }
 
-async function bundle(pkg) {
+async function bundle(...pkgs) {
   const out = await esbuild.build({
-    stdin: { contents: `export * from ${JSON.stringify(pkg)};`, resolveDir: ROOT, loader: "js" },
+    stdin: { contents: pkgs.map((p) => `export * from ${JSON.stringify(p)};`).join("\n"), resolveDir: ROOT, loader: "js" },
     bundle: true, minify: true, format: "esm", platform: "browser", write: false, logLevel: "silent",
     external: ["crypto"], // tweetnacl's Node-only fallback inside nats.ws, never taken in a browser
   });
@@ -55,6 +55,13 @@ const peers = [
   { name: "@snowplow/browser-tracker", what: "dist/index.umd.min.js", buf: file("@snowplow/browser-tracker", "dist/index.umd.min.js") },
   { name: "@rudderstack/analytics-js", what: "esbuild --bundle --minify", buf: await bundle("@rudderstack/analytics-js") },
   { name: "nats.ws", what: "esbuild --bundle --minify", buf: await bundle("nats.ws") },
-].map((p) => ({ name: p.name, version: version(p.name), what: p.what, ...sizes(p.buf) }));
+  // The current official NATS client for browsers: the core (wsconnect) and JetStream.
+  { name: "@nats-io/nats-core", also: "@nats-io/jetstream", what: "esbuild --bundle --minify (both)", buf: await bundle("@nats-io/nats-core", "@nats-io/jetstream") },
+  { name: "posthog-js-lite", what: "esbuild --bundle --minify", buf: await bundle("posthog-js-lite") },
+].map((p) => ({
+  name: p.also ? `${p.name} + ${p.also}` : p.name,
+  version: p.also ? `${version(p.name)} + ${version(p.also)}` : version(p.name),
+  what: p.what, ...sizes(p.buf),
+}));
 
 emit({ ours, reportCheck, peers });

@@ -15,8 +15,6 @@ fn main() {
         eprintln!("{path}");
         match target.as_str() {
             "batch_decode" => tributary_fuzz::batch_decode::check(&data),
-            "nats_parser" => tributary_fuzz::nats_parser::check(&data),
-            "nats_text" => tributary_fuzz::nats_text::check(&data),
             "config" => {
                 if let Ok(input) =
                     tributary_fuzz::config::Input::arbitrary_take_rest(Unstructured::new(&data))

@@ -20,16 +20,11 @@
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary, Unstructured};
 use tributary::batch::{standalone_size, RecordRef};
-use tributary::nats::connect::Credentials;
-use tributary::nats::json::{self, Value};
-use tributary::nats::nkey::{encode_public_key, KeyKind};
 use tributary::sink::{Action, Delivery, Sink, SinkConfig, SinkState};
 use tributary::{
     murmur2_partition, partition_for_key, Client, Compression, Error, Header, PartitionerKind,
     ProduceRecord, ProducerConfig, RetentionConfig, TopicConfig, UnackedPolicy, MAX_SAFE_OFFSET,
 };
-
-use crate::client_ops::{self, ClientOp};
 
 /// The time of every call: a plausible `Date.now()`.
 pub const NOW: i64 = 1_700_000_000_000;
@@ -166,58 +161,16 @@ pub fn check_parsing(p: &ParsingIn) {
         "drop" => assert_eq!(UnackedPolicy::parse("drop"), Ok(UnackedPolicy::Drop)),
         s => refused(UnackedPolicy::parse(s).map(drop), "retention.unacked"),
     }
-    match p.delivery.0.as_str() {
-        "at-least-once" | "at-most-once" => {
-            let d = Delivery::parse(&p.delivery.0).expect("a delivery");
-            assert_eq!(d == Delivery::AtMostOnce, p.delivery.0 == "at-most-once");
-        }
-        s => refused(Delivery::parse(s).map(drop), "delivery"),
-    }
-
-    let text = |o: &Option<Str>| o.as_ref().map(|s| s.0.clone());
-    let got = Credentials::from_options(
-        text(&p.token),
-        text(&p.user),
-        text(&p.pass),
-        p.creds.as_ref().map(|s| s.0.as_str()),
-        p.nkey_seed.as_ref().map(|s| s.0.as_str()),
+    // `delivery` and the credentials are read by the package's JS (js/nats.js) now;
+    // their fields stay in the input so the committed corpus keeps its meaning.
+    let _ = (
+        &p.delivery,
+        &p.token,
+        &p.user,
+        &p.pass,
+        &p.creds,
+        &p.nkey_seed,
     );
-    let kinds = [
-        p.token.is_some(),
-        p.user.is_some(),
-        p.creds.is_some(),
-        p.nkey_seed.is_some(),
-    ];
-    let expected = match kinds.iter().filter(|&&k| k).count() {
-        0 => Ok(Credentials::None),
-        1 if p.token.is_some() => Ok(Credentials::Token(p.token.clone().unwrap().0)),
-        1 if p.user.is_some() => Ok(Credentials::UserPassword {
-            user: p.user.clone().unwrap().0,
-            password: text(&p.pass).unwrap_or_default(),
-        }),
-        1 if p.creds.is_some() => {
-            Credentials::from_creds_file(&p.creds.as_ref().unwrap().0).map_err(|_| "creds")
-        }
-        1 => Credentials::from_nkey_seed(&p.nkey_seed.as_ref().unwrap().0).map_err(|_| "nkeySeed"),
-        _ => Err("credentials"),
-    };
-    // No credential in the message of a refusal.
-    if let Err(e) = &got {
-        let message = e.message();
-        for secret in [&p.token, &p.pass, &p.creds, &p.nkey_seed]
-            .into_iter()
-            .flatten()
-        {
-            if secret.0.len() >= 8 {
-                assert!(!message.contains(&secret.0), "a credential in {message:?}");
-            }
-        }
-    }
-    match (got, expected) {
-        (Ok(g), Ok(e)) => assert!(g == e, "credentials differ"),
-        (Err(Error::InvalidConfig { field, .. }), Err(f)) => assert_eq!(field, f),
-        (g, e) => panic!("credentials: got {g:?}, the rules say {e:?}"),
-    }
 }
 
 /// `{ partitions, replicationFactor, compression, retention }`.
@@ -365,42 +318,23 @@ impl RetentionIn {
 }
 
 impl SinkIn {
-    /// The core's value (as `convert::sink_config` builds it), or the credential error.
-    pub fn config(&self) -> Result<SinkConfig, &'static str> {
-        let mut c = SinkConfig::new("ws://unset", DEFAULT_MSG_ID_PREFIX);
-        c.servers = self.servers.0.iter().map(|s| s.0.clone()).collect();
-        c.stream = self.stream.as_ref().map(|s| s.0.clone());
-        c.subject_prefix = self.subject_prefix.as_ref().map(|s| s.0.clone());
-        c.name = self.name.as_ref().map(|s| s.0.clone());
-        if let Some(p) = &self.msg_id_prefix {
-            c.msg_id_prefix = p.0.clone();
-        }
-        c.credentials = match &self.credentials {
-            CredsIn::None => Credentials::None,
-            CredsIn::Token(t) => Credentials::Token(t.0.clone()),
-            CredsIn::UserPassword(u, p) => Credentials::UserPassword {
-                user: u.0.clone(),
-                password: p.0.clone(),
+    /// The core's value, as `js/nats.js` hands it over (`sinkOpen`): the numbers; the
+    /// URLs, names and credentials are the JS side's to check.
+    pub fn config(&self) -> SinkConfig {
+        SinkConfig {
+            servers: self.servers.0.len(),
+            delivery: if self.at_most_once {
+                Delivery::AtMostOnce
+            } else {
+                Delivery::AtLeastOnce
             },
-            CredsIn::Creds(text) => Credentials::from_creds_file(&text.0).map_err(|_| "creds")?,
-            CredsIn::NkeySeed(text) => {
-                Credentials::from_nkey_seed(&text.0).map_err(|_| "nkeySeed")?
-            }
-        };
-        c.delivery = if self.at_most_once {
-            Delivery::AtMostOnce
-        } else {
-            Delivery::AtLeastOnce
-        };
-        c.max_retries = self.max_retries;
-        c.ack_timeout_ms = safe(self.ack_timeout_ms);
-        c.connect_timeout_ms = safe(self.connect_timeout_ms);
-        c.backoff_initial_ms = safe(self.backoff_initial_ms);
-        c.backoff_max_ms = safe(self.backoff_max_ms);
-        c.duplicate_window_ms = safe(self.duplicate_window_ms);
-        c.max_in_flight = self.max_in_flight as usize;
-        c.provision = self.provision;
-        Ok(c)
+            max_retries: self.max_retries,
+            ack_timeout_ms: safe(self.ack_timeout_ms),
+            connect_timeout_ms: safe(self.connect_timeout_ms),
+            backoff_initial_ms: safe(self.backoff_initial_ms),
+            backoff_max_ms: safe(self.backoff_max_ms),
+            max_in_flight: self.max_in_flight as usize,
+        }
     }
 }
 
@@ -475,18 +409,10 @@ pub fn valid_publish_subject(s: &str) -> bool {
         && s.split('.').all(|t| !t.is_empty() && t != "*" && t != ">")
 }
 
-/// The fields of a sink config the rules refuse (`topic` gives the defaults).
-pub fn sink_config_errors(c: &SinkConfig, topic: &str) -> Vec<&'static str> {
+/// The fields of a sink config the rules refuse.
+pub fn sink_config_errors(c: &SinkConfig) -> Vec<&'static str> {
     let mut bad = Vec::new();
-    let url_ok = |s: &String| {
-        let rest = s.strip_prefix("ws://").or_else(|| s.strip_prefix("wss://"));
-        // No user information: no `@` before the path, query or fragment.
-        let authority = |r: &str| r.split(['/', '?', '#']).next().unwrap_or("").to_owned();
-        rest.is_some_and(|r| {
-            !r.is_empty() && !r.chars().any(char::is_whitespace) && !authority(r).contains('@')
-        })
-    };
-    if c.servers.is_empty() || !c.servers.iter().all(url_ok) {
+    if c.servers == 0 {
         bad.push("servers");
     }
     if !(1..=1 << 20).contains(&c.max_in_flight) {
@@ -497,16 +423,6 @@ pub fn sink_config_errors(c: &SinkConfig, topic: &str) -> Vec<&'static str> {
     }
     if c.backoff_initial_ms == 0 || c.backoff_max_ms < c.backoff_initial_ms {
         bad.push("backoff");
-    }
-    let p = &c.msg_id_prefix;
-    if !(1..=64).contains(&p.len()) || !p.bytes().all(is_name_char) {
-        bad.push("msgIdPrefix");
-    }
-    if !valid_stream_name(c.stream.as_deref().unwrap_or(topic)) {
-        bad.push("stream");
-    }
-    if !valid_publish_subject(c.subject_prefix.as_deref().unwrap_or(topic)) {
-        bad.push("subjectPrefix");
     }
     bad
 }
@@ -720,183 +636,39 @@ pub fn check(input: &Input) {
     }
 }
 
-// ---- the sink and a fake server -------------------------------------------------------
+// ---- the sink and a fake host ----------------------------------------------------------
 
-/// A logged-in sink and what the check needs to know about it.
+/// A connected sink and what the check needs to know about it.
 pub struct Fake {
     sink: Sink,
     topic: String,
-    stream: String,
-    subject_prefix: String,
-    msg_id_prefix: String,
     at_most_once: bool,
     max_payload: u64,
 }
 
-/// The operations in the sink's pending `Send` actions (no other action allowed).
-fn sent_ops(sink: &mut Sink) -> Vec<ClientOp> {
-    let mut ops = Vec::new();
-    for action in sink.take_actions() {
-        match action {
-            Action::Send(bytes) => ops.extend(client_ops::parse(&bytes)),
-            other => panic!("expected only Send actions, got {other:?}"),
-        }
-    }
-    ops
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::new();
-    crate::json_string(s, &mut out);
-    out
-}
-
-fn msg_to(subject: &str, payload: &str) -> Vec<u8> {
-    format!("MSG {subject} 1 {}\r\n{payload}\r\n", payload.len()).into_bytes()
-}
-
 /// `Tributary.connect`: the sink config checked against the rules, then (when valid) a
-/// login to a fake server. `None` when the config is refused.
-fn connect(client: &mut Client, topic: &str, tc: &TopicConfig, s: &SinkIn) -> Option<Fake> {
-    let config = s.config().ok()?;
-    let bad = sink_config_errors(&config, topic);
-    let created = Sink::new(client, topic, config.clone(), 7, NOW);
+/// connection the host reports ready. `None` when the config is refused.
+fn connect(client: &mut Client, topic: &str, _tc: &TopicConfig, s: &SinkIn) -> Option<Fake> {
+    let config = s.config();
+    let bad = sink_config_errors(&config);
+    let created = Sink::new(client, topic, config, 7, NOW);
     expect_config("connect", &created, &bad);
     let mut sink = created.ok()?;
-    let stream = config.stream.clone().unwrap_or_else(|| topic.to_owned());
-    let subject_prefix = config
-        .subject_prefix
-        .clone()
-        .unwrap_or_else(|| topic.to_owned());
     assert_eq!(sink.state(), SinkState::Connecting);
-    assert_eq!(
-        sink.take_actions(),
-        [Action::Open {
-            url: config.servers[0].clone()
-        }]
-    );
-    sink.on_open(NOW);
-    let max_payload = s.max_payload.max(1024);
-    let info = format!(
-        "INFO {{\"server_id\":\"NFUZZ\",\"version\":\"2.9.10\",\"proto\":1,\"headers\":true,\
-         \"max_payload\":{max_payload},\"jetstream\":true,\"client_id\":7,\"nonce\":\"{NONCE}\"}} \r\n"
-    );
-    sink.on_data(client, info.as_bytes(), NOW);
-
-    // A signed nonce for nkey and .creds credentials.
-    let public_key = [2u8; 32];
-    if let Some(seed) = config.credentials.signing_seed() {
-        let actions = sink.take_actions();
-        let [Action::Sign { nonce, pkcs8 }] = &actions[..] else {
-            panic!("expected Sign, got {actions:?}")
-        };
-        assert_eq!(nonce, NONCE.as_bytes());
-        assert_eq!(&pkcs8[16..], seed.seed_bytes());
-        sink.on_signature([1u8; 64], public_key, NOW);
-    }
-    let ops = sent_ops(&mut sink);
-    let [ClientOp::Connect(json_text), ClientOp::Ping] = &ops[..] else {
-        panic!("expected CONNECT and PING, got {ops:?}")
-    };
-    let connect = json::parse(json_text).expect("CONNECT is JSON");
-    let field = |name: &str| connect.get(name).and_then(Value::as_str).map(str::to_owned);
-    assert_eq!(connect.get("echo").and_then(Value::as_bool), Some(false));
-    assert_eq!(connect.get("headers").and_then(Value::as_bool), Some(true));
-    assert_eq!(field("name"), config.name);
-    match &config.credentials {
-        Credentials::None => {
-            for f in ["auth_token", "user", "pass", "jwt", "nkey", "sig"] {
-                assert!(connect.get(f).is_none(), "{f} without credentials");
-            }
-        }
-        Credentials::Token(t) => assert_eq!(field("auth_token").as_ref(), Some(t)),
-        Credentials::UserPassword { user, password } => {
-            assert_eq!(field("user").as_ref(), Some(user));
-            assert_eq!(field("pass").as_ref(), Some(password));
-        }
-        Credentials::Nkey(_) => {
-            assert_eq!(
-                field("nkey"),
-                Some(encode_public_key(KeyKind::User, &public_key))
-            );
-            assert!(field("sig").is_some());
-        }
-        Credentials::Jwt(c) => {
-            assert_eq!(field("jwt").as_ref(), Some(&c.jwt));
-            assert!(field("sig").is_some());
-        }
-        other => panic!("unknown credentials {other:?}"),
-    }
-
-    // PONG: logged in; SUB to the inbox, and STREAM.CREATE when provisioning.
-    sink.on_data(client, b"PONG\r\n", NOW);
-    let ops = sent_ops(&mut sink);
-    let Some(ClientOp::Sub {
-        subject: inbox,
-        sid,
-    }) = ops.first()
-    else {
-        panic!("expected SUB, got {ops:?}")
-    };
-    let inbox = inbox
-        .strip_suffix(".>")
-        .expect("a wildcard inbox")
-        .to_owned();
-    assert!(inbox.starts_with("_INBOX."));
-    if config.provision {
-        let [_, ClientOp::Pub(create, _)] = &ops[..] else {
-            panic!("expected SUB and STREAM.CREATE, got {ops:?}")
-        };
-        assert_eq!(create.subject, format!("$JS.API.STREAM.CREATE.{stream}"));
-        let body = json::parse(&create.payload).expect("STREAM.CREATE is JSON");
-        assert_eq!(body.get("name").and_then(Value::as_str), Some(&*stream));
-        let subjects = body.get("subjects").and_then(Value::as_array).unwrap();
-        assert_eq!(subjects, [Value::String(format!("{subject_prefix}.*"))]);
-        assert_eq!(
-            body.get("num_replicas").and_then(Value::as_u64),
-            Some(u64::from(tc.replication_factor))
-        );
-        let max_age = tc
-            .retention
-            .max_age_ms
-            .map_or(0, |ms| ms.saturating_mul(1_000_000));
-        assert_eq!(body.get("max_age").and_then(Value::as_u64), Some(max_age));
-        let window = body
-            .get("duplicate_window")
-            .and_then(Value::as_u64)
-            .unwrap();
-        assert!(max_age == 0 || window <= max_age);
-        let reply = create.reply.as_deref().expect("a reply subject");
-        let answer = format!(
-            "{{\"type\":\"io.nats.jetstream.api.v1.stream_create_response\",\"config\":{{\"name\":{},\
-             \"subjects\":[{}],\"retention\":\"limits\",\"max_age\":{max_age},\"storage\":\"file\",\
-             \"num_replicas\":{}}},\"state\":{{\"messages\":0,\"bytes\":0,\"first_seq\":0,\"last_seq\":0}},\
-             \"did_create\":true}}",
-            json_str(&stream),
-            json_str(&format!("{subject_prefix}.*")),
-            tc.replication_factor
-        );
-        sink.on_data(client, &msg_to(reply, &answer), NOW);
-        assert!(sink.take_actions().is_empty());
-    } else {
-        assert_eq!(ops.len(), 1, "{ops:?}");
-    }
-    assert_eq!(*sid, 1);
-    assert_eq!(sink.state(), SinkState::Connected, "{:?}", sink.error());
+    assert_eq!(sink.take_actions(), [Action::Open { server: 0 }]);
+    sink.on_up(NOW);
+    assert_eq!(sink.state(), SinkState::Connected);
     Some(Fake {
         sink,
         topic: topic.to_owned(),
-        stream,
-        subject_prefix,
-        msg_id_prefix: config.msg_id_prefix.clone(),
-        at_most_once: config.delivery == Delivery::AtMostOnce,
-        max_payload,
+        at_most_once: s.at_most_once,
+        max_payload: s.max_payload.max(1024),
     })
 }
 
 impl Fake {
-    /// The record at `offset` of `partition` reaches the server as sent, and its PubAck
-    /// moves the cursor; or it is reported lost or undelivered.
+    /// The record at `offset` of `partition` is handed out as sent, and its ack moves the
+    /// cursor; or it is reported lost (retention) or given up (too large for the host).
     fn deliver(
         &mut self,
         client: &mut Client,
@@ -905,100 +677,51 @@ impl Fake {
         offset: i64,
         timestamp: i64,
     ) {
-        self.sink.poll(client, NOW);
-        let ops = sent_ops(&mut self.sink);
+        let mut out = Vec::new();
+        self.sink
+            .poll(client, NOW, &mut |p, r| out.push((p, r.clone())));
         let info = client.partition_info(&self.topic, partition).unwrap();
         if info.lost_records == 1 {
             // Dropped by retention before the sink saw it: counted, not sent.
-            assert!(ops.is_empty(), "{ops:?}");
+            assert!(out.is_empty(), "{out:?}");
             assert_eq!(info.acked_offset, Some(offset + 1));
             return;
         }
         assert_eq!(info.lost_records, 0);
-        let [ClientOp::Pub(msg, size)] = &ops[..] else {
-            // Too large for the server: given up and reported.
-            assert!(ops.is_empty(), "{ops:?}");
+        let [(p, got)] = &out[..] else {
+            panic!("one record handed out: {out:?}");
+        };
+        assert_eq!((*p, got.offset), (partition, offset));
+        assert_eq!(got.key, record.key);
+        assert_eq!(got.value, record.value);
+        assert_eq!(got.timestamp, timestamp);
+        assert_eq!(got.headers, record.headers);
+        if record.value.len() as u64 > self.max_payload {
+            // Too large for the server: the host says so; given up and reported.
+            self.sink.on_too_large(client, partition, offset, NOW);
             assert_eq!(self.sink.failed_ranges(partition), [(offset, offset + 1)]);
             assert_eq!(self.sink.stats().failed_records, 1);
-            assert!(matches!(
-                self.sink.error(),
-                Some(Error::SinkUndelivered { .. })
-            ));
             assert_eq!(
-                client
-                    .partition_info(&self.topic, partition)
-                    .unwrap()
-                    .acked_offset,
-                Some(offset + 1)
+                self.sink.take_actions(),
+                [Action::GivenUp { partition, offset }]
             );
-            return;
-        };
-        assert!(*size as u64 <= self.max_payload, "{size} > max_payload");
-        assert_eq!(msg.subject, format!("{}.{partition}", self.subject_prefix));
-        assert_eq!(msg.payload, record.value);
-        let h = &msg.headers;
-        assert_eq!(
-            h.get("Nats-Msg-Id"),
-            Some(&*format!("{}-{partition}-{offset}", self.msg_id_prefix))
-        );
-        assert_eq!(h.get("Nats-Expected-Stream"), Some(&*self.stream));
-        assert_eq!(h.get("Tributary-Timestamp"), Some(&*timestamp.to_string()));
-        let key = match (h.get("Tributary-Key"), h.get("Tributary-Key-Base64")) {
-            (Some(text), None) => Some(text.as_bytes().to_vec()),
-            (None, Some(b64)) => Some(crate::base64url_decode(b64).expect("base64url key")),
-            (None, None) => None,
-            both => panic!("two keys {both:?}"),
-        };
-        // A record's header never speaks for the sink: one id, one expectation, one key.
-        for ours in ["Nats-Msg-Id", "Nats-Expected-Stream", "Tributary-Timestamp"] {
-            assert_eq!(h.get_all(ours).count(), 1, "{ours}");
-        }
-        assert_eq!(key, record.key);
-        // Our own headers come first: the record's key and headers are read from there.
-        let fixed = 3 + usize::from(record.key.is_some());
-        let carried: Vec<(&str, &str)> = h.iter().skip(fixed).collect();
-        for (name, _) in &carried {
-            let lower = name.to_ascii_lowercase();
-            assert!(
-                *name == "Tributary-Header-Base64"
-                    || !(lower.starts_with("nats-") || lower.starts_with("tributary-")),
-                "a record header named {name:?} reached JetStream as is"
-            );
-        }
-        assert_eq!(carried.len(), record.headers.len(), "{carried:?}");
-        for (rh, (name, value)) in record.headers.iter().zip(&carried) {
-            let (n, v) = if *name == "Tributary-Header-Base64" {
-                let (n, v) = value.split_once(':').expect("name:value");
-                let n = crate::base64url_decode(n).expect("base64url name");
-                (
-                    String::from_utf8(n).expect("UTF-8 name"),
-                    crate::base64url_decode(v),
-                )
-            } else if name.strip_suffix("-Base64") == Some(&rh.name) {
-                (rh.name.clone(), crate::base64url_decode(value))
-            } else {
-                (name.to_string(), Some(value.as_bytes().to_vec()))
-            };
-            assert_eq!(n, rh.name);
-            assert_eq!(v.as_deref(), Some(&rh.value[..]), "header {n:?}");
-        }
-
-        let acked = if self.at_most_once {
-            assert_eq!(msg.reply, None);
-            0
+            let events = self.sink.take_acked();
+            assert_eq!(events.len(), 1, "{events:?}");
+            assert_eq!(events[0].given_up, [(offset, offset + 1)]);
         } else {
-            let reply = msg.reply.as_deref().expect("a reply subject");
-            assert!(reply.ends_with(&format!(".{partition}.{offset}")));
-            let ack = format!("{{\"stream\":{},\"seq\":1}}", json_str(&self.stream));
-            self.sink.on_data(client, &msg_to(reply, &ack), NOW);
-            1
-        };
-        assert_eq!(self.sink.stats().acked, 1);
-        let events = self.sink.take_acked();
-        assert_eq!(events.len(), 1, "{events:?}");
-        assert_eq!(events[0].partition, partition);
-        assert_eq!(events[0].acked_offset, offset + 1);
-        assert_eq!(events[0].stream_seq, acked);
+            let acked = if self.at_most_once {
+                0
+            } else {
+                self.sink.on_ack(client, partition, offset, 1, false, NOW);
+                1
+            };
+            assert_eq!(self.sink.stats().acked, 1);
+            let events = self.sink.take_acked();
+            assert_eq!(events.len(), 1, "{events:?}");
+            assert_eq!(events[0].partition, partition);
+            assert_eq!(events[0].acked_offset, offset + 1);
+            assert_eq!(events[0].stream_seq, acked);
+        }
         assert_eq!(
             client
                 .partition_info(&self.topic, partition)

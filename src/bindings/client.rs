@@ -19,30 +19,6 @@ use super::timer::Timeout;
 use crate::producer::{PollOutcome, ProducerId};
 use crate::{Client, Error, ProduceRecord, RecordParts, MAX_SAFE_OFFSET};
 
-#[cfg(feature = "sink")]
-#[wasm_bindgen]
-extern "C" {
-    /// A promise seen through its `then` with plain JS functions (results chain as in JS).
-    #[wasm_bindgen(js_name = "Promise")]
-    pub(super) type Thenable;
-    #[wasm_bindgen(method, js_name = then)]
-    fn then_1(this: &Thenable, on_fulfilled: &JsValue) -> Promise;
-    #[wasm_bindgen(method, js_name = then)]
-    fn then_2(this: &Thenable, on_fulfilled: &JsValue, on_rejected: &JsValue) -> Promise;
-}
-
-/// `promise.then(f)` where `f` returns a value or a promise.
-#[cfg(feature = "sink")]
-pub(super) fn then(p: &Promise, f: &JsValue) -> Promise {
-    p.unchecked_ref::<Thenable>().then_1(f)
-}
-
-/// `promise.then(ok, err)`.
-#[cfg(feature = "sink")]
-pub(super) fn then2(p: &Promise, ok: &JsValue, err: &JsValue) -> Promise {
-    p.unchecked_ref::<Thenable>().then_2(ok, err)
-}
-
 /// What a group's promise resolves with: `RecordMetadata` objects (`sendAll`), or
 /// `[partition, offset, timestamp]` triples in one `Float64Array` (`sendPacked`, from
 /// which the entry module builds the objects in JS).
@@ -149,8 +125,8 @@ impl Producers {
 pub(super) struct Inner {
     pub(super) client: Client,
     #[cfg(feature = "sink")]
-    pub(super) sinks: Vec<Option<super::sink::Slot>>,
-    /// The counter of sinks and their sockets (`sink::next_id`).
+    pub(super) sinks: Vec<super::sink::Slot>,
+    /// The counter of sink handles.
     #[cfg(feature = "sink")]
     pub(super) ids: u32,
     closed: bool,
@@ -167,9 +143,6 @@ pub(super) struct Inner {
 pub(super) enum Outcome {
     Resolve(Function, JsValue),
     Reject(Function, JsValue),
-    /// A user callback with two arguments; what it throws is not ours to handle.
-    #[cfg(feature = "sink")]
-    Call(Function, JsValue, JsValue),
 }
 
 pub(super) fn apply(outcomes: Vec<Outcome>) {
@@ -177,8 +150,6 @@ pub(super) fn apply(outcomes: Vec<Outcome>) {
         let _ = match o {
             Outcome::Resolve(f, v) => f.call1(&JsValue::UNDEFINED, &v),
             Outcome::Reject(f, e) => f.call1(&JsValue::UNDEFINED, &e),
-            #[cfg(feature = "sink")]
-            Outcome::Call(f, a, b) => f.call2(&JsValue::UNDEFINED, &a, &b),
         };
     }
 }
@@ -472,6 +443,7 @@ fn schedule_poll(inner: &Rc<RefCell<Inner>>) {
 
 pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
     let mut out = Vec::new();
+    let mut appended = false;
     let (deadline, reschedule) = {
         let mut i = inner.borrow_mut();
         i.poll_scheduled = false;
@@ -481,6 +453,7 @@ pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
             } else {
                 i.client.poll(now())
             };
+            appended |= !outcome.appended.is_empty();
             let next = outcome.next_deadline;
             i.settle_outcome(outcome, &mut out);
             let admitted = i.admit_waiting(&mut out);
@@ -501,10 +474,16 @@ pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
         arm_timer(inner, d);
     }
     apply(out);
+    // The sinks publish what was appended (each at its next microtask).
     #[cfg(feature = "sink")]
-    if !inner.borrow().sinks.is_empty() {
-        super::sink::drive(inner);
+    if appended {
+        let wakes = super::sink::wakes(&inner.borrow());
+        for w in wakes {
+            let _ = w.call0(&JsValue::UNDEFINED);
+        }
     }
+    #[cfg(not(feature = "sink"))]
+    let _ = appended;
 }
 
 pub(super) fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
@@ -523,45 +502,16 @@ pub(super) fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
     i.timer = Some((deadline, t));
 }
 
-/// Appends everything (without a sink there is nothing more to wait for).
-#[cfg(not(feature = "sink"))]
+/// Appends everything (the package's JS waits for the sinks, `js/nats.js`).
 fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
     run_poll(inner, true);
     Promise::resolve(&JsValue::UNDEFINED)
 }
 
-/// Appends everything, then waits for every sink to acknowledge it; while records still
-/// wait for outbox room (a sink behind), goes round again.
-#[cfg(feature = "sink")]
-fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
-    run_poll(inner, true);
-    let live: Vec<(usize, u32)> = {
-        let i = inner.borrow();
-        (i.sinks.iter().enumerate())
-            .filter_map(|(n, s)| s.as_ref().map(|s| (n, s.serial)))
-            .collect()
-    };
-    if live.is_empty() {
-        return Promise::resolve(&JsValue::UNDEFINED);
-    }
-    let all: Array = live
-        .iter()
-        .map(|&(n, serial)| JsValue::from(super::sink::wait_acked(inner, n, serial, None)))
-        .collect();
-    let weak = Rc::downgrade(inner);
-    let again = Closure::once_into_js(move |_: JsValue| -> JsValue {
-        match weak.upgrade() {
-            Some(rc) if rc.borrow().backlog() => flush_all(&rc).into(),
-            _ => JsValue::UNDEFINED,
-        }
-    });
-    then(&Promise::all(&all), &again)
-}
-
 #[cfg(feature = "sink")]
 impl Inner {
     /// Whether records are still queued in producers or waiting for room.
-    fn backlog(&self) -> bool {
+    pub(super) fn backlog(&self) -> bool {
         !self.waiting.is_empty()
             || self.producers.0.iter().enumerate().any(|(n, m)| {
                 m.is_some()
@@ -598,7 +548,7 @@ fn rejected(e: JsValue) -> Promise {
 /// ```
 #[wasm_bindgen]
 pub struct Tributary {
-    inner: Rc<RefCell<Inner>>,
+    pub(super) inner: Rc<RefCell<Inner>>,
 }
 
 impl core::fmt::Debug for Tributary {
@@ -653,7 +603,7 @@ impl Tributary {
         Ok(Tributary { inner })
     }
 
-    fn check_open(&self) -> JsResult<()> {
+    pub(super) fn check_open(&self) -> JsResult<()> {
         if self.inner.borrow().closed {
             return Err(from_core(&Error::Closed));
         }
@@ -734,68 +684,6 @@ impl Tributary {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> Promise {
         flush_all(&self.inner)
-    }
-
-    /// Connects `topic` to NATS JetStream over a WebSocket: a `Sink` that delivers every
-    /// record appended to the topic, from the first one not yet acknowledged.
-    ///
-    /// Options (defaults): `servers` (URLs, `ws://` or `wss://`, tried in turn) or
-    /// `server`; `stream` (the topic's name); `subjectPrefix` (the topic's name: subjects
-    /// `<prefix>.<partition>`); one of `token`, `user`+`pass`, `creds` (a `.creds` file's
-    /// content), `nkeySeed`; `delivery` ("at-least-once"; or "at-most-once");
-    /// `maxRetries` (unlimited); `ackTimeoutMs` (5000); `connectTimeoutMs` (10000);
-    /// `backoffInitialMs` (100) and `backoffMaxMs` (5000); `maxInFlight` (1024);
-    /// `provision` (false: create the stream with the topic's replication factor and
-    /// retention); `duplicateWindowMs` (120000, when provisioning); `msgIdPrefix`
-    /// (random per client); `name`; `WebSocket` (the global one; on Node 20 pass the
-    /// `ws` package's); `onAck(progress[])`; `onStateChange(state, error?)`.
-    ///
-    /// Throws `UNKNOWN_TOPIC`, `INVALID_CONFIG`, `SINK_EXISTS` (the topic has an open sink:
-    /// close it first), `CLOSED`.
-    #[cfg(feature = "sink")]
-    #[wasm_bindgen(js_name = "connect")]
-    pub fn connect(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SinkOptions")] options: JsValue,
-    ) -> JsResult<super::sink::JsSink> {
-        self.check_open()?;
-        let topic = &convert::topic(&topic)?;
-        let prefix = {
-            let mut p = alloc::string::String::new();
-            for _ in 0..2 {
-                let n = (js_sys::Math::random() * 4_294_967_296.0) as u32;
-                crate::text::push_hex32(&mut p, n);
-            }
-            p
-        };
-        let (config, host) = convert::sink_config(&options, &prefix)?;
-        let (index, serial) = {
-            let mut guard = self.inner.borrow_mut();
-            let i = &mut *guard;
-            let taken = i.sinks.iter().flatten().any(|s| s.sink.topic() == topic);
-            if taken {
-                return Err(from_core(&Error::SinkExists {
-                    topic: alloc::borrow::ToOwned::to_owned(topic),
-                }));
-            }
-            let sink = crate::sink::Sink::new(&mut i.client, topic, config, random_seed(), now())
-                .map_err(|e| from_core(&e))?;
-            let serial = super::sink::next_id(&mut i.ids);
-            let slot = super::sink::Slot::new(sink, serial, host.ctor, host.on_ack, host.on_state);
-            // A closed sink's slot is reused.
-            let index = match i.sinks.iter().position(Option::is_none) {
-                Some(n) => n,
-                None => {
-                    i.sinks.push(None);
-                    i.sinks.len() - 1
-                }
-            };
-            i.sinks[index] = Some(slot);
-            (index, serial)
-        };
-        super::sink::drive(&self.inner);
-        Ok(super::sink::JsSink::new(self.inner.clone(), index, serial))
     }
 
     /// Up to `maxRecords` records of `topic`/`partition` from `fromOffset`. Throws
@@ -922,21 +810,24 @@ impl Tributary {
         Ok(o.into())
     }
 
-    /// Appends every open batch, closes every sink (without waiting for acks: `await
-    /// client.flush()` first for that; pending sink flushes reject with `SINK_CLOSED`),
-    /// then closes the client: every later call fails with `CLOSED`.
+    /// Appends every open batch, closes every sink (the package's JS first waits for
+    /// delivery up to `timeoutMs`, see `Sink.close`; pending sink flushes reject with
+    /// `SINK_CLOSED`), then closes the client: every later call fails with `CLOSED`.
     ///
     /// Closing releases the client's memory (logs, producers) at once, whatever JS objects
     /// still refer to it; records still waiting for queue room reject with `CLOSED`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         run_poll(&self.inner, true);
-        #[cfg(feature = "sink")]
-        super::sink::close_all(&self.inner);
         let mut out = Vec::new();
         {
             let mut i = self.inner.borrow_mut();
             i.closed = true;
+            // The package's JS closed the sinks first (`js/nats.js`); what is left goes.
+            #[cfg(feature = "sink")]
+            {
+                i.sinks = Vec::new();
+            }
             i.timer = None;
             for w in core::mem::take(&mut i.waiting) {
                 settle_err(w.settle, from_core(&Error::Closed), &mut out);

@@ -176,15 +176,19 @@ export interface SinkOptions {
   provision?: boolean;
   /** The provisioned stream's de-duplication window (default 120000 ms). */
   duplicateWindowMs?: number;
-  /** First part of every Nats-Msg-Id (`<prefix>-<partition>-<offset>`; default random per client). */
+  /** First part of every Nats-Msg-Id (`<prefix>-<partition>-<offset>`; default: random, drawn once per client, so a record keeps its id across sinks). */
   msgIdPrefix?: string;
+  /** Replies come to `<inboxPrefix>.<random>.>` (default "_INBOX"): the credentials must be allowed to subscribe there. */
+  inboxPrefix?: string;
+  /** How long `close()` waits for delivery by default (default 5000 ms). */
+  closeTimeoutMs?: number;
   /** Connection name shown by the server. */
   name?: string;
   /** A WebSocket constructor (default: the global one; on Node 20 pass the `ws` package's). */
   WebSocket?: unknown;
   /** Called as acknowledgements arrive, once per partition that moved. */
   onAck?: (progress: SinkProgress[]) => void;
-  /** Called when the state changes ("connecting", "connected", "reconnecting", "offline", "failed", "closed"). */
+  /** Called when the state changes ("connecting", "connected", "reconnecting", "offline", "failed", "closed"), with why: the error that ended the connection (SINK_DISCONNECTED, SINK_CONNECT, SINK_TIMEOUT, ...), or on "closed" what was not delivered (SINK_CLOSED with `undelivered`). */
   onStateChange?: (state: string, error?: Error) => void;
 }
 

@@ -1,4 +1,0 @@
-#![no_main]
-//! See `tributary_fuzz::nats_text` for what this target checks.
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tributary_fuzz::nats_text::check(data));

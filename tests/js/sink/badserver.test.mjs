@@ -1,0 +1,334 @@
+// The sink against hostile and broken servers (issue 13's defects, one test each): small
+// fake NATS servers over WebSocket in Node (the `ws` package's server on loopback), each
+// misbehaving one way. What a server sends is untrusted input: nothing it does may throw
+// out of a socket handler, grow memory without bound, storm it with connections, or leave
+// the client unusable.
+// Run: node --test --test-concurrency=1 tests/js/sink/badserver.test.mjs
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket, { WebSocketServer } from "ws";
+import { Tributary } from "../../../pkg/node.js";
+import { sleep } from "../../../scripts/loopback.mjs";
+
+const dec = new TextDecoder();
+
+/**
+ * A fake NATS server: sends INFO (`info` merged in), answers PING with PONG and hands
+ * every client operation to `on(op, conn)`: `{ verb: "CONNECT", json }`, `{ verb: "SUB",
+ * args }`, `{ verb: "HPUB" | "PUB", subject, reply, headers, payload }`. `conn.send(text)`
+ * writes, `conn.close()` closes. Counts connections.
+ */
+async function fakeNats({ info = {}, on = () => {}, pong = true } = {}) {
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((r) => wss.once("listening", r));
+  const server = { connections: 0, url: `ws://127.0.0.1:${wss.address().port}`, sockets: new Set() };
+  wss.on("connection", (ws) => {
+    server.connections++;
+    server.sockets.add(ws);
+    ws.on("close", () => server.sockets.delete(ws));
+    ws.on("error", () => {});
+    const conn = { send: (t) => ws.readyState === 1 && ws.send(Buffer.from(t)), close: () => ws.terminate(), ws };
+    conn.send(`INFO ${JSON.stringify({ server_id: "fake", version: "2.10.0", proto: 1, headers: true, max_payload: 1048576, ...info })}\r\n`);
+    let buf = Buffer.alloc(0);
+    ws.on("message", (data) => {
+      buf = Buffer.concat([buf, data]);
+      for (;;) {
+        const lf = buf.indexOf("\r\n");
+        if (lf < 0) return;
+        const line = buf.subarray(0, lf).toString();
+        const [verb, ...args] = line.split(" ");
+        if (verb === "HPUB" || verb === "PUB") {
+          const total = +args[args.length - 1];
+          const hlen = verb === "HPUB" ? +args[args.length - 2] : 0;
+          if (buf.length < lf + 2 + total + 2) return;
+          const body = buf.subarray(lf + 2, lf + 2 + total);
+          const named = args.length === (verb === "HPUB" ? 4 : 3);
+          buf = buf.subarray(lf + 2 + total + 2);
+          on({ verb, subject: args[0], reply: named ? args[1] : "", headers: body.subarray(0, hlen).toString(), payload: body.subarray(hlen) }, conn);
+          continue;
+        }
+        buf = buf.subarray(lf + 2);
+        if (verb === "PING" && pong) conn.send("PONG\r\n");
+        if (verb === "CONNECT") on({ verb, json: JSON.parse(args.join(" ")) }, conn);
+        else on({ verb, args }, conn);
+      }
+    });
+  });
+  server.close = () => {
+    for (const s of server.sockets) s.terminate();
+    return new Promise((r) => wss.close(r));
+  };
+  return server;
+}
+
+const msgId = (headers) => /Nats-Msg-Id: (\S+)/.exec(headers)?.[1];
+const ack = (conn, reply, seq = 1) => conn.send(`MSG ${reply} 1 ${JSON.stringify({ stream: "t", seq }).length}\r\n${JSON.stringify({ stream: "t", seq })}\r\n`);
+
+test("defect 1: a server announcing a huge max_payload and streaming a 2^31-byte MSG: capped by the client, SINK_PROTOCOL and a reconnect, memory flat", { timeout: 30_000 }, async () => {
+  let streamed = 0;
+  let sub;
+  const server = await fakeNats({
+    info: { max_payload: 2 ** 40 },
+    on: (op, conn) => {
+      if (op.verb === "SUB") sub = op.args[0].replace(/\.>$/, "");
+      if (op.verb !== "PING" || !sub || server.connections > 1) return;
+      conn.send(`MSG ${sub}.0.0 1 ${2 ** 31}\r\n`);
+      const chunk = Buffer.alloc(1 << 20, 120);
+      const pump = () => {
+        if (conn.ws.readyState !== 1 || streamed >= 96 * 2 ** 20) return;
+        streamed += chunk.length;
+        conn.ws.send(chunk, pump);
+      };
+      pump();
+    },
+  });
+  const client = new Tributary();
+  const states = [];
+  try {
+    client.createTopic("t", { partitions: 1 });
+    const sink = client.connect("t", { server: server.url, WebSocket, backoffInitialMs: 2000, backoffMaxMs: 4000, onStateChange: (s, e) => states.push([s, e?.code]) });
+    for (let i = 0; i < 200 && !states.some(([s]) => s === "reconnecting"); i++) await sleep(25);
+    assert.ok(states.some(([s, c]) => s === "reconnecting" && c === "SINK_PROTOCOL"), JSON.stringify(states));
+    assert.ok(streamed < 16 * 2 ** 20, `the client read on: ${streamed} bytes streamed`);
+    assert.ok(sink.stats().disconnects >= 1);
+    // The client is usable: it produces and reads.
+    const md = await client.topicProducer("t").send("k", "v");
+    assert.equal(dec.decode(client.read("t", 0, md.offset, 1)[0].value), "v");
+    await sink.close({ timeoutMs: 0 });
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
+
+test("defect 2: a server that closes on every HPUB, maxRetries 1: every attempt counts; flush rejects naming each record; each sent at most twice as the first unacknowledged", { timeout: 30_000 }, async () => {
+  const sends = new Map();
+  const server = await fakeNats({
+    on: (op, conn) => {
+      if (op.verb !== "HPUB") return;
+      const id = msgId(op.headers);
+      sends.set(id, (sends.get(id) ?? 0) + 1);
+      conn.close();
+    },
+  });
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    const sink = client.connect("t", { server: server.url, WebSocket, maxRetries: 1, backoffInitialMs: 10, backoffMaxMs: 40 });
+    await client.topicProducer("t").sendAll([["a", "1"], ["b", "2"], ["c", "3"]]);
+    await assert.rejects(client.flush(), (e) => {
+      assert.equal(e.code, "SINK_UNDELIVERED", e.message);
+      assert.deepEqual(e.undelivered.map((r) => r.fromOffset).sort(), [0, 1, 2]);
+      return true;
+    });
+    assert.equal(sink.stats().failedRecords, 3);
+    const [first] = [...sends.keys()].filter((id) => id.endsWith("-0-0"));
+    assert.equal(sends.get(first), 2, `the first record was sent ${sends.get(first)} times`);
+    for (const [id, n] of sends) assert.ok(n <= 6, `${id} sent ${n} times`);
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
+
+test("defect 3: a server that logs in (PONG) and closes at once: the backoff grows, no connection storm", { timeout: 30_000 }, async () => {
+  const server = await fakeNats({
+    on: (op, conn) => {
+      if (op.verb === "SUB") setTimeout(() => conn.close(), 5);
+    },
+  });
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    const sink = client.connect("t", { server: server.url, WebSocket, backoffInitialMs: 100, backoffMaxMs: 5000 });
+    await sleep(5000);
+    // 100, 200, 400, 800, 1600, 3200 ms (each drawn from [d/2, d]): at most 9 connections in 5 s.
+    assert.ok(server.connections <= 9, `${server.connections} connections in 5 s`);
+    assert.ok(server.connections >= 3, `${server.connections} connections in 5 s`);
+    await sink.close({ timeoutMs: 0 });
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
+
+test("defect 4: message ids are stable for a record's life: a new connect() on the same client resends with the same ids", { timeout: 30_000 }, async () => {
+  const ids = [];
+  const server = await fakeNats({ on: (op) => op.verb === "HPUB" && ids.push(msgId(op.headers)) });
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    let sink = client.connect("t", { server: server.url, WebSocket });
+    await client.topicProducer("t").send("k", "v");
+    for (let i = 0; i < 100 && ids.length < 1; i++) await sleep(20);
+    await sink.close({ timeoutMs: 0 });
+    sink = client.connect("t", { server: server.url, WebSocket });
+    for (let i = 0; i < 100 && ids.length < 2; i++) await sleep(20);
+    assert.equal(ids.length, 2);
+    assert.equal(ids[0], ids[1], "the same id on both sinks");
+    assert.match(ids[0], /^[0-9a-f]{16}-0-0$/);
+    await sink.close({ timeoutMs: 0 });
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
+
+test("defect 5: a refused subscription to the reply inbox is SINK_INBOX_PERMISSION (no resend storm); inboxPrefix moves the inbox", { timeout: 30_000 }, async () => {
+  let hpubs = 0;
+  let subject;
+  const server = await fakeNats({
+    on: (op, conn) => {
+      if (op.verb === "HPUB") hpubs++;
+      if (op.verb === "SUB") {
+        subject = op.args[0];
+        if (subject.startsWith("_INBOX.")) conn.send(`-ERR 'Permissions Violation for Subscription to "${subject}"'\r\n`);
+      }
+    },
+  });
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    const states = [];
+    const sink = client.connect("t", { server: server.url, WebSocket, ackTimeoutMs: 100, onStateChange: (s, e) => states.push([s, e?.code]) });
+    await client.topicProducer("t").send("k", "v");
+    await assert.rejects(sink.flush({ timeoutMs: 5000 }), (e) => e.code === "SINK_INBOX_PERMISSION");
+    assert.equal(sink.state, "failed");
+    assert.equal(sink.error.code, "SINK_INBOX_PERMISSION");
+    assert.match(sink.error.message, /inboxPrefix/);
+    await sleep(300);
+    assert.equal(hpubs, 0, "nothing published");
+    assert.equal(server.connections, 1, "no reconnect storm");
+    await sink.close({ timeoutMs: 0 });
+    // With an inbox the account may subscribe to, it delivers.
+    const ok = client.connect("t", { server: server.url, WebSocket, inboxPrefix: "_R.app" });
+    for (let i = 0; i < 100 && !hpubs; i++) await sleep(20);
+    assert.match(subject, /^_R\.app\.[0-9a-f]+\.>$/);
+    assert.equal(hpubs, 1);
+    assert.throws(() => client.connect("u", { server: server.url, WebSocket, inboxPrefix: "a b" }), (e) => e.code === "UNKNOWN_TOPIC");
+    client.createTopic("u", { partitions: 1 });
+    assert.throws(() => client.connect("u", { server: server.url, WebSocket, inboxPrefix: "a b" }), (e) => e.code === "INVALID_CONFIG");
+    await ok.close({ timeoutMs: 0 });
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
+
+test("defect 6: a server whose INFO says headers: false is SINK_NO_HEADERS at once, no loop", { timeout: 30_000 }, async () => {
+  const server = await fakeNats({ info: { headers: false } });
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    const sink = client.connect("t", { server: server.url, WebSocket });
+    await client.topicProducer("t").send("k", "v");
+    await assert.rejects(sink.flush({ timeoutMs: 5000 }), (e) => e.code === "SINK_NO_HEADERS");
+    assert.equal(sink.state, "failed");
+    await sleep(300);
+    assert.equal(server.connections, 1);
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
+
+test("defect 7: a WebSocket whose property setters throw (a frozen object): coded, and the client stays usable", { timeout: 30_000 }, async () => {
+  // A host object whose properties cannot be set (setting one throws in strict code).
+  class Frozen {
+    constructor() {
+      return Object.freeze({ close() {}, send() {} });
+    }
+  }
+  class Throws {
+    constructor() {
+      throw new RangeError("no sockets here");
+    }
+  }
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    client.createTopic("u", { partitions: 1 });
+    const states = [];
+    const sink = client.connect("t", { server: "ws://127.0.0.1:9", WebSocket: Frozen, onStateChange: (s, e) => states.push([s, e?.code]) });
+    const other = client.connect("u", { server: "ws://127.0.0.1:9", WebSocket: Throws });
+    await sleep(50);
+    assert.equal(sink.error?.code, "SINK_CONNECT");
+    assert.equal(other.error?.code, "SINK_CONNECT");
+    assert.match(other.error.message, /no sockets here/);
+    assert.deepEqual(states[0], ["reconnecting", "SINK_CONNECT"]);
+    // The client's local log is the program's still.
+    const p = client.topicProducer("t");
+    const mds = await p.sendAll([["a", "1"], ["b", "2"]]);
+    assert.deepEqual(client.read("t", 0, 0, 10).map((r) => dec.decode(r.value)), ["1", "2"]);
+    assert.equal(mds[1].offset, 1);
+    assert.equal(sink.stats().state, "reconnecting");
+    await sink.close({ timeoutMs: 0 });
+    await other.close({ timeoutMs: 0 });
+  } finally {
+    await client.close({ timeoutMs: 0 });
+  }
+});
+
+test("defect 8: 200 records on a 65,536-partition topic are delivered and acknowledged", { timeout: 60_000 }, async () => {
+  const server = await fakeNats({ on: (op, conn) => op.verb === "HPUB" && ack(conn, op.reply) });
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 65536 });
+    const sink = client.connect("t", { server: server.url, WebSocket });
+    const p = client.topicProducer("t");
+    for (let i = 0; i < 200; i++) await p.send(`key-${i}`, "v");
+    await client.flush();
+    assert.equal(sink.stats().acked, 200);
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
+
+test("defect 9: close() waits for delivery, then reports what was not delivered; a lost connection says why", { timeout: 30_000 }, async () => {
+  let acking = true;
+  let closeAfterLogin = false;
+  const server = await fakeNats({
+    on: (op, conn) => {
+      if (op.verb === "SUB" && closeAfterLogin) setTimeout(() => conn.close(), 20);
+      if (op.verb === "HPUB" && acking) setTimeout(() => ack(conn, op.reply), 100);
+    },
+  });
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 4 });
+    const states = [];
+    const sink = client.connect("t", { server: server.url, WebSocket, onStateChange: (s, e) => states.push([s, e]) });
+    const p = client.topicProducer("t");
+    await p.sendAll(Array.from({ length: 2000 }, (_, i) => [`k${i}`, `v${i}`]));
+    await sink.close();
+    assert.equal(sink.stats().acked, 2000, "close waited for every ack");
+    assert.equal(states.at(-1)[0], "closed");
+    assert.equal(states.at(-1)[1], undefined, "nothing undelivered");
+
+    // A server that stops acknowledging: close waits timeoutMs, then reports.
+    acking = false;
+    const states2 = [];
+    const sink2 = client.connect("t", { server: server.url, WebSocket, onStateChange: (s, e) => states2.push([s, e]) });
+    await p.sendAll([["a", "x"], ["b", "y"]]);
+    const started = Date.now();
+    await sink2.close({ timeoutMs: 300 });
+    assert.ok(Date.now() - started >= 250);
+    const [state, e] = states2.at(-1);
+    assert.equal(state, "closed");
+    assert.equal(e.code, "SINK_CLOSED");
+    assert.equal(e.undelivered.reduce((n, r) => n + r.toOffset - r.fromOffset, 0), 2);
+    assert.equal(sink2.error.code, "SINK_CLOSED");
+
+    // A lost connection reaches onStateChange with its cause.
+    closeAfterLogin = true;
+    const states3 = [];
+    const sink3 = client.connect("t", { server: server.url, WebSocket, backoffInitialMs: 1000, onStateChange: (s, e) => states3.push([s, e?.code]) });
+    for (let i = 0; i < 100 && !states3.some(([s]) => s === "reconnecting"); i++) await sleep(20);
+    assert.deepEqual(states3.find(([s]) => s === "reconnecting"), ["reconnecting", "SINK_DISCONNECTED"]);
+    await sink3.close({ timeoutMs: 0 });
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
