@@ -927,13 +927,15 @@ function login(s, sig, pk) {
 }
 
 function provisionAsk(s, w) {
+  // retention.maxBytes bounds each partition's log; the stream holds every partition's
+  // subject, so its max_bytes is that bound times the partition count.
   const [, , rf, maxAge, maxBytes] = s.topicInfo;
   const ns = 1e6;
   const age = maxAge >= 0 ? maxAge * ns : 0;
   const win = s.cfg.duplicateWindowMs * ns;
   const body = JSON.stringify({
     name: s.cfg.stream, subjects: [`${s.cfg.prefix}.*`], retention: "limits", max_consumers: -1, max_msgs: -1,
-    max_bytes: maxBytes >= 0 ? maxBytes : -1, max_age: age, storage: "file", discard: "old",
+    max_bytes: maxBytes >= 0 ? maxBytes * s.parts : -1, max_age: age, storage: "file", discard: "old",
     num_replicas: Math.max(1, rf), duplicate_window: age > 0 ? Math.min(win, age) : win,
   });
   const bytes = enc.encode(body);

@@ -295,6 +295,32 @@ test("at-most-once: delivered when written, nothing resent", { timeout: 120_000 
   }
 });
 
+test("provisioning: the stream's limits are the topic's retention over all its partitions", { timeout: 120_000 }, async () => {
+  let client;
+  const server = await startNats({ name: "prov" });
+  try {
+    client = new Tributary({ seed: 9 });
+    // retention.maxBytes bounds each partition's log: the stream, which holds all five
+    // partitions' subjects, must take five times that, or JetStream drops records early.
+    client.createTopic("prov", { partitions: 5, replicationFactor: 1, retention: { maxBytes: 1 << 20, maxAgeMs: 3_600_000 } });
+    const sink = client.connect("prov", { server: server.url, WebSocket, provision: true });
+    const counts = await produce(client.topicProducer("prov"), 500);
+    await client.flush();
+    const nc = await natsConnect({ servers: `127.0.0.1:${server.port}` });
+    const { config } = await (await nc.jetstreamManager()).streams.info("prov");
+    await nc.close();
+    assert.equal(config.max_bytes, 5 * (1 << 20));
+    assert.equal(config.max_age, 3_600_000 * 1e6);
+    assert.equal(config.num_replicas, 1);
+    assert.deepEqual(config.subjects, ["prov.*"]);
+    checkDelivery(assert, await readStream(server.port, "prov"), counts);
+    await sink.close();
+  } finally {
+    await client?.close();
+    await server.stop();
+  }
+});
+
 test("bad sink options throw INVALID_CONFIG and change nothing", () => {
   const client = new Tributary();
   client.createTopic("t", { partitions: 1 });
