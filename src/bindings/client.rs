@@ -129,6 +129,10 @@ pub(super) struct Inner {
     /// The counter of sink handles.
     #[cfg(feature = "sink")]
     pub(super) ids: u32,
+    /// The client's `appends()` when the sinks were last woken: any append since (a
+    /// producer's batch, a `restore`) wakes them again.
+    #[cfg(feature = "sink")]
+    woken: u64,
     closed: bool,
     producers: Producers,
     meta_keys: MetaKeys,
@@ -443,7 +447,6 @@ fn schedule_poll(inner: &Rc<RefCell<Inner>>) {
 
 pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
     let mut out = Vec::new();
-    let mut appended = false;
     let (deadline, reschedule) = {
         let mut i = inner.borrow_mut();
         i.poll_scheduled = false;
@@ -453,7 +456,6 @@ pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
             } else {
                 i.client.poll(now())
             };
-            appended |= !outcome.appended.is_empty();
             let next = outcome.next_deadline;
             i.settle_outcome(outcome, &mut out);
             let admitted = i.admit_waiting(&mut out);
@@ -474,16 +476,24 @@ pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
         arm_timer(inner, d);
     }
     apply(out);
-    // The sinks publish what was appended (each at its next microtask).
+    // The sinks publish what was appended since they were last woken, by a producer or
+    // by `restore` (each at its next microtask).
     #[cfg(feature = "sink")]
-    if appended {
-        let wakes = super::sink::wakes(&inner.borrow());
+    {
+        let wakes = {
+            let mut i = inner.borrow_mut();
+            let appends = i.client.appends();
+            if appends == i.woken {
+                Vec::new()
+            } else {
+                i.woken = appends;
+                super::sink::wakes(&i)
+            }
+        };
         for w in wakes {
             let _ = w.call0(&JsValue::UNDEFINED);
         }
     }
-    #[cfg(not(feature = "sink"))]
-    let _ = appended;
 }
 
 pub(super) fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
@@ -588,6 +598,8 @@ impl Tributary {
             sinks: Vec::new(),
             #[cfg(feature = "sink")]
             ids: 0,
+            #[cfg(feature = "sink")]
+            woken: 0,
             waiting: VecDeque::new(),
             poll_scheduled: false,
             microtask: None,

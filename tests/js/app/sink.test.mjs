@@ -382,3 +382,32 @@ test("restore: records put back at their offsets are resent with the same ids, a
     await server.stop();
   }
 });
+
+test("restore into a topic whose sink is connected and idle: the restored records are published at once", { timeout: 120_000 }, async () => {
+  // tributary/durable puts every record into the log with restore(), after the sink is
+  // up: an append by restore must wake the sink like a producer's batch does.
+  let client;
+  const server = await startNats({ name: "live" });
+  try {
+    client = new Tributary({ seed: 11 });
+    client.createTopic("live", { partitions: 3 });
+    const sink = client.connect("live", { server: server.url, WebSocket, provision: true, msgIdPrefix: "g1" });
+    const deadline = Date.now() + 30_000;
+    while (sink.state !== "connected" && Date.now() < deadline) await sleep(20);
+    assert.equal(sink.state, "connected");
+    await sleep(200); // idle: nothing to send, no timer due
+    const counts = new Map();
+    for (const p of [0, 1, 2]) {
+      const records = Array.from({ length: 40 }, (_, i) => ({ offset: i, key: `k${p}`, value: `v-${p}-${i}`, timestamp: Date.now() }));
+      client.restore("live", p, records);
+      counts.set(p, 40);
+    }
+    while (sink.stats().acked < 120 && Date.now() < deadline) await sleep(20);
+    assert.equal(sink.stats().acked, 120, "the restored records were published without another append or flush");
+    checkDelivery(assert, await readStream(server.port, "live"), counts);
+    await sink.close();
+  } finally {
+    await client?.close();
+    await server.stop();
+  }
+});
