@@ -211,7 +211,7 @@ test-readme: pkg
 # The command (`tributary produce`, `tributary partition`) as users run it: node_modules/.bin/tributary
 # of the package installed into tests/js/cli/app (a copy), against nats-server on loopback.
 test-cli: pkg
-	@echo "==> [test] the tributary command: its WebSocket client against ws, the line reader, usage errors, key-separator edge cases, refused credentials, a server down, Ctrl-C, Deno and Bun; 1,000,000 lines into JetStream with bounded memory"
+	@echo "==> [test] the tributary command: its WebSocket client against ws, the line reader, usage errors, key-separator edge cases, refused credentials, a server down (4 and 4,096 partitions), Ctrl-C, SIGTERM and SIGHUP, Deno and Bun; 1,000,000 lines into JetStream with bounded memory"
 	@cd tests/js/cli/app && $(INSTALL_PKG)
 	@node --test --test-concurrency=1 tests/js/cli/websocket.test.mjs tests/js/cli/lines.test.mjs tests/js/cli/produce.test.mjs tests/js/cli/million.test.mjs
 

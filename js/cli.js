@@ -15,7 +15,8 @@ Commands
   produce <topic>     write records, one per line of stdin or a file
   partition <key>     the partition a key lands in (as partitionFor computes it)
 
-tributary <command> --help: its options. tributary --version: the package's version.
+tributary help <command> (or tributary <command> --help): its options.
+tributary --version: the package's version.
 `;
 
 const partitionSpec = {
@@ -78,16 +79,24 @@ async function main(argv) {
   }
   if (command === "partition") return partition(rest);
   if (command === "--help" || command === "-h" || command === "help") {
+    // `tributary help produce`: the command's own help.
+    if (rest.length === 1 && (rest[0] === "produce" || rest[0] === "partition")) return main([rest[0], "--help"]);
+    if (rest.length > 0) return topUsage(`unexpected argument '${rest[0]}' (commands: produce, partition)`);
     process.stdout.write(HELP);
     return 0;
   }
   if (command === "--version" || command === "-V") {
+    if (rest.length > 0) return topUsage(`unexpected argument '${rest[0]}'`);
     const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
     process.stdout.write(`tributary ${pkg.version}\n`);
     return 0;
   }
-  const what = command === undefined ? "missing <command>" : `unknown command '${command}'`;
-  process.stderr.write(`tributary: ${what}\nUsage: tributary <command> [OPTIONS] (commands: produce, partition; tributary --help)\n`);
+  return topUsage(command === undefined ? "missing <command>" : `unknown command '${command}'`);
+}
+
+/** A usage error of `tributary` itself: the message, the usage; exit status 2. */
+function topUsage(message) {
+  process.stderr.write(`tributary: ${message}\nUsage: tributary <command> [OPTIONS] (commands: produce, partition; tributary --help)\n`);
   return 2;
 }
 
@@ -115,9 +124,13 @@ function exit(code) {
   Promise.all([drained(process.stdout), drained(process.stderr)]).then(() => process.exit(code));
 }
 
-// A reader that went away (`| head`) ends the output, not the command.
+// A reader that went away (`| head`) ends the output, not the command; so does a terminal
+// that closed (SIGHUP: the command goes on delivering what it read).
 process.stdout.on("error", (e) => {
-  if (e.code !== "EPIPE") throw e;
+  if (e.code !== "EPIPE" && e.code !== "EIO") throw e;
+});
+process.stderr.on("error", (e) => {
+  if (e.code !== "EPIPE" && e.code !== "EIO") throw e;
 });
 
 main(process.argv.slice(2)).then(exit, (e) => {

@@ -62,7 +62,9 @@ export function redact(spec, argv) {
  * The arguments, one at a time, as { positional }, { unknown: "--name" | "-x" } or an
  * option { name, o (its spec), value (undefined: none), at (the index of the argument
  * holding the value) }. An option that takes a value takes the next argument when it
- * has none of its own (`--name=value`, `-xvalue`); after "--" all are positional.
+ * has none of its own (`--name=value`, `-xvalue`); short options combine (`-vh`, `-vf
+ * path`, `-vfpath`: the first that takes a value takes the rest); after "--" all are
+ * positional.
  */
 function* scan(spec, argv) {
   const byShort = new Map();
@@ -84,12 +86,24 @@ function* scan(spec, argv) {
         continue;
       }
     } else if (arg.length > 1 && arg.startsWith("-")) {
-      if (!byShort.has(arg[1])) {
-        yield { unknown: `-${arg[1]}` };
-        continue;
+      const at = i;
+      for (let j = 1; j < arg.length; j++) {
+        if (!byShort.has(arg[j])) {
+          yield { unknown: `-${arg[j]}` };
+          break;
+        }
+        const short = byShort.get(arg[j]);
+        const o = spec.options[short];
+        if (!o.value) {
+          yield { name: short, o, value: undefined, at };
+          continue;
+        }
+        if (j + 1 < arg.length) yield { name: short, o, value: arg.slice(j + 1), at };
+        else if (i + 1 < argv.length) yield { name: short, o, value: argv[++i], at: i };
+        else yield { name: short, o, value: undefined, at };
+        break;
       }
-      name = byShort.get(arg[1]);
-      if (arg.length > 2) value = arg.slice(2);
+      continue;
     } else {
       yield { positional: arg };
       continue;

@@ -1,7 +1,9 @@
 // `tributary produce <topic>`: records from stdin or a file, one per line, through the
 // package's own producer and sink into NATS JetStream; exit status 0 (every record
-// acknowledged), 1 (some were not, named by line), 2 (usage), 130 (interrupted).
+// acknowledged), 1 (some were not, named by line), 2 (usage), 130 / 143 / 129 (stopped
+// by SIGINT / SIGTERM / SIGHUP).
 import { createReadStream, openSync, readFileSync, statSync } from "node:fs";
+import { Buffer } from "node:buffer";
 import process from "node:process";
 import { parse, integer, duration, oneOf, nonEmpty, UsageError } from "./args.js";
 import { LineSplitter } from "./lines.js";
@@ -9,8 +11,17 @@ import { LineSplitter } from "./lines.js";
 /** Longest record (key + value bytes) the command sends; the producer's limit is above
  *  it, for the record's own framing and headers. */
 const MAX_RECORD = 1024 * 1024;
-/** The log keeps at most this many bytes of records (split over the partitions, at least
- *  1 MiB each); unacknowledged ones are kept, and once they fill it, reading waits. */
+/** Records read and not yet settled (acknowledged, given up or refused), in bytes (key,
+ *  value and headers, plus RECORD_COST each): above this, reading waits. One bound for the
+ *  producer's queues and the log's unacknowledged records, whatever --partitions is. */
+const UNACKED_BOUND = 16 * 1024 * 1024;
+/** What a record costs besides its bytes (its framing in a batch, the command's own
+ *  bookkeeping), so that the shortest lines are bounded in number too. */
+const RECORD_COST = 32;
+/** The log's retention: this many bytes in all, split evenly over the partitions (a
+ *  partition keeps at most LOG_BOUND / partitions bytes of acknowledged records, so the
+ *  log does not grow with --partitions; a partition always takes one batch, however
+ *  large, and keeps it until it is acknowledged). */
 const LOG_BOUND = 16 * 1024 * 1024;
 /** sendAll calls (one per chunk read) waiting at once before reading waits too. */
 const IN_FLIGHT_CALLS = 2;
@@ -56,7 +67,8 @@ ${usage}
 
 Input
   -f, --file <path>          read this file (default: stdin)
-      --raw                  the whole input is one record (at most 1 MiB)
+      --raw                  the whole input is one record (at most 1 MiB; an empty
+                             input sends none)
       --key <key>            the key of every record
       --key-separator <sep>  split each line at the first <sep>: key before, value after
   -H, --header <name=value>  a header on every record (repeatable)
@@ -73,7 +85,7 @@ Sink (NATS JetStream over WebSocket)
   -s, --server <url>         ws:// or wss:// URL of a nats-server WebSocket listener
                              (repeatable: tried in turn)
       --token <token>        token auth (or the TRIBUTARY_TOKEN environment variable,
-                             unless --user or --creds is given)
+                             unless --user or --creds is given; empty: unset)
       --user <user>          user/password auth, with --password (or TRIBUTARY_PASSWORD)
       --creds <file>         a NATS .creds file (user JWT and nkey seed)
       --stream <name>        the JetStream stream (default: the topic)
@@ -89,9 +101,11 @@ Output
 
 Lines end with \\n (a \\r before it is dropped); empty lines are skipped; a line without
 the key separator is not sent (it is named, and the exit status is 1); a line that is
-not UTF-8 is sent as its bytes. Exit status: 0 every record acknowledged, 1 some not
-(named by line number), 2 usage error, 130 interrupted (Ctrl-C: stop reading, wait for
-the records read so far; a second Ctrl-C exits at once).
+not UTF-8 is sent as its bytes. Reading waits while 16 MiB of records read are not yet
+acknowledged (memory stays bounded, whatever --partitions is). Short options combine
+(-vf <path>). Exit status: 0 every record acknowledged, 1 some not (named by line
+number), 2 usage error, 130 / 143 / 129 after Ctrl-C / SIGTERM / SIGHUP (the first stops
+reading and waits for the records read so far, up to --timeout; a second exits at once).
 `;
 
 function header(text) {
@@ -166,10 +180,12 @@ class Lines {
   }
 }
 
-/** Per partition: the line numbers of records appended and not yet settled, from offset `base`. */
+/** Per partition: the line numbers (and sizes, as UNACKED_BOUND counts them) of records
+ *  appended and not yet settled, from offset `base`. */
 class Track {
   constructor() {
     this.lines = [];
+    this.sizes = [];
     this.head = 0;
     this.base = 0;
     this.acked = 0;
@@ -218,7 +234,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
   try {
     client.createTopic(o.topic, {
       partitions,
-      retention: { maxBytes: Math.max(1024 * 1024, Math.floor(LOG_BOUND / partitions)), unacked: "keep" },
+      retention: { maxBytes: Math.max(1, Math.floor(LOG_BOUND / partitions)), unacked: "keep" },
     });
     producer = client.topicProducer(o.topic, producerConfig);
   } catch (e) {
@@ -228,12 +244,29 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     return usageError(stderr, e.message);
   }
 
-  const tracks = Array.from({ length: partitions }, () => new Track());
+  // Made as partitions are used: 65,536 of them cost nothing until records go there.
+  const tracks = new Map();
+  const track = (p) => {
+    let st = tracks.get(p);
+    if (!st) tracks.set(p, (st = new Track()));
+    return st;
+  };
   const notAcked = new Lines();
   const notSent = new Lines();
   const noSeparator = new Lines();
   const tooLong = new Lines();
   const inFlight = new Map(); // sendAll call -> its line numbers
+  // Bytes of records read and not yet settled (UNACKED_BOUND); a settlement wakes the
+  // reader waiting for room.
+  let unsettled = 0;
+  let wake = null;
+  const settled = (bytes) => {
+    unsettled -= bytes;
+    if (wake) {
+      wake();
+      wake = null;
+    }
+  };
   const started = Date.now();
   let acked = 0;
   let lines = 0;
@@ -247,14 +280,17 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     if (abortReason === null) abortReason = reason;
     abort();
   };
-  // Ctrl-C: stop reading (and wait for what was read).
-  let interrupted = false;
+  // Ctrl-C, SIGTERM, SIGHUP: stop reading (and wait for what was read). `interrupted`:
+  // the first signal's name.
+  let interrupted = null;
   let interrupt;
   const interruption = new Promise((resolve) => { interrupt = resolve; });
 
   const drain = (st, partition) => {
     let out = "";
+    let bytes = 0;
     while (st.head < st.lines.length && st.base < st.acked) {
+      bytes += st.sizes[st.head];
       const line = st.lines[st.head++];
       const offset = st.base++;
       while (st.givenUp.length && st.givenUp[0].toOffset <= offset) st.givenUp.shift();
@@ -265,10 +301,15 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
         if (o.verbose) out += `${partition}@${offset} line ${line}\n`;
       }
     }
-    if (st.head > 65536 && st.head * 2 > st.lines.length) {
+    // Settled entries go once they are half the arrays (each entry is copied at most once
+    // per settlement, on average): a partition holds no more of them than it has waiting,
+    // so that their memory does not grow with the partition count either.
+    if (st.head * 2 > st.lines.length) {
       st.lines = st.lines.slice(st.head);
+      st.sizes = st.sizes.slice(st.head);
       st.head = 0;
     }
+    if (bytes) settled(bytes);
     if (out) stdout.write(out);
   };
 
@@ -279,8 +320,8 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     onAck: (progress) => {
       lastProgress = Date.now();
       for (const p of progress) {
-        const st = tracks[p.partition];
-        if (!st) continue;
+        if (p.partition >= partitions) continue;
+        const st = track(p.partition);
         if (p.givenUp) st.givenUp.push(...p.givenUp);
         st.acked = Math.max(st.acked, p.ackedOffset);
         drain(st, p.partition);
@@ -328,17 +369,26 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
 
   let input = null;
   let exitNow = null;
-  const onSigint = () => {
+  const onSignal = (signal) => {
     if (!interrupted) {
-      interrupted = true;
-      say("interrupted: no more input is read; waiting for the records read so far (Ctrl-C again to exit now)");
+      interrupted = signal;
+      const again = signal === "SIGINT" ? "Ctrl-C again" : "a second signal";
+      say(`${SIGNALS[signal].what}: no more input is read; waiting for the records read so far (${again} to exit now)`);
       input?.destroy();
       interrupt();
     } else {
       exitNow?.();
     }
   };
-  process.on("SIGINT", onSigint);
+  const listening = [];
+  for (const signal of Object.keys(SIGNALS)) {
+    try {
+      process.on(signal, onSignal);
+      listening.push(signal);
+    } catch {
+      // not a signal this platform has
+    }
+  }
 
   // The progress line, on a terminal only.
   let progressTimer = null;
@@ -350,7 +400,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     progressTimer.unref?.();
   }
   // Nothing acknowledged for --timeout while records wait: give up.
-  const pending = () => inFlight.size > 0 || tracks.some((t) => t.size > 0);
+  const pending = () => inFlight.size > 0 || [...tracks.values()].some((t) => t.size > 0);
   const watchdog = setInterval(() => {
     if (pending() && Date.now() - lastProgress > o.timeout) giveUp(`nothing acknowledged for ${o.timeout / 1000} s`);
   }, Math.min(250, o.timeout));
@@ -358,20 +408,30 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
 
   const submit = ({ entries, lines: nums }) => {
     if (entries.length === 0) return;
+    const sizes = entries.map((e) => RECORD_COST + headerBytes + byteLength(e[0]) + byteLength(e[1]));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    unsettled += total;
     const call = producer.sendAll(entries).then(
       (metas) => {
         inFlight.delete(call);
+        const touched = new Set();
         for (let i = 0; i < metas.length; i++) {
           const { partition, offset } = metas[i];
-          const st = tracks[partition];
+          const st = track(partition);
           if (st.size === 0) st.base = offset;
           st.lines.push(nums[i]);
+          st.sizes.push(sizes[i]);
+          touched.add(partition);
         }
-        for (let p = 0; p < partitions; p++) if (tracks[p].size && tracks[p].base < tracks[p].acked) drain(tracks[p], p);
+        for (const p of touched) {
+          const st = tracks.get(p);
+          if (st.base < st.acked) drain(st, p);
+        }
       },
       (e) => {
         inFlight.delete(call);
         for (const n of nums) notSent.add(n);
+        settled(total);
         if (!lastError) lastError = e;
       },
     );
@@ -382,6 +442,8 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
   if (o.partition !== undefined) extra.partition = o.partition;
   if (o.headers) extra.headers = o.headers;
   const hasExtra = Object.keys(extra).length > 0;
+  let headerBytes = 0;
+  for (const [k, v] of Object.entries(o.headers ?? {})) headerBytes += byteLength(k) + byteLength(v);
   const splitter = new LineSplitter({
     separator: o.keySeparator ?? null,
     key: o.key ?? null,
@@ -395,6 +457,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
   const stopped = () => interrupted || abortReason !== null;
 
   let readError = null;
+  let flushing = false;
   let rawTooLarge = false;
   const reading = (async () => {
     input = o.fd !== undefined ? createReadStream(null, { fd: o.fd, highWaterMark: CHUNK }) : stdin;
@@ -417,6 +480,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
           value.set(p, at);
           at += p.length;
         }
+        if (size === 0) return; // an empty input: no record (not one empty record)
         lines = 1;
         submit({ entries: [hasExtra ? [o.key ?? null, value, extra] : [o.key ?? null, value]], lines: [1] });
         return;
@@ -425,8 +489,14 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
         if (stopped()) return;
         submit(withExtra(splitter.push(chunk)));
         lines = splitter.lineNo;
-        while (inFlight.size >= IN_FLIGHT_CALLS && !stopped()) {
-          await Promise.race([...inFlight.keys(), aborted, interruption]);
+        // Room: few sendAll calls waiting, and few bytes not yet settled (whatever the
+        // partition count). Batches lingering are closed when the bytes wait for them.
+        while ((inFlight.size >= IN_FLIGHT_CALLS || unsettled > UNACKED_BOUND) && !stopped()) {
+          if (inFlight.size < IN_FLIGHT_CALLS && o.linger && !flushing) {
+            flushing = true;
+            producer.flush().catch(() => {}).finally(() => { flushing = false; });
+          }
+          await Promise.race([...inFlight.keys(), new Promise((r) => { wake = r; }), aborted, interruption]);
         }
       }
       if (stopped()) return;
@@ -453,7 +523,7 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     // Flushed: every record appended was acknowledged (callbacks may trail by a turn).
     await new Promise((r) => setTimeout(r, 0));
     if (o.delivery === "at-most-once") {
-      for (const st of tracks) {
+      for (const st of tracks.values()) {
         acked += st.size;
         st.head = st.lines.length;
       }
@@ -472,12 +542,12 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     await client.close();
     await Promise.allSettled([...inFlight.keys()]);
   }
-  process.off("SIGINT", onSigint);
+  for (const signal of listening) process.off(signal, onSignal);
   for (const nums of inFlight.values()) for (const n of nums) notSent.add(n);
   // Whatever is still waiting was not acknowledged: added in line order, as Lines keeps
   // the lowest (partition by partition, the first partition's lines filled what it keeps).
   const waiting = [];
-  for (const st of tracks) {
+  for (const st of tracks.values()) {
     for (let i = st.head; i < st.lines.length; i++) waiting.push(st.lines[i]);
     st.head = st.lines.length;
   }
@@ -497,9 +567,9 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
     say(`error: ${describe(lastError)}`);
     if (lastError.cause) say(`cause: ${describe(lastError.cause)}`);
   }
-  if (interrupted) say(`interrupted after line ${lines}${now ? ": exited without waiting" : ""}`);
+  if (interrupted) say(`${SIGNALS[interrupted].what} after line ${lines}${now ? ": exited without waiting" : ""}`);
   const failed = noSeparator.count + tooLong.count + notSent.count + notAcked.count > 0 || rawTooLarge || readError || abortReason;
-  return interrupted ? 130 : failed ? 1 : 0;
+  return interrupted ? SIGNALS[interrupted].status : failed ? 1 : 0;
 }
 
 /** Creates the stream (if absent) with a sink of a client of its own; resolves with the
@@ -528,6 +598,17 @@ async function provision(Tributary, o, sinkOptions) {
   return failed;
 }
 
+/** The signals that stop reading (the first) or the command (the second): what the
+ *  report calls each, and the exit status (128 + its number, as a shell reports it). */
+const SIGNALS = {
+  SIGINT: { what: "interrupted", status: 130 },
+  SIGTERM: { what: "terminated (SIGTERM)", status: 143 },
+  SIGHUP: { what: "hung up (SIGHUP)", status: 129 },
+};
+
+/** The UTF-8 bytes of a key or value (a string, bytes, or null). */
+const byteLength = (v) => (v === null || v === undefined ? 0 : typeof v === "string" ? Buffer.byteLength(v, "utf8") : v.byteLength);
+
 const plural = (n, what) => `${n} ${what}${n === 1 ? "" : "s"}`;
 const describe = (e) => `${e.code ? `${e.code}: ` : ""}${e.message ?? String(e)}`;
 
@@ -537,7 +618,8 @@ function setup(argv, env) {
   if (wantsHelp) return { help: true };
   // TRIBUTARY_TOKEN is --token's default: not when the command line names another way in.
   const otherAuth = x.user !== undefined || x.creds !== undefined;
-  const envToken = !otherAuth && Object.hasOwn(env, "TRIBUTARY_TOKEN") ? env.TRIBUTARY_TOKEN : undefined;
+  // An empty TRIBUTARY_TOKEN (`TRIBUTARY_TOKEN= tributary ...`) is no token: as if unset.
+  const envToken = !otherAuth && Object.hasOwn(env, "TRIBUTARY_TOKEN") && env.TRIBUTARY_TOKEN !== "" ? env.TRIBUTARY_TOKEN : undefined;
   const o = {
     topic: positional.topic,
     file: x.file,

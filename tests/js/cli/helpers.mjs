@@ -12,6 +12,12 @@ export const app = join(root, "tests/js/cli/app");
 export const bin = join(app, "node_modules/.bin/tributary");
 export const installed = join(app, "node_modules/tributary");
 export const deno = join(root, "node_modules/.bin/deno");
+
+/** The command's peak RSS stays under this, whatever the input's size or --partitions:
+ *  Node with the package loaded (50 MB), the log's 16 MiB of acknowledged records and up
+ *  to 16 MiB of records waiting (and the wasm memory's high-water mark around them), the
+ *  sink's window, the JS heap. */
+export const RSS_BOUND_MB = 200;
 export const bun = join(root, "node_modules/.bin/bun");
 
 if (!existsSync(bin)) throw new Error(`${bin} is missing: run make test-cli (it installs pkg/ into ${app})`);
@@ -56,8 +62,8 @@ export function run(args, { cmd = bin, input, env = {}, cwd = app, timeoutMs = 1
 
 /**
  * Every message of `stream`, in stream order: { subject, partition, offset, key (a
- * Buffer, or null), value (a Buffer), headers (name -> value) }. Waits until the stream
- * holds `expect` messages when given (up to `timeoutMs`).
+ * Buffer, or null), value (a Buffer), headers (name -> value, a null-prototype object) }.
+ * Waits until the stream holds `expect` messages when given (up to `timeoutMs`).
  */
 export async function readAll(port, stream, { expect, timeoutMs = 60_000 } = {}) {
   const deadline = Date.now() + timeoutMs;
@@ -66,7 +72,7 @@ export async function readAll(port, stream, { expect, timeoutMs = 60_000 } = {})
   }
   const out = [];
   await eachMessage(port, stream, (m) => {
-    const headers = {};
+    const headers = Object.create(null); // a "__proto__" header is a header like any other
     for (const [k, v] of m.headers ?? []) headers[k] = v[0];
     const parts = (headers["Nats-Msg-Id"] ?? "").split("-");
     let key = null;

@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import { startNats, freePort, sleep } from "../sink/harness.mjs";
 import { credsAuthenticator } from "nats";
-import { run, readAll, streamCount, root as repoRoot, bin, installed, deno, bun } from "./helpers.mjs";
+import { WebSocketServer } from "ws";
+import { run, readAll, streamCount, root as repoRoot, bin, installed, deno, bun, RSS_BOUND_MB } from "./helpers.mjs";
 import { makeTls, operatorSetup } from "../security/helpers.mjs";
 
 const dir = mkdtempSync(join(tmpdir(), "tributary-cli-"));
@@ -50,12 +51,24 @@ test("--help for each command, and the command list", async () => {
   assert.match(partition.stdout, /--murmur2/);
   const version = await run(["--version"]);
   assert.match(version.stdout, /^tributary \d+\.\d+\.\d+/);
+  // `tributary help <command>` is the command's --help; combined short flags work (-vh).
+  for (const [args, same] of [[["help", "produce"], produce], [["help", "partition"], partition], [["produce", "-vh"], produce], [["help"], top]]) {
+    const r = await run(args);
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stdout, same.stdout, args.join(" "));
+  }
+  assertUsage(await run(["--version", "extra"]), "tributary: unexpected argument 'extra'", "Usage: tributary <command>");
+  assertUsage(await run(["help", "consume"]), "tributary: unexpected argument 'consume' (commands: produce, partition)",
+    "Usage: tributary <command>");
 });
 
 test("usage errors: exit 2 with a one-line message and the usage", async () => {
   const server = ["--server", "ws://127.0.0.1:1"];
   assertUsage(await run(["produce", "t", ...server, "--frobnicate"]), "tributary produce: unknown option --frobnicate");
   assertUsage(await run(["produce", "t", ...server, "-Z"]), "tributary produce: unknown option -Z");
+  assertUsage(await run(["produce", "t", ...server, "-vZ"]), "tributary produce: unknown option -Z");
+  assertUsage(await run(["produce", "t", ...server, "-vp"]), "tributary produce: option --partition needs a value (p)");
+  assertUsage(await run(["produce", "t", ...server, "-vpx"]), "tributary produce: option --partition: bad value 'x': not a whole number");
   assertUsage(await run(["produce", ...server]), "tributary produce: missing <topic>");
   assertUsage(await run(["produce", "t", "u", ...server]), "tributary produce: unexpected argument 'u'");
   assertUsage(await run(["produce", "t", ...server, "--partitions", "abc"]),
@@ -246,7 +259,7 @@ test("key-separator edge cases, each with its documented outcome, in JetStream",
       Buffer.from("last:no newline"), // 9: the last line needs no \n
     ]));
     const r = await run(["produce", "edge", "--server", nats.url, "--provision", "--partitions", "3",
-      "--key-separator", ":", "--file", input, "-v", "-H", "source=edge-test"]);
+      "--key-separator", ":", "--file", input, "-v", "-H", "source=edge-test", "-H", "__proto__=a-header"]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /tributary: 7 records acknowledged from 9 lines in [\d.]+ s \([\d,]+ records\/s\); 1 empty line skipped\n/);
     assert.match(r.stderr, /tributary: not sent: 1 line without the key separator ':': line 2\n/);
@@ -272,6 +285,7 @@ test("key-separator edge cases, each with its documented outcome, in JetStream",
       assert.equal(m.partition, partitionFor(new Uint8Array(k), 3), `line ${line}: partition`);
       assert.deepEqual(reported.get(line), [m.partition, m.offset], `line ${line}: reported where it is`);
       assert.equal(m.headers.source, "edge-test");
+      assert.ok(Object.hasOwn(m.headers, "__proto__") && m.headers.__proto__ === "a-header", "a __proto__ header arrives");
     }
   } finally {
     await nats.stop();
@@ -292,9 +306,11 @@ test("no separator: each line is a value (keyless: round robin; --key; --partiti
     for (const m of got) perPartition[m.partition]++;
     assert.deepEqual(perPartition, [10, 10, 10, 10], "round robin");
     // stdin, one key for all, pinned to a partition.
-    const keyed = await run(["produce", "keyed", "-s", nats.url, "--provision", "--partitions", "4", "--key", "k", "-p", "2"],
-      { input: lines.join("\r\n") });
+    // (An empty TRIBUTARY_TOKEN is no token: this server wants none. Combined flags: -p2.)
+    const keyed = await run(["produce", "keyed", "-s", nats.url, "--provision", "--partitions", "4", "--key", "k", "-vp2"],
+      { input: lines.join("\r\n"), env: { TRIBUTARY_TOKEN: "" } });
     assert.equal(keyed.code, 0, keyed.stderr);
+    assert.equal(keyed.stdout.trim().split("\n").length, 40, "-v of -vp2: a line per record");
     const k = await readAll(nats.port, "keyed", { expect: 40 });
     assert.deepEqual(k.map((m) => [m.partition, m.offset, m.key.toString(), m.value.toString()]),
       lines.map((l, i) => [2, i, "k", l]));
@@ -308,6 +324,11 @@ test("no separator: each line is a value (keyless: round robin; --key; --partiti
     const big = await run(["produce", "raw", "-s", nats.url, "--raw", "-f", file("big.bin", Buffer.alloc(1024 * 1024 + 1, 120))]);
     assert.equal(big.code, 1);
     assert.match(big.stderr, /not sent: the input is larger than 1048576 bytes, the largest record/);
+    assert.equal(await streamCount(nats.port, "raw"), 1);
+    // --raw with an empty input: no record (not one empty record), exit 0.
+    const empty = await run(["produce", "raw", "-s", nats.url, "--raw"], { input: "" });
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.match(empty.stderr, /^tributary: 0 records acknowledged from 0 lines/);
     assert.equal(await streamCount(nats.port, "raw"), 1);
   } finally {
     await nats.stop();
@@ -417,6 +438,36 @@ test("refused credentials: a clear message, exit 1, nothing reported sent; the r
   }
 });
 
+test("an empty TRIBUTARY_TOKEN is as if unset: no auth_token in CONNECT; a set one is sent", async () => {
+  // A WebSocket server that speaks the first step of NATS: INFO, then it keeps the CONNECT.
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((r) => wss.once("listening", r));
+  const connects = [];
+  wss.on("connection", (ws) => {
+    ws.send(Buffer.from('INFO {"server_id":"x","version":"2.10.0","proto":1,"headers":true,"max_payload":1048576}\r\n'));
+    ws.on("message", (data) => {
+      const m = /^CONNECT (\{.*\})\r\n/.exec(data.toString());
+      if (m) {
+        connects.push(JSON.parse(m[1]));
+        ws.close();
+      }
+    });
+  });
+  try {
+    const url = `ws://127.0.0.1:${wss.address().port}`;
+    for (const [token, want] of [["", undefined], ["t0k", "t0k"]]) {
+      connects.length = 0;
+      const r = await run(["produce", "t", "-s", url, "--timeout", "1s"], { input: "a\n", env: { TRIBUTARY_TOKEN: token } });
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(connects.length > 0, `a CONNECT arrived: ${r.stderr}`);
+      assert.equal(connects[0].auth_token, want, `TRIBUTARY_TOKEN=${JSON.stringify(token)}`);
+      assert.ok(!r.stderr.includes("t0k"), "no token shown");
+    }
+  } finally {
+    await new Promise((r) => wss.close(r));
+  }
+});
+
 test("wss:// with a private CA (NODE_EXTRA_CA_CERTS) and a .creds user: delivered; untrusted: a clear error; no secret shown", async () => {
   const tls = makeTls(dir);
   const op = operatorSetup();
@@ -454,14 +505,14 @@ test("on a terminal, a progress line on stderr (records read, acknowledged, rate
 });
 
 /** Writes lines of `width` bytes to `stdin` as fast as it takes them, until it closes;
- *  returns a function giving the bytes it took. */
-function endlessLines(stdin, width = 100) {
+ *  returns a function giving the bytes it took. `keys`: how many keys the lines use. */
+function endlessLines(stdin, width = 100, keys = 997) {
   let written = 0;
   let n = 0;
   let stop = false;
   const block = () => {
     let s = "";
-    for (let i = 0; i < 1000; i++) s += `key-${n % 997}:${String(n++).padEnd(width - 10, ".")}\n`;
+    for (let i = 0; i < 1000; i++) s += `key-${n % keys}:${String(n++).padEnd(width - 10, ".")}\n`;
     return s;
   };
   const pump = () => {
@@ -477,25 +528,32 @@ function endlessLines(stdin, width = 100) {
   return () => written;
 }
 
-test("server down: reading stops at the memory bound (backpressure), --timeout gives up: exit 1, nothing reported sent", async () => {
-  const port = await freePort(); // nothing listens
-  let taken;
-  const r = await run(["produce", "down", "-s", `ws://127.0.0.1:${port}`, "--key-separator", ":", "--partitions", "4",
-    "--timeout", "6s", "-v"], { stdin: "keep", time: true, onSpawn: (child) => { taken = endlessLines(child.stdin); } });
-  assert.equal(r.code, 1, r.stderr);
-  assert.match(r.stderr, /tributary: 0 records acknowledged from \d+ lines/);
-  assert.match(r.stderr, /tributary: not acknowledged: \d+ records: lines 1-\d+/);
-  assert.match(r.stderr, /tributary: stopped: nothing acknowledged for 6 s\n/);
-  assert.match(r.stderr, /tributary: error: SINK_CONNECT: .*127\.0\.0\.1/);
-  assert.equal(r.stdout.replace(/^tributary: sink .*\n/gm, ""), "", "no record reported acknowledged");
-  // The command took what fills its log (16 MiB, unacknowledged records kept), the
-  // producer's queues (4 partitions x 100 batches of 16 KiB) and a few 64 KiB reads, then
-  // stopped reading: the writer could have gone on for ever.
-  const mib = taken() / 1024 / 1024;
-  console.log(`# server down: stdin taken ${mib.toFixed(1)} MiB, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`);
-  assert.ok(mib > 4 && mib < 40, `stdin taken: ${mib.toFixed(1)} MiB`);
-  assert.ok(r.maxRssKb < 256 * 1024, `peak RSS ${r.maxRssKb} kB`);
-});
+// With the server down, reading stops once 16 MiB of records read wait (counted with 32
+// bytes each besides their key and value: about 12.5 MiB of these 100-byte lines), then
+// --timeout gives up. The bound is one for the whole command: 4,096 partitions, each with
+// records waiting (distinct keys), take no more input and no more memory than 4 (a log
+// bound per partition reached 234 MB at 256 partitions). There, the log's 16 MiB are
+// 4 KiB a partition, and the busiest partition fills its share first (about 5 MiB of input).
+for (const partitions of [4, 4096]) {
+  test(`server down, ${partitions} partitions: reading stops at the memory bound (backpressure), --timeout gives up: exit 1, nothing reported sent`, async () => {
+    const port = await freePort(); // nothing listens
+    let taken;
+    const r = await run(["produce", "down", "-s", `ws://127.0.0.1:${port}`, "--key-separator", ":", "--partitions", String(partitions),
+      "--timeout", "6s", "-v"], { stdin: "keep", time: true, onSpawn: (child) => { taken = endlessLines(child.stdin, 100, 1_000_000); } });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /tributary: 0 records acknowledged from \d+ lines/);
+    assert.match(r.stderr, /tributary: not acknowledged: \d+ records: lines 1-\d+/);
+    assert.match(r.stderr, /tributary: stopped: nothing acknowledged for 6 s\n/);
+    assert.match(r.stderr, /tributary: error: SINK_CONNECT: .*127\.0\.0\.1/);
+    assert.equal(r.stdout.replace(/^tributary: sink .*\n/gm, ""), "", "no record reported acknowledged");
+    // The command took what fills its bound (and a few 64 KiB reads and the pipe), then
+    // stopped reading: the writer could have gone on for ever.
+    const mib = taken() / 1024 / 1024;
+    console.log(`# server down, ${partitions} partitions: stdin taken ${mib.toFixed(1)} MiB, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB`);
+    assert.ok(mib > (partitions === 4 ? 4 : 1) && mib < 20, `stdin taken: ${mib.toFixed(1)} MiB`);
+    assert.ok(r.maxRssKb / 1024 < RSS_BOUND_MB, `peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MB, bound ${RSS_BOUND_MB} MB`);
+  });
+}
 
 test("Ctrl-C mid-file: stops reading, waits for what was read, reports it; nothing acknowledged is lost", async () => {
   const nats = await startNats({ name: "cli-sigint" });
@@ -544,25 +602,59 @@ test("Ctrl-C mid-file: stops reading, waits for what was read, reports it; nothi
   }
 });
 
-test("a second Ctrl-C exits at once, reporting what was not delivered", async () => {
-  const port = await freePort(); // nothing listens: the first Ctrl-C would wait up to --timeout
-  const input = file("second.txt", Array.from({ length: 5000 }, (_, i) => `k${i}:v`).join("\n"));
-  let t1;
-  const r = await run(["produce", "second", "-s", `ws://127.0.0.1:${port}`, "--key-separator", ":", "-f", input, "--timeout", "60s"], {
-    onSpawn: async (child) => {
-      await sleep(1500);
-      child.kill("SIGINT");
-      await sleep(1000);
-      assert.equal(child.exitCode, null, "the first Ctrl-C waits");
-      t1 = Date.now();
-      child.kill("SIGINT");
-    },
+// A second signal (of any of the three) exits at once; the first one's status is the exit status.
+for (const [first, second, status, what] of [["SIGINT", "SIGINT", 130, "interrupted"], ["SIGHUP", "SIGTERM", 129, "hung up \\(SIGHUP\\)"]]) {
+  test(`a second signal exits at once, reporting what was not delivered (${first} then ${second})`, async () => {
+    const port = await freePort(); // nothing listens: the first signal would wait up to --timeout
+    const input = file("second.txt", Array.from({ length: 5000 }, (_, i) => `k${i}:v`).join("\n"));
+    let t1;
+    const r = await run(["produce", "second", "-s", `ws://127.0.0.1:${port}`, "--key-separator", ":", "-f", input, "--timeout", "60s"], {
+      onSpawn: async (child) => {
+        await sleep(1500);
+        child.kill(first);
+        await sleep(1000);
+        assert.equal(child.exitCode, null, "the first signal waits");
+        t1 = Date.now();
+        child.kill(second);
+      },
+    });
+    assert.ok(Date.now() - t1 < 3000, "the second signal exits at once");
+    assert.equal(r.code, status, r.stderr);
+    assert.match(r.stderr, new RegExp(`tributary: ${what}: no more input is read; waiting for the records read so far`));
+    assert.match(r.stderr, /tributary: 0 records acknowledged from 5000 lines/);
+    assert.match(r.stderr, /tributary: not acknowledged: 5000 records: lines 1-5000\n/);
+    assert.match(r.stderr, new RegExp(`tributary: ${what} after line 5000: exited without waiting\n`));
   });
-  assert.ok(Date.now() - t1 < 3000, "the second Ctrl-C exits at once");
-  assert.equal(r.code, 130, r.stderr);
-  assert.match(r.stderr, /tributary: 0 records acknowledged from 5000 lines/);
-  assert.match(r.stderr, /tributary: not acknowledged: 5000 records: lines 1-5000\n/);
-  assert.match(r.stderr, /tributary: interrupted after line 5000: exited without waiting\n/);
+}
+
+test("SIGTERM (timeout(1), kill): stops reading, waits for what was read, reports it, exit 143", async () => {
+  const nats = await startNats({ name: "cli-sigterm" });
+  try {
+    // stdin stays open: only the signal ends the command. It runs under timeout(1), which
+    // passes the SIGTERM it gets on to the command (as it sends its own when time is up),
+    // and exits with the command's status (--preserve-status).
+    const r = await run(["--preserve-status", "600", bin, "produce", "term", "-s", nats.url, "--provision", "--key-separator", ":", "-v"], {
+      cmd: "timeout",
+      stdin: "keep",
+      onSpawn: (child) => {
+        child.stdin.write("a:1\nb:2\nc:3\n");
+        let out = "";
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (out.split("\n").length === 4) child.kill("SIGTERM"); // the three acknowledged
+        });
+      },
+    });
+    assert.equal(r.code, 143, r.stderr);
+    assert.match(r.stderr, /tributary: terminated \(SIGTERM\): no more input is read; waiting for the records read so far \(a second signal to exit now\)\n/);
+    assert.match(r.stderr, /tributary: 3 records acknowledged from 3 lines/);
+    assert.match(r.stderr, /tributary: terminated \(SIGTERM\) after line 3\n/);
+    assert.doesNotMatch(r.stderr, /not acknowledged|exited without waiting/);
+    assert.deepEqual(r.stdout.trim().split("\n").map((l) => l.split(" ").slice(1).join(" ")), ["line 1", "line 2", "line 3"]);
+    assert.equal(await streamCount(nats.port, "term"), 3);
+  } finally {
+    await nats.stop();
+  }
 });
 
 test("Deno and Bun run the command (their own WebSocket)", async () => {
