@@ -4,6 +4,8 @@
 //! - records/s through `send` + `poll` into the log: 100-byte values, 16-byte keys,
 //!   16 partitions (no retention, and with a retention bound);
 //! - batch encode MB/s (uncompressed input bytes per second) for each codec, 16 KB batches;
+//! - ns per record of each step of the per-record path alone (placement, batch append,
+//!   CRC-32C), against the copy limit (copying the record's bytes, nothing else);
 //! - heap bytes held per retained record against the record's encoded size.
 //!
 //! `FAST=1` runs fewer records and repetitions.
@@ -94,18 +96,23 @@ fn produce(recs: &[ProduceRecord], retention: RetentionConfig) -> f64 {
     recs.len() as f64 / secs
 }
 
+/// `r` as the batch encoder takes it, at timestamp 1,000.
+fn record_ref(r: &ProduceRecord) -> RecordRef<'_> {
+    RecordRef {
+        key: r.key.as_deref(),
+        value: &r.value,
+        timestamp: 1_000,
+        headers: &[],
+    }
+}
+
 fn encode(recs: &[ProduceRecord], codec: Compression) -> (f64, f64) {
     let start = Instant::now();
     let mut input = 0usize;
     let mut output = 0usize;
     let mut b = BatchBuilder::new();
     for r in recs {
-        let rr = RecordRef {
-            key: r.key.as_deref(),
-            value: &r.value,
-            timestamp: 1_000,
-            headers: &[],
-        };
+        let rr = record_ref(r);
         if b.size_with(&rr).is_none_or(|s| s > 16_384) {
             input += b.size();
             output += std::mem::take(&mut b).finish(codec).bytes().len();
@@ -116,6 +123,63 @@ fn encode(recs: &[ProduceRecord], codec: Compression) -> (f64, f64) {
     output += b.finish(codec).bytes().len();
     let secs = start.elapsed().as_secs_f64();
     (input as f64 / secs / 1e6, output as f64 / input as f64)
+}
+
+/// Nanoseconds per record of each step of the per-record path, each timed alone over
+/// `recs`: placement (Fluvio's SipHash of the key, 16 partitions), batch append (size
+/// check and encoding into 16 KB batches), CRC-32C of the encoded bytes, and the copy
+/// limit (copying the key and value bytes into a batch-sized buffer, nothing else).
+fn steps(recs: &[ProduceRecord]) -> [f64; 4] {
+    let per = |start: Instant| start.elapsed().as_secs_f64() * 1e9 / recs.len() as f64;
+    let start = Instant::now();
+    let mut sum = 0u32;
+    for r in recs {
+        sum = sum.wrapping_add(tributary::partition_for_key(
+            r.key.as_deref().unwrap_or(&[]),
+            16,
+        ));
+    }
+    std::hint::black_box(sum);
+    let place = per(start);
+
+    let start = Instant::now();
+    let mut b = BatchBuilder::new();
+    let mut batches = Vec::new();
+    for r in recs {
+        let rr = record_ref(r);
+        if b.size_with(&rr).is_none_or(|s| s > 16_384) {
+            batches.push(std::mem::take(&mut b));
+        }
+        b.push(&rr);
+    }
+    let append = per(start);
+    let bytes: Vec<Vec<u8>> = batches
+        .into_iter()
+        .map(|b| b.finish(Compression::None).into_bytes())
+        .collect();
+
+    let start = Instant::now();
+    let mut crc = 0u32;
+    for b in &bytes {
+        crc ^= tributary::batch::crc32c(&b[21..]);
+    }
+    std::hint::black_box(crc);
+    let crc = per(start);
+
+    let start = Instant::now();
+    let mut buf: Vec<u8> = Vec::with_capacity(16_384);
+    let mut copied = 0usize;
+    for r in recs {
+        if buf.len() + r.value.len() + 16 > 16_384 {
+            copied += std::hint::black_box(&buf).len();
+            buf.clear();
+        }
+        buf.extend_from_slice(r.key.as_deref().unwrap_or(&[]));
+        buf.extend_from_slice(&r.value);
+    }
+    std::hint::black_box(copied);
+    let copy = per(start);
+    [place, append, crc, copy]
 }
 
 fn memory(recs: &[ProduceRecord]) -> (f64, f64) {
@@ -193,6 +257,28 @@ fn main() {
             "| {} | {m:.0} | {lo:.0} – {hi:.0} | {ratio:.3} |\n",
             codec.name()
         ));
+    }
+
+    let mut per_step: [Vec<f64>; 4] = Default::default();
+    for _ in 0..reps {
+        for (v, ns) in per_step.iter_mut().zip(steps(&recs)) {
+            v.push(ns);
+        }
+    }
+    rows.push_str(
+        "\n| per-record step (alone) | median ns/record | min – max |\n|---|---:|---:|\n",
+    );
+    for (name, v) in [
+        "placement: SipHash-2-4 of the key, 16 partitions",
+        "batch append: size check + encoding into 16 KB batches",
+        "CRC-32C of the encoded batches (slicing-by-8)",
+        "copy limit: key + value bytes copied into a 16 KB buffer",
+    ]
+    .into_iter()
+    .zip(per_step)
+    {
+        let (m, lo, hi) = median(v);
+        rows.push_str(&format!("| {name} | {m:.1} | {lo:.1} – {hi:.1} |\n"));
     }
 
     let (held, encoded) = memory(&recs[..n.min(200_000)]);

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Builds pkg/, the npm package, from the matrix in wasm-pack.toml.
 
-cargo build (wasm32, release) -> wasm-bindgen (glue) -> wasm-opt (npm binaryen) ->
+cargo rustc (wasm32, release) -> wasm-bindgen (glue) -> wasm-opt (npm binaryen) ->
 entry modules from js/ -> package.json with `exports` conditions -> size report
 (raw / gzip / brotli of what a browser loads) in target/pkg-size.json.
 """
 import gzip
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -17,9 +18,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(*cmd):
+def run(*cmd, env=None):
     print("    $", " ".join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT,
+                   env={**os.environ, **env} if env else None)
 
 
 def brotli_size(data: bytes):
@@ -38,8 +40,13 @@ def build_variant(m, variant, out):
     {condition: entry file}."""
     b = m["build"]
     name = b["out-name"]
-    run("cargo", "build", "--quiet", "--lib", "--target", b["target"], "--profile", b["profile"],
-        *variant.get("cargo-args", []))
+    # `cargo rustc` gives the crate-only flags to this crate alone; RUSTC_BOOTSTRAP naming
+    # the crate lets the stable compiler take its -Z flags without letting any dependency
+    # (or a build script's probe) see a nightly compiler.
+    crate_flags = b.get("crate-rustflags", [])
+    run("cargo", "rustc", "--quiet", "--lib", "--target", b["target"], "--profile", b["profile"],
+        *variant.get("cargo-args", []), "--", *crate_flags,
+        env={"RUSTC_BOOTSTRAP": "tributary"} if crate_flags else None)
     wasm_in = ROOT / "target" / b["target"] / b["profile"] / "tributary.wasm"
     run("wasm-bindgen", wasm_in, "--target", b["bindgen-target"], "--out-dir", out, "--out-name", name)
     bg = out / f"{name}_bg.wasm"

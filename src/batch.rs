@@ -45,13 +45,9 @@ pub const BATCH_OVERHEAD: usize = PREAMBLE_SIZE + HEADER_SIZE + 4;
 const CRC_AT: usize = 17;
 const ATTRIBUTES_AT: usize = 21;
 const COMPRESSION_MASK: i16 = 0x07;
-const CRC32C: crc::Crc<u32, crc::Table<1>> =
-    crc::Crc::<u32, crc::Table<1>>::new(&crc::CRC_32_ISCSI);
 
 /// CRC-32C (Castagnoli), as in the batch header.
-pub fn crc32c(data: &[u8]) -> u32 {
-    CRC32C.checksum(data)
-}
+pub use crate::crc32c::crc32c;
 
 /// Bytes the zigzag varint of `v` takes.
 pub fn varint_len(v: i64) -> usize {

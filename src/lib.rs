@@ -43,6 +43,7 @@ pub mod accumulator;
 pub mod batch;
 pub mod compression;
 pub mod config;
+mod crc32c;
 pub mod error;
 pub mod log;
 pub mod partitioner;
