@@ -190,13 +190,22 @@ async function settle(page, timeout = 30_000) {
     await page.durable.scan();
     const s = page.durable.stats();
     const others = [...disk.metas.keys()].filter((g) => g !== page.durable.generation);
-    if (!others.length && s.replaying === 0 && s.pending === 0 && page.durable.sink.stats().inFlight === 0) return;
+    if (!others.length && s.replaying === 0 && s.pending === 0 && s.state === "connected" &&
+      page.durable.sink.stats().inFlight === 0) return;
     if (Date.now() > deadline) throw new Error(`not settled: ${JSON.stringify({ others, s })}`);
     await sleep(50);
   }
 }
 
-const streamValues = async (stream) => (await readMessages(nats.port, stream)).map((m) => m.data);
+/** The stream's values ([] when no page got far enough to create it). */
+async function streamValues(stream) {
+  try {
+    return (await readMessages(nats.port, stream)).map((m) => m.data);
+  } catch (e) {
+    if (e?.code === "404") return [];
+    throw e;
+  }
+}
 
 function reset() {
   disk = new Disk();
