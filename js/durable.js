@@ -31,14 +31,16 @@
  *   must not be published before its row is safe), and what IndexedDB has not committed,
  *   records with or without an id, goes to a *spill* in localStorage, synchronously, with
  *   the `closed` flag; a send after `pagehide` (a click on a link or on Reload, a `send`
- *   in a `pagehide` handler) is added to the spill in its own turn. The next page merges
- *   the spill into the outbox by send sequence (`seq`) before sending anything. There is
+ *   in a `pagehide` handler) is added to the spill in its own turn, and gets no row after
+ *   that. The next page merges the spill into the outbox by send sequence (`seq`) before
+ *   sending anything; a spill that reaches localStorage only after that replay (the
+ *   browser writes it asynchronously) is found by a later scan and replayed. There is
  *   no `unload` handler (it would keep the page out of the back/forward cache);
  *   `pageshow` from that cache undoes the freeze.
  * - **Replay.** A later load (or another open tab) finds the outbox of a generation whose
  *   page is gone and takes it in steps, each safe if the page dies at any point: *claim*
  *   (the generation's Web Lock), *normalize* (the spill imported into IndexedDB in one
- *   transaction that marks it imported), *send* (the records with an id are put back at
+ *   transaction that records the keys imported), *send* (the records with an id are put back at
  *   their partitions and offsets into a client of their own, `Tributary.restore`, whose
  *   sink uses that generation's prefix: the same message ids as before, so JetStream drops
  *   those that had arrived; acknowledgements delete their rows), *move* (records that
@@ -312,6 +314,7 @@ export class DurableTopic {
     this._journal.meta.lastSeen = Date.now();
     removeSpill(this.name, this.generation);
     this._write({ meta: true });
+    this._queueSave();
     this._pump();
   }
 
@@ -326,8 +329,8 @@ export class DurableTopic {
     if (entry) {
       if (entry.movedFrom) return;
       try {
-        localStorage.setItem(`${spillKey(this.name, this.generation)}+${entry.seq}`, JSON.stringify(encodeRecord(
-          { seq: entry.seq, partition: UNASSIGNED, offset: entry.seq, key: entry.key, value: entry.value, options: entry.options })));
+        localStorage.setItem(`${spillKey(this.name, this.generation)}+${entry.seq}`, JSON.stringify({ topic: this.topic, ...encodeRecord(
+          { seq: entry.seq, partition: UNASSIGNED, offset: entry.seq, key: entry.key, value: entry.value, options: entry.options }) }));
         this._counts.storageWrites++;
         this._counts.storageRows++;
       } catch (e) {
@@ -349,7 +352,7 @@ export class DurableTopic {
     for (const r of j.records()) if (!r.saved && !r.movedFrom) records.push(row(r));
     try {
       localStorage.setItem(spillKey(this.name, this.generation), JSON.stringify({
-        generation: this.generation, closed: j.meta.closed, lastSeen: j.meta.lastSeen,
+        generation: this.generation, topic: this.topic, closed: j.meta.closed, lastSeen: j.meta.lastSeen,
         records: records.map(encodeRecord),
       }));
       this._counts.storageWrites++;
@@ -465,6 +468,9 @@ export class DurableTopic {
   }
 
   _save() {
+    // After pagehide no record gets a row: one spilled without an id must not also be
+    // stored with one (a spill reaching localStorage late is imported as it is).
+    if (this._frozen) return;
     const j = this._journal;
     const notAcked = (r) => r.offset >= (j.acked.get(r.partition) ?? -1);
     const puts = j.unsaved.filter(notAcked);

@@ -6,7 +6,7 @@
 // this generation, each in the write of its new id), drop. See durable.js.
 import { DurableError } from "./error.js";
 import { Journal, UNASSIGNED, mergeSpill } from "./journal.js";
-import { readSpill, removeSpill } from "./store.js";
+import { readSpill, removeKeys, spilledGenerations } from "./store.js";
 import { whileLocked } from "./lifecycle.js";
 
 /** Without Web Locks, a generation is gone once its heartbeat is this old. */
@@ -18,6 +18,18 @@ export const STALE_MS = 60_000;
  */
 export async function scanOutboxes(d) {
   const metas = await d._store.outboxes();
+  // A spill without an outbox (it reached localStorage after its outbox was replayed and
+  // dropped): replayed like one, its outbox made from it.
+  const known = new Set(metas.map((m) => m.generation));
+  if (d._store.kind !== "none") {
+    for (const g of spilledGenerations(d.name)) {
+      if (known.has(g) || g === d.generation) continue;
+      const spill = readSpill(d.name, g);
+      if (spill && spill.topic === d.topic) {
+        metas.push({ generation: g, topic: d.topic, partitions: d._partitions, created: 0, lastSeen: spill.lastSeen, closed: spill.closed });
+      }
+    }
+  }
   for (const meta of metas) {
     const g = meta.generation;
     if (g === d.generation || meta.topic !== d.topic || d._replays.has(g) || d._closed) continue;
@@ -35,16 +47,19 @@ export async function scanOutboxes(d) {
 
 /**
  * Step one of a replay (claimed: the generation's lock is ours): the spill goes into
- * IndexedDB in one transaction with `spillImported` set, and rows without an id whose
+ * the store in one transaction that records the spill keys imported (`importedKeys`), and rows without an id whose
  * record has one (the same `seq`) are deleted with it. Returns the rows to replay.
  */
 async function normalize(d, meta) {
   const g = meta.generation;
   const stored = await d._store.records(g);
-  const spill = d._store.kind !== "none" && !meta.spillImported ? readSpill(d.name, g) : null;
+  // The spill's keys not imported yet (a key imported before a crash may still be there).
+  const imported = meta.importedKeys ?? [];
+  const spill = d._store.kind !== "none" ? readSpill(d.name, g, imported) : null;
   const { rows, puts, removes } = mergeSpill(stored, spill?.records ?? []);
   if (spill || removes.length) {
-    const journal = new Journal(g, { ...meta, spillImported: true, closed: meta.closed || spill?.closed === true });
+    const journal = new Journal(g, { ...meta, importedKeys: [...imported, ...(spill?.keys ?? [])],
+      closed: meta.closed || spill?.closed === true });
     if (d._store.kind === "localstorage") {
       for (const r of rows) {
         if (r.partition === UNASSIGNED) journal.fresh.set(r.offset, { seq: r.offset, key: r.key, value: r.value, options: r.options });
@@ -53,8 +68,9 @@ async function normalize(d, meta) {
     }
     const ok = await d._write({ meta: true, puts, removes }, journal);
     if (!ok) throw new Error("the spill could not be written to the outbox");
-    if (spill) removeSpill(d.name, g);
+    if (spill) removeKeys(spill.keys);
   }
+  removeKeys(imported);
   return rows;
 }
 

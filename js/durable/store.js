@@ -196,22 +196,65 @@ export class NoStore {
 export const spillKey = (name, generation) => `${name}~spill:${generation}`;
 
 /** The spill of `generation`: its main key and one key per send after `pagehide` (`<key>+<seq>`). */
-export function readSpill(name, generation) {
+export function readSpill(name, generation, skip = []) {
   try {
     const key = spillKey(name, generation);
-    const text = localStorage.getItem(key);
-    const v = text ? JSON.parse(text) : null;
-    const extra = [];
+    const done = new Set(skip);
+    const keys = [];
     for (let i = 0; i < localStorage.length; i++) {
       const k = localStorage.key(i);
-      if (k?.startsWith(`${key}+`)) extra.push(JSON.parse(localStorage.getItem(k)));
+      if ((k === key || k?.startsWith(`${key}+`)) && !done.has(k)) keys.push(k);
     }
-    if (!v && !extra.length) return null;
-    return { closed: v?.closed === true || extra.length > 0, lastSeen: v?.lastSeen ?? 0,
-      records: [...(v?.records ?? []), ...extra].map(decodeRecord) };
+    if (!keys.length) return null;
+    /** @type {any[]} */
+    const records = [];
+    let closed = false;
+    let lastSeen = 0;
+    let topic;
+    for (const k of keys) {
+      const v = JSON.parse(localStorage.getItem(k) ?? "null");
+      if (!v) continue;
+      topic ??= v.topic;
+      if (k === key) {
+        closed ||= v.closed === true;
+        lastSeen = v.lastSeen ?? 0;
+        records.push(...(v.records ?? []));
+      } else {
+        closed = true; // a send after pagehide
+        records.push(v);
+      }
+    }
+    return { closed, lastSeen, topic, keys, records: records.map(decodeRecord) };
   } catch {
     return null;
   }
+}
+
+/**
+ * Generations with a spill in localStorage (under `name`), whether or not their outbox is
+ * in the store: a spill written while the page went away may reach localStorage after the
+ * next page replayed that outbox.
+ * @param {string} name
+ * @returns {string[]}
+ */
+export function spilledGenerations(name) {
+  const prefix = `${name}~spill:`;
+  const out = new Set();
+  try {
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k?.startsWith(prefix)) out.add(k.slice(prefix.length).split("+")[0]);
+    }
+  } catch { /* no localStorage */ }
+  return [...out];
+}
+
+/**
+ * Removes spill keys (those a replay imported).
+ * @param {string[]} keys
+ */
+export function removeKeys(keys) {
+  try { for (const k of keys) localStorage.removeItem(k); } catch { /* no localStorage */ }
 }
 
 export function hasLocalStorage() {
