@@ -1,3 +1,4 @@
+// @ts-check
 /**
  * tributary/durable: a topic whose unacknowledged records survive reloads, offline spells
  * and closed tabs, delivered exactly once in effect through JetStream's de-duplication.
@@ -30,14 +31,16 @@
  *   must not be published before its row is safe), and what IndexedDB has not committed,
  *   records with or without an id, goes to a *spill* in localStorage, synchronously, with
  *   the `closed` flag; a send after `pagehide` (a click on a link or on Reload, a `send`
- *   in a `pagehide` handler) is added to the spill in its own turn. The next page merges
- *   the spill into the outbox by send sequence (`seq`) before sending anything. There is
+ *   in a `pagehide` handler) is added to the spill in its own turn, and gets no row after
+ *   that. The next page merges the spill into the outbox by send sequence (`seq`) before
+ *   sending anything; a spill that reaches localStorage only after that replay (the
+ *   browser writes it asynchronously) is found by a later scan and replayed. There is
  *   no `unload` handler (it would keep the page out of the back/forward cache);
  *   `pageshow` from that cache undoes the freeze.
  * - **Replay.** A later load (or another open tab) finds the outbox of a generation whose
  *   page is gone and takes it in steps, each safe if the page dies at any point: *claim*
  *   (the generation's Web Lock), *normalize* (the spill imported into IndexedDB in one
- *   transaction that marks it imported), *send* (the records with an id are put back at
+ *   transaction that records the keys imported), *send* (the records with an id are put back at
  *   their partitions and offsets into a client of their own, `Tributary.restore`, whose
  *   sink uses that generation's prefix: the same message ids as before, so JetStream drops
  *   those that had arrived; acknowledgements delete their rows), *move* (records that
@@ -63,6 +66,13 @@
  *   another producer's appends would take offsets the outbox has given out (the records
  *   concerned are rejected, `LOG_CONFLICT`).
  *
+ * The modules, by concern (shipped beside this entry, each `// @ts-check`ed against
+ * durable.d.ts): `durable/error.js`, `durable/journal.js` (a generation's bookkeeping and
+ * the spill merge, pure), `durable/store.js` (IndexedDB, localStorage, store objects,
+ * the spill), `durable/lifecycle.js` (Web Locks, page events), `durable/replay.js`
+ * (older outboxes); this entry holds the write path (staging, writes, the gate into the
+ * log) and the API.
+ *
  * ```js
  * import { Tributary } from "tributary";
  * import { openDurable } from "tributary/durable";
@@ -74,379 +84,13 @@
  * ```
  */
 
-const DB_VERSION = 1;
-const UNASSIGNED = -1; // the partition under which records without an offset are written
-const HEARTBEAT_MS = 15_000;
-const STALE_MS = 60_000;
+import { DurableError, storageError } from "./durable/error.js";
+import { Journal, UNASSIGNED, row } from "./durable/journal.js";
+import { openStore, encodeRecord, spillKey, removeSpill, hasLocalStorage } from "./durable/store.js";
+import { HEARTBEAT_MS, holdLock, listen, unlisten } from "./durable/lifecycle.js";
+import { scanOutboxes } from "./durable/replay.js";
 
-/** A storage failure, with a stable code like the package's own errors. */
-export class DurableError extends Error {
-  constructor(code, message, cause) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = "DurableError";
-    this.code = code;
-  }
-}
-
-function storageError(op, e) {
-  const quota = e?.name === "QuotaExceededError" || e?.code === 22;
-  return new DurableError(quota ? "STORAGE_QUOTA" : "STORAGE_FAILED",
-    `${op}: ${quota ? "storage quota exceeded" : "storage failed"} (${e?.name ?? "Error"}: ${e?.message ?? e})`, e);
-}
-
-const copy = (v) => (v instanceof Uint8Array ? v.slice() : v);
-/** A record as the outbox stores it (`seq`: its place among the page's sends). */
-const row = ({ seq, partition, offset, key, value, timestamp, headers }) =>
-  ({ seq, partition, offset, key, value, timestamp, headers });
-
-// ---- stores ---------------------------------------------------------------------------
-
-function request(r) {
-  return new Promise((resolve, reject) => {
-    r.onsuccess = () => resolve(r.result);
-    r.onerror = () => reject(r.error);
-  });
-}
-
-function completion(tx) {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onabort = () => reject(tx.error ?? new DOMException("transaction aborted", "AbortError"));
-  });
-}
-
-const range = (generation, partition, below = Infinity) =>
-  IDBKeyRange.bound([generation, partition, -Infinity], [generation, partition, below], false, true);
-const generationRange = (generation) =>
-  IDBKeyRange.bound([generation, -Infinity, -Infinity], [generation, Infinity, Infinity]);
-
-/** IndexedDB: `outboxes` (one row per generation) and `records` ([generation, partition, offset]). */
-class IdbStore {
-  kind = "indexeddb";
-
-  static async open(name) {
-    const r = indexedDB.open(name, DB_VERSION);
-    r.onupgradeneeded = () => {
-      r.result.createObjectStore("outboxes", { keyPath: "generation" });
-      r.result.createObjectStore("records", { keyPath: ["generation", "partition", "offset"] });
-    };
-    const db = await request(r);
-    db.onversionchange = () => db.close();
-    return new IdbStore(db);
-  }
-
-  constructor(db) { this.db = db; }
-
-  /**
-   * One transaction: the journal's meta, new records, deleted rows and ranges, and rows
-   * of other generations (`foreign`: `[generation, partition, offset]`, records moved into
-   * this one). Started now; all or nothing.
-   */
-  write(journal, { meta = false, puts = [], deletes = [], removes = [], foreign = [] }) {
-    // "relaxed": committed once the browser has it (a tab or browser crash keeps it), not
-    // waiting for the disk to flush (an OS crash may lose the last writes).
-    const tx = this.db.transaction(["outboxes", "records"], "readwrite", { durability: "relaxed" });
-    if (meta) tx.objectStore("outboxes").put(journal.meta);
-    const records = tx.objectStore("records");
-    for (const [partition, offset] of removes) records.delete([journal.generation, partition, offset]);
-    for (const key of foreign) records.delete(key);
-    for (const r of puts) records.put({ generation: journal.generation, ...r });
-    for (const [partition, below] of deletes) records.delete(range(journal.generation, partition, below));
-    tx.commit?.();
-    return completion(tx);
-  }
-
-  async outboxes() {
-    return request(this.db.transaction("outboxes").objectStore("outboxes").getAll());
-  }
-
-  async records(generation) {
-    return request(this.db.transaction("records").objectStore("records").getAll(generationRange(generation)));
-  }
-
-  drop(generation) {
-    const tx = this.db.transaction(["outboxes", "records"], "readwrite");
-    tx.objectStore("records").delete(generationRange(generation));
-    tx.objectStore("outboxes").delete(generation);
-    tx.commit?.();
-    return completion(tx);
-  }
-
-  close() { this.db.close(); }
-}
-
-// localStorage holds strings: bytes travel as base64.
-function encode(v) {
-  if (!(v instanceof Uint8Array)) return v;
-  let s = "";
-  for (let i = 0; i < v.length; i += 0x8000) s += String.fromCharCode(...v.subarray(i, i + 0x8000));
-  return { b64: btoa(s) };
-}
-function decode(v) {
-  if (v === null || typeof v !== "object" || typeof v.b64 !== "string") return v;
-  return Uint8Array.from(atob(v.b64), (c) => c.charCodeAt(0));
-}
-const encodeRecord = (r) => ({ ...r, key: encode(r.key), value: encode(r.value),
-  options: r.options && { ...r.options, headers: mapValues(r.options.headers, encode) },
-  headers: mapValues(r.headers, encode) });
-const decodeRecord = (r) => ({ ...r, key: decode(r.key), value: decode(r.value),
-  options: r.options && { ...r.options, headers: mapValues(r.options.headers, decode) },
-  headers: mapValues(r.headers, decode) });
-function mapValues(o, f) {
-  if (!o) return o;
-  const out = {};
-  for (const [k, v] of Object.entries(o)) out[k] = f(v);
-  return out;
-}
-
-/** localStorage: one key per generation, `<name>:<generation>`, holding its whole outbox. */
-class LocalStore {
-  kind = "localstorage";
-
-  constructor(name) { this.prefix = `${name}:`; }
-
-  /**
-   * Rewrites the journal's outbox, synchronously (the write is done when this returns);
-   * rejects on QuotaExceededError. Records moved from another generation are in it once
-   * their write is this one (`puts`), and leave that generation's snapshot right after,
-   * in the same task (`foreign`).
-   */
-  write(journal, { puts = [], foreign = [] } = {}) {
-    try {
-      const writing = new Set(puts.map((r) => r.seq));
-      const unassigned = [...journal.fresh.values()].filter((e) => !e.movedFrom).map(({ seq, key, value, options }) =>
-        ({ partition: UNASSIGNED, offset: seq, seq, key, value, options }));
-      const held = [...journal.records()].filter((r) => !r.movedFrom || r.saved || writing.has(r.seq)).map(row);
-      const records = [...held, ...unassigned].map(encodeRecord);
-      localStorage.setItem(this.prefix + journal.generation, JSON.stringify({ meta: journal.meta, records }));
-      const byGeneration = new Map();
-      for (const [g, p, o] of foreign) {
-        if (!byGeneration.has(g)) byGeneration.set(g, new Set());
-        byGeneration.get(g).add(`${p}/${o}`);
-      }
-      for (const [g, keys] of byGeneration) {
-        const v = this.#read(g);
-        if (!v) continue;
-        v.records = v.records.filter((r) => !keys.has(`${r.partition}/${r.offset}`));
-        localStorage.setItem(this.prefix + g, JSON.stringify(v));
-      }
-      return Promise.resolve();
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  #read(generation) {
-    const text = localStorage.getItem(this.prefix + generation);
-    return text ? JSON.parse(text) : null;
-  }
-
-  async outboxes() {
-    const out = [];
-    for (let i = 0; i < localStorage.length; i++) {
-      const k = localStorage.key(i);
-      if (k?.startsWith(this.prefix)) {
-        const v = this.#read(k.slice(this.prefix.length));
-        if (v?.meta) out.push(v.meta);
-      }
-    }
-    return out;
-  }
-
-  async records(generation) {
-    const v = this.#read(generation);
-    return v ? v.records.map(decodeRecord) : [];
-  }
-
-  async drop(generation) { localStorage.removeItem(this.prefix + generation); }
-
-  close() {}
-}
-
-/**
- * Nothing persists (no IndexedDB, no localStorage): the outbox lives as long as the page.
- *
- * A store is `{ kind, write(journal, change), outboxes(), records(generation),
- * drop(generation), close() }`; `openDurable`'s `storage` may be such an object (its own
- * `kind`), e.g. a store of another environment or a test's. `write` applies `change` (see
- * `IdbStore.write`) all or nothing and resolves once it is durable.
- */
-class NoStore {
-  kind = "none";
-  write() { return Promise.resolve(); }
-  async outboxes() { return []; }
-  async records() { return []; }
-  async drop() {}
-  close() {}
-}
-
-// ---- the spill: what IndexedDB had not committed when the page went away ------------------
-
-/**
- * localStorage, written synchronously in `pagehide` (and again for a send after it):
- * the records of an IndexedDB outbox whose write had not committed (the browser may abort
- * it while unloading) and the `closed` flag. The next replay of that generation merges it
- * into IndexedDB (by `seq`) before anything of it is sent.
- */
-const spillKey = (name, generation) => `${name}~spill:${generation}`;
-
-/** The spill of `generation`: its main key and one key per send after `pagehide` (`<key>+<seq>`). */
-function readSpill(name, generation) {
-  try {
-    const key = spillKey(name, generation);
-    const text = localStorage.getItem(key);
-    const v = text ? JSON.parse(text) : null;
-    const extra = [];
-    for (let i = 0; i < localStorage.length; i++) {
-      const k = localStorage.key(i);
-      if (k?.startsWith(`${key}+`)) extra.push(JSON.parse(localStorage.getItem(k)));
-    }
-    if (!v && !extra.length) return null;
-    return { closed: v?.closed === true || extra.length > 0, lastSeen: v?.lastSeen ?? 0,
-      records: [...(v?.records ?? []), ...extra].map(decodeRecord) };
-  } catch {
-    return null;
-  }
-}
-
-function hasLocalStorage() {
-  try { return typeof localStorage !== "undefined" && localStorage !== null; } catch { return false; }
-}
-
-function removeSpill(name, generation) {
-  try {
-    const key = spillKey(name, generation);
-    const keys = [];
-    for (let i = 0; i < localStorage.length; i++) {
-      const k = localStorage.key(i);
-      if (k === key || k?.startsWith(`${key}+`)) keys.push(k);
-    }
-    for (const k of keys) localStorage.removeItem(k);
-  } catch { /* no localStorage */ }
-}
-
-const isStore = (s) => s !== null && typeof s === "object" &&
-  ["write", "outboxes", "records", "drop"].every((f) => typeof s[f] === "function");
-
-async function openStore(kind, name, report) {
-  if (isStore(kind)) {
-    if (typeof kind.kind !== "string" || ["indexeddb", "localstorage", "none"].includes(kind.kind)) {
-      throw new DurableError("STORAGE_UNAVAILABLE", "a storage object needs its own `kind` name (not indexeddb, localstorage or none)");
-    }
-    return kind;
-  }
-  const idb = typeof indexedDB !== "undefined";
-  let ls = false;
-  try { ls = typeof localStorage !== "undefined" && localStorage !== null; } catch { /* denied */ }
-  if ((kind === "auto" || kind === "indexeddb") && idb) {
-    try {
-      return await IdbStore.open(name);
-    } catch (e) {
-      if (kind === "indexeddb") throw storageError("opening IndexedDB", e);
-      report(storageError("opening IndexedDB (falling back to localStorage)", e));
-    }
-  }
-  if ((kind === "auto" || kind === "localstorage") && ls) return new LocalStore(name);
-  if (kind !== "auto" && kind !== "none") {
-    throw new DurableError("STORAGE_UNAVAILABLE", `storage "${kind}" is not available here`);
-  }
-  if (kind === "auto") {
-    report(new DurableError("STORAGE_UNAVAILABLE",
-      "neither IndexedDB nor localStorage is available: the outbox lives only as long as the page"));
-  }
-  return new NoStore();
-}
-
-// ---- journals ---------------------------------------------------------------------------
-
-/**
- * The unacknowledged records of one generation as the page knows them: sends without an
- * id yet (`fresh`), and records with their final id (partition and offset), per partition
- * in offset order, from the moment the id is chosen until JetStream acknowledges them.
- */
-class Journal {
-  constructor(generation, meta) {
-    this.generation = generation;
-    this.meta = meta;
-    this.outbox = new Map(); // partition -> records ({ seq, partition, offset, key, value, timestamp, headers, saved, logged })
-    this.acked = new Map(); // partition -> every offset below is acknowledged
-    this.unsaved = []; // records with an id to write
-    this.fresh = new Map(); // seq -> a send without an id yet: { seq, key, value, options, movedFrom }
-    this.nextSeq = 0;
-    this.saved = 0; // rows written and not deleted since
-  }
-
-  /** A send: kept in memory (and in the spill, if the page goes away) until it has an id. */
-  enqueue(key, value, options, movedFrom) {
-    const e = { seq: this.nextSeq++, key: copy(key ?? null), value: copy(value), options, movedFrom };
-    this.fresh.set(e.seq, e);
-    return e;
-  }
-
-  /** The send has its id: `partition` and `offset` in the page's log, once its row is written. */
-  assign(e, partition, offset, timestamp) {
-    this.fresh.delete(e.seq);
-    const r = { seq: e.seq, partition, offset, key: e.key, value: e.value, timestamp,
-      headers: e.options?.headers ?? {}, movedFrom: e.movedFrom, saved: false, logged: false, e };
-    this.add(r);
-    return r;
-  }
-
-  /** The send failed: nothing to deliver. */
-  forget(e) { this.fresh.delete(e.seq); }
-
-  add(record) {
-    const below = this.acked.get(record.partition) ?? -1;
-    if (record.offset < below) return; // acknowledged already
-    let list = this.outbox.get(record.partition);
-    if (!list) this.outbox.set(record.partition, (list = []));
-    let i = list.length;
-    while (i > 0 && list[i - 1].offset > record.offset) i--;
-    list.splice(i, 0, record);
-    this.unsaved.push(record);
-  }
-
-  /** Drops what `ackedOffset` covers; returns whether anything moved. */
-  ack(partition, ackedOffset) {
-    if ((this.acked.get(partition) ?? -1) >= ackedOffset) return false;
-    this.acked.set(partition, ackedOffset);
-    const list = this.outbox.get(partition);
-    if (list) {
-      let n = 0;
-      while (n < list.length && list[n].offset < ackedOffset) {
-        if (list[n].saved) this.saved--;
-        n++;
-      }
-      list.splice(0, n);
-    }
-    return true;
-  }
-
-  /** Removes one record (its send failed after it had an id). */
-  drop(record) {
-    const list = this.outbox.get(record.partition);
-    const i = list ? list.indexOf(record) : -1;
-    if (i >= 0) list.splice(i, 1);
-    if (record.saved) this.saved--;
-  }
-
-  *records() {
-    for (const list of this.outbox.values()) yield* list;
-  }
-
-  get pending() {
-    let n = this.fresh.size;
-    for (const list of this.outbox.values()) n += list.length;
-    return n;
-  }
-
-  /** Sends not in the log yet: without an id, being written, or waiting for room. */
-  get waiting() {
-    let n = this.fresh.size;
-    for (const list of this.outbox.values()) for (const r of list) if (!r.logged) n++;
-    return n;
-  }
-}
+export { DurableError };
 
 // ---- the durable topic ----------------------------------------------------------------
 
@@ -469,7 +113,9 @@ function partitionCount(client, topic) {
   }
 }
 
-const RESTORE_CHUNK = 512; // records put into the log per `restore` call
+// Records put into the log per `restore` call: small, so that a partition under
+// `retention.unacked: "keep"` stops close to its bound (its `overBound` is checked between).
+const RESTORE_CHUNK = 8;
 const STAGING_RETENTION = { maxBytes: 64 * 1024 }; // the staging log only numbers records
 
 /**
@@ -491,6 +137,12 @@ const STAGING_RETENTION = { maxBytes: 64 * 1024 }; // the staging log only numbe
  * - `paused`: start paused, as after `pause()` (default false): nothing is sent, not even
  *   an older page's outbox, until `resume()`;
  * - `window`: the global to listen on (default `globalThis`).
+ */
+/**
+ * @param {import("./index.js").Tributary} client
+ * @param {string} topic
+ * @param {import("./durable.js").DurableOptions} [options]
+ * @returns {Promise<import("./durable.js").DurableTopic>}
  */
 export async function openDurable(client, topic, options = {}) {
   const durable = new DurableTopic(client, topic, options);
@@ -559,15 +211,8 @@ export class DurableTopic {
     /** Where the outbox is kept: "indexeddb", "localstorage" or "none". */
     this.storage = this._store.kind;
     this._locks = this._win.navigator?.locks ?? globalThis.navigator?.locks ?? null;
-    if (this._locks) {
-      // Held until the page goes away (or close()): other tabs leave this outbox alone.
-      this._releaseLock = await new Promise((granted, failed) => {
-        let release;
-        const held = new Promise((r) => { release = r; });
-        this._locks.request(this._lockName(this.generation), () => { granted(release); return held; })
-          .catch(failed);
-      });
-    }
+    // Held until the page goes away (or close()): other tabs leave this outbox alone.
+    if (this._locks) this._releaseLock = await holdLock(this._locks, this._lockName(this.generation));
     await this._write({ meta: true });
     // Sends are numbered by a staging client of the same topic (its producer's partitioner,
     // batching and checks); a record enters the real log, where the sink can publish it,
@@ -603,22 +248,14 @@ export class DurableTopic {
   get paused() { return this._manualOffline; }
 
   _listen() {
-    const w = this._win;
-    if (typeof w.addEventListener !== "function") return;
-    const doc = w.document;
-    this._handlers = [
-      [w, "offline", () => this._applyOnline()],
-      [w, "online", () => { this._applyOnline(); this.scan(); }],
-      [w, "pagehide", (e) => this._pagehide(e?.persisted === true)],
-      [w, "pageshow", (e) => { if (e?.persisted) this._pageshow(); }],
-    ];
-    if (doc) {
-      this._handlers.push([doc, "visibilitychange", () => {
-        if (doc.visibilityState === "hidden") this._hidden();
-        else this.scan();
-      }]);
-    }
-    for (const [target, type, f] of this._handlers) target.addEventListener(type, f);
+    this._handlers = listen(this._win, {
+      offline: () => this._applyOnline(),
+      online: () => { this._applyOnline(); this.scan(); },
+      pagehide: (persisted) => this._pagehide(persisted),
+      pageshow: () => this._pageshow(),
+      hidden: () => this._hidden(),
+      visible: () => this.scan(),
+    });
     const every = this._locks ? this._scanIntervalMs : Math.min(this._scanIntervalMs, HEARTBEAT_MS);
     this._timer = setInterval(() => {
       if (!this._locks) this._heartbeat();
@@ -677,6 +314,7 @@ export class DurableTopic {
     this._journal.meta.lastSeen = Date.now();
     removeSpill(this.name, this.generation);
     this._write({ meta: true });
+    this._queueSave();
     this._pump();
   }
 
@@ -691,8 +329,8 @@ export class DurableTopic {
     if (entry) {
       if (entry.movedFrom) return;
       try {
-        localStorage.setItem(`${spillKey(this.name, this.generation)}+${entry.seq}`, JSON.stringify(encodeRecord(
-          { seq: entry.seq, partition: UNASSIGNED, offset: entry.seq, key: entry.key, value: entry.value, options: entry.options })));
+        localStorage.setItem(`${spillKey(this.name, this.generation)}+${entry.seq}`, JSON.stringify({ topic: this.topic, ...encodeRecord(
+          { seq: entry.seq, partition: UNASSIGNED, offset: entry.seq, key: entry.key, value: entry.value, options: entry.options }) }));
         this._counts.storageWrites++;
         this._counts.storageRows++;
       } catch (e) {
@@ -714,7 +352,7 @@ export class DurableTopic {
     for (const r of j.records()) if (!r.saved && !r.movedFrom) records.push(row(r));
     try {
       localStorage.setItem(spillKey(this.name, this.generation), JSON.stringify({
-        generation: this.generation, closed: j.meta.closed, lastSeen: j.meta.lastSeen,
+        generation: this.generation, topic: this.topic, closed: j.meta.closed, lastSeen: j.meta.lastSeen,
         records: records.map(encodeRecord),
       }));
       this._counts.storageWrites++;
@@ -830,6 +468,9 @@ export class DurableTopic {
   }
 
   _save() {
+    // After pagehide no record gets a row: one spilled without an id must not also be
+    // stored with one (a spill reaching localStorage late is imported as it is).
+    if (this._frozen) return;
     const j = this._journal;
     const notAcked = (r) => r.offset >= (j.acked.get(r.partition) ?? -1);
     const puts = j.unsaved.filter(notAcked);
@@ -936,7 +577,11 @@ export class DurableTopic {
     return results;
   }
 
-  /** A producer for the topic whose records go through the outbox. */
+  /**
+   * A producer for the topic whose records go through the outbox.
+   * @param {import("./index.js").ProducerConfig} [config]
+   * @returns {import("./durable.js").DurableProducer}
+   */
   producer(config) {
     return new DurableProducer(this, this._staging.topicProducer(this.topic, config));
   }
@@ -954,182 +599,7 @@ export class DurableTopic {
     return this._scanning;
   }
 
-  async _scan() {
-    const metas = await this._store.outboxes();
-    for (const meta of metas) {
-      const g = meta.generation;
-      if (g === this.generation || meta.topic !== this.topic || this._replays.has(g) || this._closed) continue;
-      if (this._locks) {
-        await new Promise((started) => {
-          this._locks.request(this._lockName(g), { ifAvailable: true }, (lock) => {
-            started();
-            return lock ? this._replay(meta) : undefined; // the lock is held until the replay ends
-          }).catch((e) => { started(); this._report(new DurableError("REPLAY_FAILED", `lock of ${g}: ${e?.message ?? e}`, e)); });
-        });
-      } else {
-        const spill = this._store.kind !== "none" ? readSpill(this.name, g) : null;
-        if (meta.closed || spill?.closed || Date.now() - Math.max(meta.lastSeen ?? 0, spill?.lastSeen ?? 0) > STALE_MS) {
-          this._replay(meta);
-        }
-      }
-    }
-  }
-
-  /**
-   * Step one of a replay (claimed: the generation's lock is ours): the spill goes into
-   * IndexedDB in one transaction with `spillImported` set, and rows without an id whose
-   * record has one (the same `seq`) are deleted with it. Returns the rows to replay.
-   */
-  async _normalize(meta) {
-    const g = meta.generation;
-    let rows = await this._store.records(g);
-    const spill = this._store.kind !== "none" && !meta.spillImported ? readSpill(this.name, g) : null;
-    const key = (r) => `${r.partition}/${r.offset}`;
-    const have = new Map(rows.map((r) => [key(r), r]));
-    const puts = [];
-    for (const r of spill?.records ?? []) {
-      if (!have.has(key(r))) { puts.push(r); have.set(key(r), r); }
-    }
-    const all = [...have.values()];
-    const withId = new Set(all.filter((r) => r.partition !== UNASSIGNED && r.seq !== undefined).map((r) => r.seq));
-    const shadowed = all.filter((r) => r.partition === UNASSIGNED && withId.has(r.seq ?? r.offset));
-    const live = new Set(shadowed);
-    rows = all.filter((r) => !live.has(r));
-    if (spill || shadowed.length) {
-      const journal = new Journal(g, { ...meta, spillImported: true, closed: meta.closed || spill?.closed === true });
-      if (this._store.kind === "localstorage") {
-        for (const r of rows) {
-          if (r.partition === UNASSIGNED) journal.fresh.set(r.offset, { seq: r.offset, key: r.key, value: r.value, options: r.options });
-          else journal.add({ ...r, saved: true });
-        }
-      }
-      const ok = await this._write({
-        meta: true, puts: puts.filter((r) => !live.has(r)).map((r) => (r.partition === UNASSIGNED ? r : row(r))),
-        removes: shadowed.filter((r) => !puts.includes(r)).map((r) => [UNASSIGNED, r.offset]),
-      }, journal);
-      if (!ok) throw new Error("the spill could not be written to the outbox");
-      if (spill) removeSpill(this.name, g);
-    }
-    return rows;
-  }
-
-  /** Sends generation `meta`'s outbox again, with its message ids, then forgets it. */
-  async _replay(meta) {
-    const g = meta.generation;
-    const state = { sinks: new Set(), clients: new Set() };
-    this._replays.set(g, state);
-    let event = null;
-    try {
-      const rows = await this._normalize(meta);
-      const fresh = rows.filter((r) => r.partition === UNASSIGNED);
-      const byPartition = new Map();
-      for (const r of rows) {
-        if (r.partition === UNASSIGNED) continue;
-        if (!byPartition.has(r.partition)) byPartition.set(r.partition, new Map());
-        byPartition.get(r.partition).set(r.offset, r); // de-duplicated by offset
-      }
-      const total = [...byPartition.values()].reduce((n, m) => n + m.size, 0);
-      if (total + fresh.length === 0) {
-        await this._store.drop(g);
-        return;
-      }
-      const now = Date.now();
-      let late = 0;
-      for (const m of byPartition.values()) for (const r of m.values()) if (now - r.timestamp > this._windowMs) late++;
-      this._counts.replayedGenerations++;
-      this._counts.replayedRecords += total;
-      this._counts.replayLate += late;
-      event = { generation: g, records: total, fresh: fresh.length, late, done: false };
-      this._onReplay?.(event);
-      const runs = [...byPartition].map(([p, m]) => [p, [...m.values()].sort((a, b) => a.offset - b.offset)]);
-      // Each round restores, per partition, one run of consecutive offsets (a gap would
-      // only come from a lost write) into a client of its own, and waits for its acks.
-      while (runs.some(([, list]) => list.length) && !this._closed && !this._frozen) {
-        // Offline (or paused), a round waits: its sink would only be closed at once.
-        if (!this.online) await new Promise((resolve) => this._onlineWaiters.push(resolve));
-        else await this._replayRound(meta, runs, state);
-      }
-      if (this._closed || this._frozen) return;
-      // Records that never had an id: moved into this generation, each in the transaction
-      // that writes its new id and deletes its old row, then sent as this page's records.
-      if (fresh.length) {
-        const moved = await this._move(g, fresh);
-        if (moved < fresh.length) throw new Error(`${fresh.length - moved} records without an id could not be moved`);
-      }
-      await this._store.drop(g);
-      this._onReplay?.({ ...event, done: true });
-    } catch (e) {
-      this._counts.replayFailed++;
-      this._report(new DurableError("REPLAY_FAILED", `replaying the outbox of ${g}: ${e?.message ?? e}`, e));
-    } finally {
-      for (const c of state.clients) c.close().catch(() => {});
-      this._replays.delete(g);
-    }
-  }
-
-  /** Moves rows without an id of generation `g` into this one; resolves with how many moved. */
-  async _move(g, fresh) {
-    const producer = this._moveProducer ??= this._staging.topicProducer(this.topic);
-    const j = this._journal;
-    const staged = producer.sendAll(fresh.map((r) => [r.key, r.value, r.options]));
-    const entries = fresh.map((r) => j.enqueue(r.key, r.value, r.options, [g, UNASSIGNED, r.offset]));
-    const saved = entries.map((e) => new Promise((resolve) => { e.onSaved = resolve; }));
-    const sent = this._track(staged, entries);
-    for (const s of sent) s.catch(() => {}); // failures: counted below
-    const results = await Promise.all(saved.map((s, i) => Promise.race([s, sent[i].then(() => true, () => false)])));
-    const moved = results.filter(Boolean).length;
-    this._counts.replayFresh += moved;
-    return moved;
-  }
-
-  async _replayRound(meta, runs, state) {
-    const g = meta.generation;
-    const Client = this.client.constructor;
-    const client = new Client();
-    state.clients.add(client);
-    client.createTopic(meta.topic, { partitions: Math.max(meta.partitions, ...runs.map(([p]) => p + 1)) });
-    const journal = new Journal(g, meta);
-    for (const [p, list] of runs) {
-      if (!list.length) continue;
-      let n = 1;
-      while (n < list.length && list[n].offset === list[n - 1].offset + 1) n++;
-      const run = list.splice(0, n);
-      client.restore(meta.topic, p, run.map(({ offset, key, value, timestamp, headers }) =>
-        ({ offset, key, value, timestamp, headers })));
-      journal.outbox.set(p, run);
-    }
-    const sink = client.connect(meta.topic, {
-      ...this._sinkOptions,
-      msgIdPrefix: g,
-      onAck: (progress) => {
-        const { deletes, arrived, gone } = this._progress(journal, progress);
-        this._counts.replayAcked += arrived;
-        this._counts.replayUndelivered += gone;
-        if (deletes.length && this._store.kind !== "localstorage") this._write({ deletes }, journal);
-      },
-    });
-    state.sinks.add(sink);
-    this._replaySinks.add(sink);
-    if (!this.online) sink.pause();
-    try {
-      // Records given up were reported by `_givenUp` and left the outbox: the round
-      // goes on. Anything else (the sink failed or closed) fails the round.
-      await client.flush().catch((e) => { if (e?.code !== "SINK_UNDELIVERED") throw e; });
-      await Promise.all(this._writes);
-      // localStorage keeps a generation as one snapshot: rewrite it with what is left.
-      if (this._store.kind === "localstorage") {
-        const rest = new Journal(g, meta);
-        for (const [p, list] of runs) if (list.length) rest.outbox.set(p, list);
-        const all = await this._store.records(g);
-        for (const r of all) if (r.partition === UNASSIGNED) rest.fresh.set(r.offset, { seq: r.offset, key: r.key, value: r.value, options: r.options });
-        await this._write({}, rest);
-      }
-    } finally {
-      this._replaySinks.delete(sink);
-      this._counts.replayDuplicates += sink.stats().duplicates;
-      await sink.close().catch(() => {});
-    }
-  }
+  _scan() { return scanOutboxes(this); }
 
   /**
    * Appends every open batch, waits until every record sent so far is written and in the
@@ -1141,7 +611,10 @@ export class DurableTopic {
     return this.client.flush();
   }
 
-  /** What the outbox holds and what the replays did. */
+  /**
+   * What the outbox holds and what the replays did.
+   * @returns {import("./durable.js").DurableStats}
+   */
   stats() {
     const j = this._journal;
     const replayPending = this._counts.replayedRecords - this._counts.replayAcked - this._counts.replayUndelivered;
@@ -1183,7 +656,7 @@ export class DurableTopic {
     this._closed = true;
     for (const f of this._onlineWaiters.splice(0)) f();
     clearInterval(this._timer);
-    for (const [target, type, f] of this._handlers ?? []) target.removeEventListener(type, f);
+    unlisten(this._handlers);
     for (const { clients } of this._replays.values()) for (const c of clients) await c.close().catch(() => {});
     await this.sink?.close();
     await this._staging.close().catch(() => {});
@@ -1209,6 +682,12 @@ export class DurableProducer {
    * `TopicProducer.send`: resolves with the record's partition and offset once its row is
    * written and it is in the log (the sink publishes it from there).
    */
+  /**
+   * @param {string | Uint8Array | null | undefined} key
+   * @param {string | Uint8Array} value
+   * @param {import("./index.js").SendOptions} [options]
+   * @returns {Promise<import("./index.js").RecordMetadata>}
+   */
   send(key, value, options) {
     const d = this.durable;
     const e = d._journal.enqueue(key, value, options);
@@ -1223,6 +702,10 @@ export class DurableProducer {
   }
 
   /** `TopicProducer.sendAll`, each record through the outbox. */
+  /**
+   * @param {Array<[string | Uint8Array | null, string | Uint8Array, import("./index.js").SendOptions?]>} records
+   * @returns {Promise<import("./index.js").RecordMetadata[]>}
+   */
   sendAll(records) {
     const d = this.durable;
     let staged;

@@ -2,7 +2,8 @@
 // so the page (and the package, and its config) starts offline too. Same origin only.
 const CACHE = "tributary-demo-v1";
 const SHELL = ["./", "app.js", "style.css", "config.json", "pkg/browser.js", "pkg/tributary.js",
-  "pkg/errors.js", "pkg/tributary_bg.wasm", "pkg/durable.js"];
+  "pkg/errors.js", "pkg/tributary_bg.wasm", "pkg/durable.js", "pkg/durable/error.js",
+  "pkg/durable/journal.js", "pkg/durable/store.js", "pkg/durable/lifecycle.js", "pkg/durable/replay.js"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((c) => c.addAll(SHELL)).then(() => self.skipWaiting()));

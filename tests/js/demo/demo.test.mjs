@@ -300,7 +300,7 @@ test("starting offline: the page loads from its service worker, queues clicks, d
     await first.evaluate(async () => {
       await navigator.serviceWorker.ready;
       const c = await caches.open("tributary-demo-v1");
-      for (let i = 0; i < 100 && (await c.keys()).length < 9; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && (await c.keys()).length < 14; i++) await new Promise((r) => setTimeout(r, 50));
     });
     await waitDelivered(first);
     await first.close();

@@ -45,6 +45,11 @@ for (const project of ["tsconfig.json", "tsconfig.bundler.json"]) {
   });
 }
 
+test("tsc -p tsconfig.durable.json: tributary/durable's modules (`// @ts-check`) against durable.d.ts and index.d.ts", () => {
+  const { ok, output } = compile("tsconfig.durable.json");
+  assert.ok(ok, `tsc found errors:\n${output}`);
+});
+
 test("every misuse in misuse.mts fails for the reason its comment names, and nothing else fails", () => {
   const source = readFileSync(join(here, "misuse.mts"), "utf8").split("\n");
   const want = source.flatMap((l, i) => {

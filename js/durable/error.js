@@ -1,0 +1,30 @@
+// @ts-check
+// tributary/durable: its errors (see durable.js).
+
+/** A storage failure, with a stable code like the package's own errors. */
+export class DurableError extends Error {
+  /**
+   * @param {string} code
+   * @param {string} message
+   * @param {unknown} [cause]
+   */
+  constructor(code, message, cause) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "DurableError";
+    this.code = code;
+    /** SINK_UNDELIVERED: the records given up. @type {object[] | undefined} */
+    this.records = undefined;
+  }
+}
+
+/**
+ * A storage failure as a DurableError: STORAGE_QUOTA or STORAGE_FAILED.
+ * @param {string} op
+ * @param {any} e
+ */
+export function storageError(op, e) {
+  const quota = e?.name === "QuotaExceededError" || e?.code === 22;
+  return new DurableError(quota ? "STORAGE_QUOTA" : "STORAGE_FAILED",
+    `${op}: ${quota ? "storage quota exceeded" : "storage failed"} (${e?.name ?? "Error"}: ${e?.message ?? e})`, e);
+}
+
