@@ -124,8 +124,9 @@ def main():
             main_entries = entries
     for module in m.get("module", []):
         shutil.copy(ROOT / "js" / module["file"], out / module["file"])
-        shutil.copy(ROOT / "js" / module["types"], out / module["types"])
-        exports[module["export"]] = {"types": f"./{module['types']}", "default": f"./{module['file']}"}
+        if "export" in module:
+            shutil.copy(ROOT / "js" / module["types"], out / module["types"])
+            exports[module["export"]] = {"types": f"./{module['types']}", "default": f"./{module['file']}"}
     bin_ = m.get("bin")
     if bin_:
         shutil.copy(ROOT / "js" / bin_["file"], out / bin_["file"])
