@@ -195,7 +195,7 @@ test-demo: pkg
 # every bad request a 4xx with its code and nothing in the stream (read back with `nats`).
 test-ingest: pkg
 	@echo "==> [test] tributary/ingest in Node's http, Deno, Bun and workerd against nats-server: replays stored once, every bad request refused with its code, nothing of it in the stream"
-	@node --test --test-concurrency=1 tests/js/ingest/ingest.test.mjs tests/js/ingest/workerd.test.mjs
+	@node --test --test-concurrency=1 tests/js/ingest/ingest.test.mjs tests/js/ingest/transport.test.mjs tests/js/ingest/workerd.test.mjs
 
 # A user's app installs pkg/ as a copy (--install-links: what the registry would give, not
 # a symlink into the repository), afresh each run so it never tests a stale package.

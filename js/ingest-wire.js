@@ -21,6 +21,18 @@
  * content type.
  */
 
+/** A token's grant: 1 to 40 of A-Z a-z 0-9 _ (no "-": no two grants share a message id). */
+export const GRANT = /^[A-Za-z0-9_]{1,40}$/;
+
+/**
+ * The message-id prefix a token (`<grant>.<expiresAtMs>.<signature>`) grants: what the
+ * page uses as `msgIdPrefix`. Unverified (the ingest verifies); null if it is not a token.
+ */
+export function tokenPrefix(token) {
+  const parts = typeof token === "string" ? token.split(".") : [];
+  return parts.length === 3 && GRANT.test(parts[0]) ? parts[0] : null;
+}
+
 /** The content type of a request's body. */
 export const CONTENT_TYPE = "application/vnd.tributary.batches";
 

@@ -42,12 +42,11 @@
  * ```
  */
 import { TributaryError } from "./errors.js";
-import { CONTENT_TYPE, decodeRequest, encodeRequest } from "./ingest-wire.js";
+import { CONTENT_TYPE, GRANT, decodeRequest, encodeRequest, tokenPrefix } from "./ingest-wire.js";
 
-export { CONTENT_TYPE, encodeRequest, decodeRequest };
+export { CONTENT_TYPE, encodeRequest, decodeRequest, tokenPrefix };
 
 const utf8 = new TextEncoder();
-const GRANT = /^[A-Za-z0-9_]{1,40}$/;
 const SUFFIX = /^[A-Za-z0-9_]+$/;
 const MAX_PREFIX = 64; // the sink's limit on msgIdPrefix
 
@@ -112,12 +111,6 @@ export async function issueToken(secret, options) {
   const claim = `${prefix}.${expiresAt}`;
   const sig = new Uint8Array(await globalThis.crypto.subtle.sign("HMAC", key, utf8.encode(claim)));
   return `${claim}.${base64url(sig)}`;
-}
-
-/** The prefix a token grants (what the page uses as `msgIdPrefix`), unverified; null if it is not a token. */
-export function tokenPrefix(token) {
-  const parts = typeof token === "string" ? token.split(".") : [];
-  return parts.length === 3 && GRANT.test(parts[0]) ? parts[0] : null;
 }
 
 /** Whether a token for `grant` covers the message-id prefix `prefix`. */

@@ -47,7 +47,7 @@ test("no file npm would publish evaluates code from strings", () => {
   const files = packedFiles();
   const js = files.filter((f) => /\.(m?js)$/.test(f));
   // Every entry of package.json's exports is among them.
-  for (const entry of ["node.js", "browser.js", "workerd.js", "durable.js", "ingest.js", "ingest-wire.js", "tributary.js", "errors.js",
+  for (const entry of ["node.js", "browser.js", "workerd.js", "durable.js", "ingest.js", "ingest-wire.js", "ingest-client.js", "tributary.js", "errors.js",
     "local/node.js", "local/browser.js", "local/workerd.js", "full/node.js", "full/browser.js", "full/workerd.js"]) {
     assert.ok(js.includes(entry), `npm pack ships ${entry}`);
   }
