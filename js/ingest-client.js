@@ -21,7 +21,8 @@ import { CONTENT_TYPE, encodeRequest, headerSize, sectionSize, tokenPrefix } fro
 /** The browser's limit on the bodies of requests that outlive their page (sendBeacon, keepalive). */
 export const KEEPALIVE_LIMIT = 65_536;
 
-function partitions(client, topic) {
+/** The partition count of `topic` in `client`. */
+export function partitionCount(client, topic) {
   let n = 0;
   for (;;) {
     try {
@@ -80,22 +81,32 @@ function pack(Tributary, { token, topic, prefix, runs, maxBytes, maxRecords }) {
 const strip = ({ offset, key, value, timestamp, headers }) => ({ offset, key, value, timestamp, headers });
 
 /**
- * The records of `topic` from `from` (Map partition → offset) to the end of each
- * partition: [[partition, records]]. An offset retention removed starts at the next one.
+ * Reads `topic`'s log: `(partition, fromOffset, max)` → up to `max` records from
+ * `fromOffset` (from the next one retention kept, if it removed that one).
  */
-function unsent(client, topic, from, limit) {
+export function logReader(client, topic) {
+  return (partition, offset, max) => {
+    try {
+      return client.read(topic, partition, offset, max);
+    } catch (e) {
+      if (e?.code === "OFFSET_OUT_OF_RANGE") return []; // past the end: nothing new
+      if (e?.code !== "OFFSET_EVICTED") throw e;
+      return client.read(topic, partition, e.nextAvailable, max);
+    }
+  };
+}
+
+/**
+ * The records from `from` (Map partition → offset, moved past what `read` no longer
+ * has) on: [[partition, records]].
+ */
+function unsent(read, from, limit) {
   const runs = [];
   for (const [partition, offset] of from) {
-    let records;
-    try {
-      records = client.read(topic, partition, offset, limit);
-    } catch (e) {
-      if (e?.code === "OFFSET_OUT_OF_RANGE") continue; // past the end: nothing new
-      if (e?.code !== "OFFSET_EVICTED") throw e;
-      from.set(partition, e.nextAvailable);
-      records = client.read(topic, partition, e.nextAvailable, limit);
-    }
-    if (records.length) runs.push([partition, records]);
+    const records = read(partition, offset, limit);
+    if (!records.length) continue;
+    if (records[0].offset > offset) from.set(partition, records[0].offset);
+    runs.push([partition, records]);
   }
   return runs;
 }
@@ -103,7 +114,8 @@ function unsent(client, topic, from, limit) {
 /**
  * Sends, in one request that may outlive the page, as many of `topic`'s records not yet
  * acknowledged (from each partition's `ackedOffset`, or `from`) as fit `limit` bytes.
- * `options`: `{ url, token, msgIdPrefix, from?: Map partition → offset, limit? }`.
+ * `options`: `{ url, token, msgIdPrefix, from?: Map partition → offset, limit?, read? }`
+ * (`read(partition, fromOffset, max)`: where the records are read, default the log).
  * Returns `{ records, bytes, method: "beacon" | "fetch" | null, sent: [{ partition,
  * fromOffset, toOffset }] }`; nothing is removed anywhere (the records stay in the log and
  * the outbox until acknowledged; a copy the ingest stores first makes the later one a
@@ -116,13 +128,14 @@ export function beaconUnacked(client, topic, options) {
   let from = options.from;
   if (!from) {
     from = new Map();
-    for (let p = 0, n = partitions(client, topic); p < n; p++) {
+    for (let p = 0, n = partitionCount(client, topic); p < n; p++) {
       const info = client.partitionInfo(topic, p);
       from.set(p, info.ackedOffset ?? info.logStartOffset);
     }
   }
   const none = { records: 0, bytes: 0, method: null, sent: [] };
-  const runs = unsent(client, topic, new Map(from), Math.max(1, Math.floor(limit / 8)));
+  const read = options.read ?? logReader(client, topic);
+  const runs = unsent(read, new Map(from), Math.max(1, Math.floor(limit / 8)));
   if (!runs.length) return none;
   const packed = pack(Tributary, { token, topic, prefix, runs, maxBytes: limit, maxRecords: Infinity });
   if (!packed) return none;
@@ -152,7 +165,8 @@ export function beaconUnacked(client, topic, options) {
  * token's grant), `linger` (ms a request waits for more records after the first; 20),
  * `maxBodyBytes` (65536) and `maxRecords` (2000) per request (the ingest's limits or
  * less), `backoffInitialMs` (100), `backoffMaxMs` (5000), `requestTimeoutMs` (15000),
- * `onAck`, `onStateChange`, `fetch` (default the global one).
+ * `onAck`, `onStateChange`, `fetch` (default the global one), `read(partition,
+ * fromOffset, max)` (where the records are read; default the topic's log).
  */
 export function connectIngest(client, topic, options) {
   return new IngestSink(client, topic, options);
@@ -166,7 +180,7 @@ export class IngestSink {
     const {
       url, token, msgIdPrefix, linger = 20, maxBodyBytes = KEEPALIVE_LIMIT, maxRecords = 2000,
       backoffInitialMs = 100, backoffMaxMs = 5000, requestTimeoutMs = 15_000, onAck, onStateChange,
-      fetch: fetchFn = globalThis.fetch?.bind(globalThis),
+      fetch: fetchFn = globalThis.fetch?.bind(globalThis), read,
     } = options;
     this.client = client;
     this.topic = topic;
@@ -176,13 +190,16 @@ export class IngestSink {
     if (!url || !this.prefix) throw new IngestError("INVALID_CONFIG", "connectIngest needs { url, token } (and msgIdPrefix unless the token grants it)");
     Object.assign(this, { linger, maxBodyBytes, maxRecords, backoffInitialMs, backoffMaxMs, requestTimeoutMs });
     this._fetch = fetchFn;
+    this._read = read ?? logReader(client, topic);
     this._onAck = onAck;
     this._onStateChange = onStateChange;
     this.cursor = new Map();
-    for (let p = 0, n = partitions(client, topic); p < n; p++) this.cursor.set(p, client.partitionInfo(topic, p).logStartOffset);
+    for (let p = 0, n = partitionCount(client, topic); p < n; p++) this.cursor.set(p, client.partitionInfo(topic, p).logStartOffset);
     this._stats = { published: 0, acked: 0, duplicates: 0, resent: 0, timeouts: 0, errors: 0, failedRecords: 0,
       requests: 0, connects: 0, disconnects: 0, inFlight: 0 };
-    this.state = "connecting";
+    // HTTP holds no connection: "connected" while no request failed since the last one
+    // that succeeded, "reconnecting" after a failure (retrying), "offline" when paused.
+    this.state = "connected";
     this.error = null;
     this._paused = false;
     this._closed = false;
@@ -236,7 +253,7 @@ export class IngestSink {
       if (this._paused) { await this._sleep(60_000); continue; }
       let runs;
       try {
-        runs = unsent(this.client, this.topic, this.cursor, this._readLimit(maxRecords));
+        runs = unsent(this._read, this.cursor, this._readLimit(maxRecords));
       } catch (e) {
         if (this._closed || e?.code === "CLOSED") break;
         throw e;
@@ -250,7 +267,7 @@ export class IngestSink {
       if (this.linger > 0 && !this._flushing && runs.reduce((n, [, r]) => n + r.length, 0) < maxRecords) {
         await this._sleep(this.linger);
         if (this._closed || this._paused) continue;
-        runs = unsent(this.client, this.topic, this.cursor, this._readLimit(maxRecords));
+        runs = unsent(this._read, this.cursor, this._readLimit(maxRecords));
       }
       const packed = pack(this.client.constructor, {
         token: this.token, topic: this.topic, prefix: this.prefix, runs, maxBytes: this.maxBodyBytes, maxRecords,
@@ -280,7 +297,7 @@ export class IngestSink {
       if (this._closed) break;
       const json = answer.json;
       if (answer.status === 200 && json?.ok) {
-        if (this.state !== "connected") { this._stats.connects++; this._setState("connected"); }
+        if (this.state !== "connected" || this._stats.connects === 0) { this._stats.connects++; this._setState("connected"); }
         backoff = this.backoffInitialMs;
         maxRecords = this.maxRecords;
         this._stats.duplicates += json.duplicates ?? 0;
@@ -434,7 +451,7 @@ export class IngestSink {
   resume() {
     if (this._closed || !this._paused) return;
     this._paused = false;
-    this._setState("connecting");
+    this._setState("connected");
     this._wake?.();
   }
 
