@@ -189,6 +189,8 @@ test-demo: pkg
 	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs
 	@echo "==> [test] the edge example (a worker in workerd producing into JetStream) and make demo's script stopping what it started"
 	@node --test --test-concurrency=1 tests/js/demo/edge.test.mjs
+	@echo "==> [test] the way out (issue 15): 500 clicks with the page's WebSocket cut part of the time, the tab closed and never reopened (by beacon through the edge worker's ingest), the same reopened, a reload saying what went by beacon, the HTTP transport alone without NATS credentials; each click once"
+	@node --test --test-concurrency=1 tests/js/demo/beacon.test.mjs
 
 # tributary/ingest (tests/js/ingest): the handler from the built package served by Node's
 # http, Deno, Bun and workerd beside nats-server; records stored once with the page's ids,
