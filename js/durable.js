@@ -83,8 +83,7 @@
  * ```
  */
 
-import { beaconUnacked, connectIngest, partitionCount } from "./ingest-client.js";
-import { tokenPrefix } from "./ingest-wire.js";
+import { partitionCount, tokenPrefix } from "./ingest-wire.js";
 
 const DB_VERSION = 1;
 const UNASSIGNED = -1; // the partition under which records without an offset are written
@@ -608,6 +607,8 @@ export class DurableTopic {
     // batching and checks); a record enters the real log, where the sink can publish it,
     // only once its row, holding its final id, is written.
     const Client = this.client.constructor;
+    // The page side of the ingest loads only for a page that uses it.
+    if (this._ingest) this._ingestClient = await import("./ingest-client.js");
     this._staging = new Client();
     this._staging.createTopic(this.topic, { partitions: this._partitions, retention: STAGING_RETENTION });
     this.sink = this._connect(this.client, this.topic, {
@@ -633,7 +634,7 @@ export class DurableTopic {
     const ingest = this._ingest;
     if (ingest?.transport !== "http") return client.connect(topic, options);
     const { msgIdPrefix, onAck, onStateChange } = options;
-    return connectIngest(client, topic, {
+    return this._ingestClient.connectIngest(client, topic, {
       url: ingest.url, token: token ?? ingest.token, msgIdPrefix, onAck, onStateChange,
       ...(read ? { read } : {}),
       ...(ingest.linger !== undefined ? { linger: ingest.linger } : {}),
@@ -682,7 +683,7 @@ export class DurableTopic {
     }
     let sent;
     try {
-      sent = beaconUnacked(this.client, this.topic, {
+      sent = this._ingestClient.beaconUnacked(this.client, this.topic, {
         url: ingest.url, token: ingest.token, msgIdPrefix: this.generation, from, read: this._reader(written),
       });
     } catch (e) {

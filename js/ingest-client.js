@@ -16,24 +16,10 @@
  *   browser's 64 KB for requests that outlive the page; the rest stay where they are
  *   (the outbox) for a later visit.
  */
-import { CONTENT_TYPE, encodeRequest, headerSize, sectionSize, tokenPrefix } from "./ingest-wire.js";
+import { CONTENT_TYPE, encodeRequest, headerSize, partitionCount, sectionSize, tokenPrefix } from "./ingest-wire.js";
 
 /** The browser's limit on the bodies of requests that outlive their page (sendBeacon, keepalive). */
 export const KEEPALIVE_LIMIT = 65_536;
-
-/** The partition count of `topic` in `client`. */
-export function partitionCount(client, topic) {
-  let n = 0;
-  for (;;) {
-    try {
-      client.partitionInfo(topic, n);
-      n++;
-    } catch (e) {
-      if (e?.code === "PARTITION_OUT_OF_RANGE" || n > 0) return n;
-      throw e;
-    }
-  }
-}
 
 /** Error of this module: an Error with a stable `code` (the ingest's, or INGEST_*). */
 export class IngestError extends Error {

@@ -1,6 +1,6 @@
 /**
  * The wire format of a request to `tributary/ingest` (shared by the handler and the page
- * side; no imports, so it loads anywhere).
+ * side, with the few helpers they share; no imports, so it loads anywhere).
  *
  * `POST` with `Content-Type: application/vnd.tributary.batches` and this body (integers
  * big-endian):
@@ -31,6 +31,20 @@ export const GRANT = /^[A-Za-z0-9_]{1,40}$/;
 export function tokenPrefix(token) {
   const parts = typeof token === "string" ? token.split(".") : [];
   return parts.length === 3 && GRANT.test(parts[0]) ? parts[0] : null;
+}
+
+/** The partition count of `topic` in `client` (shared by durable.js and ingest-client.js). */
+export function partitionCount(client, topic) {
+  let n = 0;
+  for (;;) {
+    try {
+      client.partitionInfo(topic, n);
+      n++;
+    } catch (e) {
+      if (e?.code === "PARTITION_OUT_OF_RANGE" || n > 0) return n;
+      throw e;
+    }
+  }
 }
 
 /** The content type of a request's body. */

@@ -239,6 +239,13 @@ async function readBody(request, max) {
     if (done) break;
     size += value.length;
     if (size > max) {
+      // Read on (up to 1 MiB more, thrown away) so that the client, still sending, gets
+      // the answer rather than a reset connection; past that, stop reading.
+      for (let drained = 0; drained < 1 << 20;) {
+        const next = await reader.read();
+        if (next.done) break;
+        drained += next.value.length;
+      }
       reader.cancel().catch(() => {});
       throw refusal(413, "BODY_TOO_LARGE", `the body is over the limit of ${max} bytes`);
     }
