@@ -13,7 +13,7 @@ export PATH := $(CARGO_BIN):$(PATH)
 WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
 STAMP := target/.stamps
 
-.PHONY: help demo test bench setup setup-system setup-rust setup-node setup-audit check-format lint test-rust test-wasm test-audit test-fuzz pkg test-size test-js test-js-suite test-package test-security test-soak soak-hour test-bundle test-types test-readme test-sink test-demo test-cli clean
+.PHONY: help demo test bench setup setup-system setup-rust setup-node setup-audit check-format lint test-rust test-wasm test-audit test-fuzz pkg test-size test-js test-js-suite test-package test-security test-soak soak-hour test-bundle test-types test-readme test-sink test-demo test-cli test-ingest clean
 
 help:
 	@echo "make demo   the demo page: click tracking into NATS JetStream, on http://127.0.0.1:8080/"
@@ -134,7 +134,7 @@ test-size: pkg
 	@echo "==> [test] size budget of what a browser loads (deterministic: gzip -9 of the built files)"
 	@python3 scripts/build_pkg.py --check-budget
 
-test-js: pkg test-size test-js-suite test-package test-sink test-security test-soak test-bundle test-types test-readme test-demo test-cli
+test-js: pkg test-size test-js-suite test-package test-sink test-security test-soak test-bundle test-types test-readme test-demo test-cli test-ingest
 
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
@@ -189,6 +189,15 @@ test-demo: pkg
 	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs tests/js/durable/journal.test.mjs
 	@echo "==> [test] the edge example (a worker in workerd producing into JetStream) and make demo's script stopping what it started"
 	@node --test --test-concurrency=1 tests/js/demo/edge.test.mjs
+	@echo "==> [test] the way out (issue 15): 500 clicks with the page's WebSocket cut part of the time, the tab closed and never reopened (by beacon through the edge worker's ingest), the same reopened, a reload saying what went by beacon, the HTTP transport alone without NATS credentials; each click once"
+	@node --test --test-concurrency=1 tests/js/demo/beacon.test.mjs
+
+# tributary/ingest (tests/js/ingest): the handler from the built package served by Node's
+# http, Deno, Bun and workerd beside nats-server; records stored once with the page's ids,
+# every bad request a 4xx with its code and nothing in the stream (read back with `nats`).
+test-ingest: pkg
+	@echo "==> [test] tributary/ingest in Node's http, Deno, Bun and workerd against nats-server: replays stored once, every bad request refused with its code, nothing of it in the stream"
+	@node --test --test-concurrency=1 tests/js/ingest/ingest.test.mjs tests/js/ingest/transport.test.mjs tests/js/ingest/workerd.test.mjs
 
 # A user's app installs pkg/ as a copy (--install-links: what the registry would give, not
 # a symlink into the repository), afresh each run so it never tests a stale package.

@@ -8,7 +8,7 @@ import type {
 export declare class DurableError extends Error {
   constructor(code: string, message: string, cause?: unknown);
   readonly name: "DurableError";
-  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED" | "SINK_UNDELIVERED" | "LOG_CONFLICT" | "CLOSED";
+  readonly code: "STORAGE_QUOTA" | "STORAGE_FAILED" | "STORAGE_UNAVAILABLE" | "REPLAY_FAILED" | "SINK_UNDELIVERED" | "LOG_CONFLICT" | "CLOSED" | "INVALID_CONFIG" | "BEACON_FAILED";
   /** SINK_UNDELIVERED: the records given up (after `maxRetries`, or larger than the server's max payload). */
   readonly records?: { partition: number; offset: number; key: Uint8Array | string | null; value: Uint8Array | string; timestamp: number; headers: Record<string, unknown> }[];
 }
@@ -69,6 +69,46 @@ export interface DurableOptions extends SinkOptions {
   paused?: boolean;
   /** The global whose events are followed (default `globalThis`). */
   window?: unknown;
+  /** The page's side of `tributary/ingest`: beacons on the way out, or HTTP as the whole transport. */
+  ingest?: DurableIngest;
+  /** A beacon went out (on `visibilitychange` to hidden or on `pagehide`). */
+  onBeacon?: (event: BeaconEvent) => void;
+}
+
+export interface DurableIngest {
+  /** The ingest's URL (`tributary/ingest`'s handler). */
+  url: string;
+  /** A token from the site's server (`issueToken`): it grants the generations' message-id prefix (`msgIdPrefix` defaults to its grant). */
+  token: string;
+  /** "http": everything goes through the ingest, no NATS credentials in the page (default without `server`); "websocket": NATS as usual, the ingest for beacons (default with `server`). */
+  transport?: "http" | "websocket";
+  /** Send the records not acknowledged yet by beacon when the page is hidden or left (default true). */
+  beacon?: boolean;
+  /** HTTP transport: ms a request waits for more records after the first (default 20). */
+  linger?: number;
+  /** HTTP transport: largest request body (default 65536; the ingest's limit or less). */
+  maxBodyBytes?: number;
+}
+
+/** The HTTP transport's sink (`ingest.transport: "http"`), with the WebSocket sink's methods. */
+export interface IngestSink {
+  readonly state: string;
+  readonly error: Error | null;
+  stats(): { published: number; acked: number; duplicates: number; resent: number; errors: number; failedRecords: number; requests: number; state: string; server: string };
+  flush(options?: { timeoutMs?: number }): Promise<void>;
+  pause(): void;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+/** What one beacon carried. */
+export interface BeaconEvent {
+  reason: "hidden" | "pagehide";
+  records: number;
+  bytes: number;
+  /** "beacon" (navigator.sendBeacon) or "fetch" (keepalive). */
+  method: "beacon" | "fetch" | null;
+  sent: { partition: number; fromOffset: number; toOffset: number }[];
 }
 
 export interface DurableStats {
@@ -111,6 +151,10 @@ export interface DurableStats {
   undelivered: number;
   /** Of those, records of older generations' replays. */
   replayUndelivered: number;
+  /** Beacons sent (`ingest.beacon`), the records and bytes they carried (copies: each stays in the outbox until acknowledged). */
+  beacons: number;
+  beaconRecords: number;
+  beaconBytes: number;
 }
 
 /** A producer whose records go through the outbox. */
@@ -129,7 +173,7 @@ export declare class DurableTopic {
   readonly client: Tributary;
   readonly topic: string;
   /** The sink delivering this page's records. */
-  readonly sink: Sink;
+  readonly sink: Sink | IngestSink;
   /** This page's message id prefix (`Nats-Msg-Id` is `<generation>-<partition>-<offset>`). */
   readonly generation: string;
   /** "indexeddb", "localstorage", "none", or a store object's `kind`. */

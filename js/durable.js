@@ -62,6 +62,15 @@
  *   offline (`navigator.onLine === false`) starts paused, and so does the `paused`
  *   option (an app's own offline switch across reloads). Records accumulate in the outbox
  *   meanwhile; while paused, older outboxes wait too.
+ * - **The way out: `ingest`.** With `ingest: { url, token }` (a `tributary/ingest`
+ *   handler), on `visibilitychange` to hidden and on `pagehide` the records not
+ *   acknowledged yet go to it by beacon (`navigator.sendBeacon`, or `fetch` with
+ *   `keepalive`), at most 64 KB, with their ids: a visitor who never comes back still
+ *   delivers them, and whichever copy arrives second is dropped by JetStream. Nothing
+ *   leaves the outbox for it. The `pagehide` beacon goes after the spill, so it may carry
+ *   records with an id not committed yet; records without an id stay for a later page.
+ *   With `transport: "http"` (the default without `server`) the sink itself is HTTP
+ *   through the ingest (`connectIngest`): no NATS credentials in the page.
  * - **One writer.** The topic's log takes records from the durable producers only:
  *   another producer's appends would take offsets the outbox has given out (the records
  *   concerned are rejected, `LOG_CONFLICT`).
@@ -89,6 +98,7 @@ import { Journal, UNASSIGNED, row } from "./durable/journal.js";
 import { openStore, encodeRecord, spillKey, removeSpill, hasLocalStorage } from "./durable/store.js";
 import { HEARTBEAT_MS, holdLock, listen, unlisten } from "./durable/lifecycle.js";
 import { scanOutboxes } from "./durable/replay.js";
+import { partitionCount, tokenPrefix } from "./ingest-wire.js";
 
 export { DurableError };
 
@@ -100,17 +110,24 @@ function randomHex(digits) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function partitionCount(client, topic) {
-  let n = 0;
-  for (;;) {
-    try {
-      client.partitionInfo(topic, n);
-      n++;
-    } catch (e) {
-      if (e?.code === "PARTITION_OUT_OF_RANGE" || n > 0) return n;
-      throw e;
-    }
-  }
+/** The `ingest` option, read as own properties; null without it. */
+function readIngest(ingest, sinkOptions) {
+  if (ingest === undefined) return null;
+  const bad = (why) => new DurableError("INVALID_CONFIG", `ingest: ${why}`);
+  if (ingest === null || typeof ingest !== "object") throw bad("must be { url, token, transport?, beacon? }");
+  const url = own(ingest, "url", undefined);
+  const token = own(ingest, "token", undefined);
+  if (typeof url !== "string" || !url) throw bad("url must be the ingest's URL");
+  if (typeof token !== "string" || !tokenPrefix(token)) throw bad("token must be one the site's server issued (issueToken)");
+  const ws = Object.hasOwn(sinkOptions, "server") || Object.hasOwn(sinkOptions, "servers");
+  const transport = own(ingest, "transport", ws ? "websocket" : "http");
+  if (transport !== "http" && transport !== "websocket") throw bad(`transport must be "http" or "websocket"`);
+  if (transport === "websocket" && !ws) throw bad(`transport "websocket" needs server (or servers)`);
+  const beacon = own(ingest, "beacon", true);
+  if (typeof beacon !== "boolean") throw bad("beacon must be true or false");
+  const linger = own(ingest, "linger", undefined);
+  const maxBodyBytes = own(ingest, "maxBodyBytes", undefined);
+  return { url, token, transport, beacon, linger, maxBodyBytes };
 }
 
 // Records put into the log per `restore` call: small, so that a partition under
@@ -136,6 +153,18 @@ const STAGING_RETENTION = { maxBytes: 64 * 1024 }; // the staging log only numbe
  *   10000; also on load, on `online` and when the page becomes visible);
  * - `paused`: start paused, as after `pause()` (default false): nothing is sent, not even
  *   an older page's outbox, until `resume()`;
+ * - `ingest`: `{ url, token, transport?, beacon?, linger?, maxBodyBytes? }`, the page's
+ *   side of `tributary/ingest` (`token` from the site's server, `issueToken`): with
+ *   `beacon` (default true), on `visibilitychange` to hidden and on `pagehide` the records
+ *   not acknowledged yet go to `url` with `navigator.sendBeacon` (or `fetch` with
+ *   `keepalive`), as many as fit the browser's 64 KB for requests that outlive the page
+ *   (the rest stay in the outbox for a later page); with `transport: "http"` (the default
+ *   when no `server` / `servers` is given) everything goes through the ingest over HTTP
+ *   (batched by `linger`, retried with backoff, the same ids) and the page holds no NATS
+ *   credentials. The generations' prefix starts with the token's grant (`msgIdPrefix`
+ *   defaults to it), and each outbox keeps its token for its replay;
+ * - `onBeacon(event)`: a beacon went out (`{ reason: "hidden" | "pagehide", records,
+ *   bytes, method: "beacon" | "fetch", sent: [{ partition, fromOffset, toOffset }] }`);
  * - `window`: the global to listen on (default `globalThis`).
  */
 /**
@@ -155,11 +184,14 @@ const own = (o, k, d) => (o !== null && typeof o === "object" && Object.hasOwn(o
 export class DurableTopic {
   constructor(client, topic, options) {
     const sinkOptions = {};
-    const mine = new Set(["storage", "name", "onError", "onReplay", "scanIntervalMs", "paused", "window", "msgIdPrefix", "onAck", "onStateChange"]);
+    const mine = new Set(["storage", "name", "onError", "onReplay", "scanIntervalMs", "paused", "window", "msgIdPrefix", "onAck", "onStateChange", "ingest", "onBeacon"]);
     if (options !== null && typeof options === "object") {
       for (const k of Object.keys(options)) if (!mine.has(k)) sinkOptions[k] = options[k];
     }
-    const msgIdPrefix = own(options, "msgIdPrefix", undefined);
+    this._ingest = readIngest(own(options, "ingest", undefined), sinkOptions);
+    this._onBeacon = own(options, "onBeacon", undefined);
+    this._beaconed = new Map(); // partition -> offset a beacon of this hidden spell reached
+    const msgIdPrefix = own(options, "msgIdPrefix", undefined) ?? (this._ingest ? tokenPrefix(this._ingest.token) ?? undefined : undefined);
     this.client = client;
     this.topic = topic;
     this.name = own(options, "name", "tributary-durable");
@@ -179,6 +211,7 @@ export class DurableTopic {
     this._journal = new Journal(this.generation, {
       generation: this.generation, topic, partitions: this._partitions,
       created: Date.now(), lastSeen: Date.now(), closed: false,
+      ...(this._ingest ? { ingestToken: this._ingest.token } : {}),
     });
     // Where each partition's records of this generation start, and the next offset to
     // put into the log: ids are `<generation>-<partition>-<base + staging offset>`.
@@ -200,7 +233,7 @@ export class DurableTopic {
     this._counts = {
       storageErrors: 0, storageWrites: 0, storageRows: 0, replayedGenerations: 0, replayedRecords: 0,
       replayAcked: 0, replayLate: 0, replayFresh: 0, replayFailed: 0, replayDuplicates: 0,
-      undelivered: 0, replayUndelivered: 0,
+      undelivered: 0, replayUndelivered: 0, beacons: 0, beaconRecords: 0, beaconBytes: 0,
     };
     this.lastError = null;
     this._closed = false;
@@ -218,9 +251,11 @@ export class DurableTopic {
     // batching and checks); a record enters the real log, where the sink can publish it,
     // only once its row, holding its final id, is written.
     const Client = this.client.constructor;
+    // The page side of the ingest loads only for a page that uses it.
+    if (this._ingest) this._ingestClient = await import("./ingest-client.js");
     this._staging = new Client();
     this._staging.createTopic(this.topic, { partitions: this._partitions, retention: STAGING_RETENTION });
-    this.sink = this.client.connect(this.topic, {
+    this.sink = this._connect(this.client, this.topic, {
       ...this._sinkOptions,
       msgIdPrefix: this.generation,
       onAck: (progress) => {
@@ -230,13 +265,82 @@ export class DurableTopic {
         this._onAck?.(progress);
       },
       onStateChange: (state, error) => this._onStateChange?.(state, error),
-    });
+    }, { read: this._reader() });
     if (!this.online) this.sink.pause();
     this._listen();
     this.ready = this.scan();
   }
 
   _lockName(generation) { return `${this.name}:${generation}`; }
+
+  /** The topic's sink: NATS over a WebSocket, or the ingest over HTTP (`ingest.transport`). */
+  _connect(client, topic, options, { token, read } = {}) {
+    const ingest = this._ingest;
+    if (ingest?.transport !== "http") return client.connect(topic, options);
+    const { msgIdPrefix, onAck, onStateChange } = options;
+    return this._ingestClient.connectIngest(client, topic, {
+      url: ingest.url, token: token ?? ingest.token, msgIdPrefix, onAck, onStateChange,
+      ...(read ? { read } : {}),
+      ...(ingest.linger !== undefined ? { linger: ingest.linger } : {}),
+      ...(ingest.maxBodyBytes !== undefined ? { maxBodyBytes: ingest.maxBodyBytes } : {}),
+    });
+  }
+
+  /**
+   * Reads this page's records from the journal (the HTTP transport and the beacon): the
+   * log's retention, which no WebSocket sink holds back under the HTTP transport, may
+   * have removed some not acknowledged yet. Records in the log only, or (`written`:
+   * after `pagehide` spilled every record with an id) every record with an id.
+   */
+  _reader(written = false) {
+    const j = this._journal;
+    return (partition, from, max) => {
+      const out = [];
+      for (const r of j.outbox.get(partition) ?? []) {
+        if (r.offset < from) continue;
+        if (!(r.logged || written) || out.length >= max || (out.length && r.offset !== out[out.length - 1].offset + 1)) break;
+        out.push({ offset: r.offset, key: r.key, value: r.value, timestamp: r.timestamp, headers: r.headers });
+      }
+      return out;
+    };
+  }
+
+  /** Resolves once `client`'s records are acknowledged through `sink`. */
+  _delivered(client, sink) {
+    return this._ingest?.transport === "http" ? sink.flush() : client.flush();
+  }
+
+  /**
+   * The page is going away (or may be): the records of the log not acknowledged yet, from
+   * where this hidden spell's beacons reached, go to the ingest in one request that
+   * outlives the page (64 KB at most). Nothing leaves the outbox: a copy the ingest stored
+   * first makes the page's own (or a later page's) a duplicate JetStream drops.
+   */
+  _beacon(reason, written = false) {
+    const ingest = this._ingest;
+    if (!ingest?.beacon || this._closed || !this.online) return;
+    const from = new Map();
+    for (let p = 0; p < this._partitions; p++) {
+      const info = this.client.partitionInfo(this.topic, p);
+      const acked = this.sink.cursor?.get(p) ?? info.ackedOffset ?? info.logStartOffset;
+      from.set(p, Math.max(acked, this._beaconed.get(p) ?? 0));
+    }
+    let sent;
+    try {
+      sent = this._ingestClient.beaconUnacked(this.client, this.topic, {
+        url: ingest.url, token: ingest.token, msgIdPrefix: this.generation, from, read: this._reader(written),
+      });
+    } catch (e) {
+      this._report(new DurableError("BEACON_FAILED", `sending the beacon: ${e?.message ?? e}`, e));
+      return;
+    }
+    if (!sent.records) return;
+    for (const r of sent.sent) this._beaconed.set(r.partition, r.toOffset);
+    this._counts.beacons++;
+    this._counts.beaconRecords += sent.records;
+    this._counts.beaconBytes += sent.bytes;
+    this._onBeacon?.({ reason, ...sent });
+  }
 
   /** Whether the sinks may connect: the browser is online and `pause()` was not called. */
   get online() {
@@ -254,7 +358,7 @@ export class DurableTopic {
       pagehide: (persisted) => this._pagehide(persisted),
       pageshow: () => this._pageshow(),
       hidden: () => this._hidden(),
-      visible: () => this.scan(),
+      visible: () => { this._beaconed.clear(); this.scan(); },
     });
     const every = this._locks ? this._scanIntervalMs : Math.min(this._scanIntervalMs, HEARTBEAT_MS);
     this._timer = setInterval(() => {
@@ -288,6 +392,7 @@ export class DurableTopic {
     this._staging.flush().catch(() => {}); // failures are the sends' own rejections
     this._journal.meta.lastSeen = Date.now();
     this._write({ meta: true });
+    this._beacon("hidden");
   }
 
   /**
@@ -305,6 +410,9 @@ export class DurableTopic {
     meta.closed = !persisted;
     this._spill();
     if (this._store.kind !== "localstorage") this._write({ meta: true });
+    // Every record with an id is written now (committed, or in the spill): the beacon may
+    // carry those not in the log yet too. Records without an id stay for a later page.
+    this._beacon("pagehide", true);
   }
 
   _pageshow() {
@@ -608,7 +716,7 @@ export class DurableTopic {
   async flush() {
     await this._staging.flush();
     await this._settled();
-    return this.client.flush();
+    return this._delivered(this.client, this.sink);
   }
 
   /**

@@ -45,6 +45,7 @@ export type {
   PartitionInfo,
   ProducerStats,
   RestoredRecord,
+  DecodedBatch,
   SinkOptions,
   SinkStats,
   SinkProgress,

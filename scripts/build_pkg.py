@@ -133,8 +133,9 @@ def main():
         shutil.copy(ROOT / "js" / module["file"], out / module["file"])
         if "dir" in module:  # the modules it imports, shipped beside it
             shutil.copytree(ROOT / "js" / module["dir"], out / module["dir"], dirs_exist_ok=True)
-        shutil.copy(ROOT / "js" / module["types"], out / module["types"])
-        exports[module["export"]] = {"types": f"./{module['types']}", "default": f"./{module['file']}"}
+        if "export" in module:
+            shutil.copy(ROOT / "js" / module["types"], out / module["types"])
+            exports[module["export"]] = {"types": f"./{module['types']}", "default": f"./{module['file']}"}
     bin_ = m.get("bin")
     if bin_:
         shutil.copy(ROOT / "js" / bin_["file"], out / bin_["file"])

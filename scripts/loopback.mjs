@@ -27,8 +27,8 @@ export function accepts(port) {
 
 /**
  * A workerd config (capnp) serving one worker on 127.0.0.1:port. `modules` is
- * [[name, kind]] with kind "esModule" or "wasm", embedded by name from the config's
- * folder; `bindings` is [[name, text]]. The worker's outbound connections go through a
+ * [[name, kind, file?]] with kind "esModule" or "wasm", embedded from `file` (default:
+ * the name) in the config's folder; `bindings` is [[name, text]]. The worker's outbound connections go through a
  * network service that allows "local" and "private" addresses: workerd refuses loopback
  * otherwise.
  */
@@ -44,7 +44,7 @@ const config :Workerd.Config = (
 );
 const worker :Workerd.Worker = (
   modules = [
-${list(modules.map(([name, kind]) => `(name = "${name}", ${kind} = embed "${name}")`))}
+${list(modules.map(([name, kind, file = name]) => `(name = "${name}", ${kind} = embed "${file}")`))}
   ],
   bindings = [
 ${list(bindings.map(([name, text]) => `(name = "${name}", text = "${text}")`))}

@@ -69,7 +69,7 @@ if ("serviceWorker" in navigator) {
 
 async function loadConfig() {
   try {
-    const res = await fetch("config.json");
+    const res = await fetch(`config.json${location.search}`); // ?transport=http: no NATS credentials
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     return await res.json();
   } catch (e) {
@@ -88,13 +88,27 @@ try {
   client = new Tributary();
   client.createTopic(config.topic, { partitions: config.partitions, retention: RETENTION });
   let producer;
-  if (config.mode === "nats") {
+  if (config.mode === "nats" || config.mode === "http") {
     const { openDurable } = await import("./pkg/durable.js");
+    // The previous page of this tab: what it sent by beacon as it was hidden or left.
+    const last = JSON.parse(sessionStorage.getItem("tributary-demo:beacon") ?? "null");
+    if (last) note(`the previous page sent ${last.records} records by beacon (${last.bytes} bytes, ${last.method}) as it was ${last.reason === "pagehide" ? "left" : "hidden"}`);
+    sessionStorage.removeItem("tributary-demo:beacon");
     durable = await openDurable(client, config.topic, {
-      server: config.ws,
-      token: config.token,
-      stream: config.stream,
-      provision: true,
+      // NATS over a WebSocket with the page's credentials, or (mode "http") none at all:
+      // everything through the edge worker's ingest.
+      ...(config.mode === "nats" ? { server: config.ws, token: config.token, stream: config.stream, provision: true } : {}),
+      // The edge worker's ingest, with this page's token: on the way out (tab hidden or
+      // closed) the records not acknowledged yet go there by beacon.
+      ...(config.ingest ? { ingest: { url: config.ingest.url, token: config.ingest.token } } : {}),
+      onBeacon: (b) => {
+        note(`beacon (${b.reason === "pagehide" ? "leaving the page" : "page hidden"}): ${b.records} records not acknowledged yet, ` +
+          `${b.bytes.toLocaleString()} bytes, to the edge worker's ingest (${b.method})`);
+        const prev = JSON.parse(sessionStorage.getItem("tributary-demo:beacon") ?? "null");
+        sessionStorage.setItem("tributary-demo:beacon", JSON.stringify({
+          reason: b.reason, method: b.method, records: b.records + (prev?.records ?? 0), bytes: b.bytes + (prev?.bytes ?? 0),
+        }));
+      },
       duplicateWindowMs: config.duplicateWindowMs,
       name: "tributary-demo",
       scanIntervalMs: 3000,
@@ -107,10 +121,14 @@ try {
     });
     producer = durable.producer();
     $("mode").dataset.mode = "nats";
-    $("mode").textContent = `Records go to NATS JetStream at ${config.ws}, stream "${config.stream}" ` +
+    $("mode").textContent = (config.mode === "http"
+      ? `Records go over HTTP to the edge worker's ingest at ${config.ingest.url} (no NATS credentials in this page), ` +
+        `and from there to NATS JetStream, stream "${config.stream}" `
+      : `Records go to NATS JetStream at ${config.ws}, stream "${config.stream}" `) +
       `(de-duplication window ${Math.round(config.duplicateWindowMs / 3_600_000)} h). ` +
       `Unacknowledged ones wait in the outbox (${durable.storage}) and are sent again, with the same ` +
-      `message ids, by the next page. This page's id prefix: ${durable.generation}.`;
+      `message ids, by the next page${config.ingest ? ", and go by beacon to the edge worker when the tab is hidden or closed" : ""}. ` +
+      `This page's id prefix: ${durable.generation}.`;
     $("offline").disabled = false;
     $("offline").textContent = manualOffline ? "Go online" : "Go offline";
     if (manualOffline) note("offline (button, kept across the reload): nothing is sent until Go online");
@@ -186,7 +204,12 @@ for (let p = 0; p < config.partitions; p++) {
 
 const decoder = new TextDecoder();
 function partitions() {
-  return lanes.map((_, p) => client.partitionInfo(config.topic, p));
+  // Over HTTP (?transport=http) no WebSocket sink moves the log's cursor: the transport's does.
+  const cursor = durable?.sink.cursor;
+  return lanes.map((_, p) => {
+    const info = client.partitionInfo(config.topic, p);
+    return cursor ? { ...info, ackedOffset: Math.max(cursor.get(p) ?? 0, info.logStartOffset) } : info;
+  });
 }
 demo.partitions = partitions;
 demo.stats = () => ({
@@ -296,6 +319,7 @@ function frame(now) {
       // This page's sink and the replays': resends JetStream already had.
       $("c-dups").textContent = d.duplicates.toLocaleString();
       $("c-connects").textContent = s.connects.toLocaleString();
+      $("c-beacon").textContent = `${d.beaconRecords.toLocaleString()} in ${d.beacons.toLocaleString()}`;
       $("state").dataset.state = s.state;
       $("state").textContent = s.state;
     } else {

@@ -62,7 +62,7 @@ async function waitForPort(port, what, child, log) {
 }
 
 /** The policy the page is served with: no inline script, no eval; wasm compiles. */
-export function contentSecurityPolicy(wsUrl) {
+export function contentSecurityPolicy(wsUrl /* and the ingest's, space-separated */) {
   return [
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval'",
@@ -119,31 +119,43 @@ async function createStreams(nats) {
   }
 }
 
-/** The edge example (www/edge/worker.mjs) in workerd, producing into `nats`. */
-async function startEdge(dir, nats) {
+/**
+ * The edge example (www/edge/worker.mjs) in workerd, producing into `nats`; its /ingest
+ * is tributary/ingest for the page's beacons and HTTP transport, checking tokens signed
+ * with `secret` (this run's, random).
+ */
+async function startEdge(dir, nats, secret) {
   const workerd = join(root, "node_modules/.bin/workerd");
   if (!existsSync(workerd)) return null;
   const port = await freePort();
   // workerd embeds files relative to its config: lay the worker out beside it, the
-  // package's modules under the names its workerd entry imports.
+  // package's modules under the names its imports resolve to ("tributary/ingest"
+  // imports "./errors.js" as "tributary/errors.js"), each file under a name of its own.
   const modules = [
     ["worker.mjs", "esModule", join(www, "edge/worker.mjs")],
     ["tributary", "esModule", join(pkg, "workerd.js")],
     ["tributary.js", "esModule", join(pkg, "tributary.js")],
     ["errors.js", "esModule", join(pkg, "errors.js")],
     ["tributary_bg.wasm", "wasm", join(pkg, "tributary_bg.wasm")],
+    ["tributary/ingest", "esModule", join(pkg, "ingest.js")],
+    ["tributary/ingest-wire.js", "esModule", join(pkg, "ingest-wire.js")],
+    ["tributary/errors.js", "esModule", join(pkg, "errors.js")],
   ];
+  const file = (name) => name.replaceAll("/", "__");
   const edgeDir = join(dir, "edge");
   mkdirSync(edgeDir, { recursive: true });
-  for (const [name, , from] of modules) copyFileSync(from, join(edgeDir, name));
+  for (const [name, , from] of modules) copyFileSync(from, join(edgeDir, file(name)));
   writeFileSync(join(edgeDir, "config.capnp"), workerdConfig({
     port,
-    modules: modules.map(([name, kind]) => [name, kind]),
+    modules: modules.map(([name, kind]) => [name, kind, file(name)]),
     bindings: [
       ["NATS_URL", nats.wsUrl],
       ["NATS_TOKEN", nats.token],
       ["TOPIC", EDGE_TOPIC],
       ["DUPLICATE_WINDOW_MS", String(DUPLICATE_WINDOW_MS)],
+      ["INGEST_SECRET", secret],
+      ["CLICKS_TOPIC", TOPIC],
+      ["CLICKS_PARTITIONS", String(PARTITIONS)],
     ],
   }));
   let output = "";
@@ -154,7 +166,11 @@ async function startEdge(dir, nats) {
   return { child, port, url: `http://127.0.0.1:${port}/`, output: () => output };
 }
 
-/** Serves www/ at / and pkg/ at /pkg/, each response with the CSP; /config.json tells the page where NATS is. */
+/**
+ * Serves www/ at / and pkg/ at /pkg/, each response with the CSP; /config.json tells the
+ * page where NATS and the ingest are (`config(searchParams)` makes it per request: each
+ * page load gets its own ingest token).
+ */
 async function startHttp({ host, port, config, csp }) {
   const server = createServer(async (req, res) => {
     const headers = {
@@ -163,10 +179,11 @@ async function startHttp({ host, port, config, csp }) {
       "referrer-policy": "no-referrer",
       "cache-control": "no-cache",
     };
-    let path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    const requested = new URL(req.url, "http://x");
+    let path = normalize(decodeURIComponent(requested.pathname));
     if (path.includes("..") || (req.method !== "GET" && req.method !== "HEAD")) return res.writeHead(400, headers).end();
     if (path === "/config.json") {
-      return res.writeHead(200, { ...headers, "content-type": types[".json"] }).end(JSON.stringify(config));
+      return res.writeHead(200, { ...headers, "content-type": types[".json"] }).end(JSON.stringify(await config(requested.searchParams)));
     }
     if (path.endsWith("/")) path += "index.html";
     const file = path.startsWith("/pkg/") ? join(pkg, path.slice(5)) : join(www, path);
@@ -228,14 +245,34 @@ export async function startDemo({ port = 8080, host = "127.0.0.1", nats = true, 
           partitions: PARTITIONS, duplicateWindowMs: DUPLICATE_WINDOW_MS }
       : { mode: "memory", reason, topic: TOPIC, partitions: PARTITIONS };
     let edgeInfo = null;
+    const secret = randomBytes(32).toString("hex"); // this run's ingest token key
     if (natsInfo && edge) {
-      edgeInfo = await startEdge(dir, natsInfo);
+      edgeInfo = await startEdge(dir, natsInfo, secret);
       if (edgeInfo) {
         children.push(edgeInfo.child);
-        log(`edge worker (workerd) ${edgeInfo.url}   try: curl -d hello '${edgeInfo.url}?user=alice'`);
+        log(`edge worker (workerd) ${edgeInfo.url}   try: curl -d hello '${edgeInfo.url}?user=alice'; ` +
+          `the page's beacons go to ${edgeInfo.url}ingest (open the page with ?transport=http for HTTP only, no NATS credentials)`);
       }
     }
-    server = await startHttp({ host, port, config, csp: contentSecurityPolicy(natsInfo?.wsUrl) });
+    // Each page load gets a token for a prefix of its own (the site's server's job: here,
+    // this one), valid as long as the de-duplication window. `?transport=http`: the page
+    // gets no NATS credentials at all and sends through the ingest.
+    const { issueToken } = edgeInfo ? await import(join(pkg, "ingest.js")) : {};
+    const configFor = async (query) => {
+      if (!edgeInfo) return config;
+      const ingest = {
+        url: `${edgeInfo.url}ingest`,
+        token: await issueToken(secret, { prefix: randomBytes(8).toString("hex"), ttlMs: DUPLICATE_WINDOW_MS }),
+      };
+      if (query.get("transport") === "http") {
+        const { ws, token, ...rest } = config;
+        return { ...rest, mode: "http", ingest };
+      }
+      return { ...config, ingest };
+    };
+    server = await startHttp({
+      host, port, config: configFor, csp: contentSecurityPolicy([natsInfo?.wsUrl, edgeInfo?.url].filter(Boolean).join(" ")),
+    });
     const url = `http://${host}:${server.address().port}/`;
     return { url, mode: config.mode, reason, config, nats: natsInfo, edge: edgeInfo, stop };
   } catch (e) {

@@ -159,7 +159,7 @@ async function replayRound(d, meta, runs, state) {
       ({ offset, key, value, timestamp, headers })));
     journal.outbox.set(p, run);
   }
-  const sink = client.connect(meta.topic, {
+  const sink = d._connect(client, meta.topic, {
     ...d._sinkOptions,
     msgIdPrefix: g,
     onAck: (progress) => {
@@ -168,14 +168,14 @@ async function replayRound(d, meta, runs, state) {
       d._counts.replayUndelivered += gone;
       if (deletes.length && d._store.kind !== "localstorage") d._write({ deletes }, journal);
     },
-  });
+  }, { token: meta.ingestToken });
   state.sinks.add(sink);
   d._replaySinks.add(sink);
   if (!d.online) sink.pause();
   try {
     // Records given up were reported by `_givenUp` and left the outbox: the round
     // goes on. Anything else (the sink failed or closed) fails the round.
-    await client.flush().catch((e) => { if (e?.code !== "SINK_UNDELIVERED") throw e; });
+    await d._delivered(client, sink).catch((e) => { if (e?.code !== "SINK_UNDELIVERED") throw e; });
     await Promise.all(d._writes);
     // localStorage keeps a generation as one snapshot: rewrite it with what is left.
     if (d._store.kind === "localstorage") {

@@ -727,37 +727,7 @@ impl Tributary {
             }
             err
         })?;
-        Ok(records
-            .into_iter()
-            .map(|r| {
-                let o = Object::new();
-                set(&o, "offset", &(r.offset as f64).into());
-                let key = match &r.key {
-                    Some(k) => Uint8Array::from(&k[..]).into(),
-                    None => JsValue::NULL,
-                };
-                set(&o, "key", &key);
-                set(&o, "value", &Uint8Array::from(&r.value[..]).into());
-                set(&o, "timestamp", &(r.timestamp as f64).into());
-                let headers = Object::new();
-                for h in &r.headers {
-                    let value: JsValue = Uint8Array::from(&h.value[..]).into();
-                    if h.name == "__proto__" {
-                        // Assigning `__proto__` would set the object's prototype instead.
-                        let d = Object::new();
-                        set(&d, "value", &value);
-                        set(&d, "enumerable", &JsValue::TRUE);
-                        set(&d, "writable", &JsValue::TRUE);
-                        set(&d, "configurable", &JsValue::TRUE);
-                        Object::define_property(&headers, &"__proto__".into(), &d);
-                    } else {
-                        set(&headers, &h.name, &value);
-                    }
-                }
-                set(&o, "headers", &headers.into());
-                JsValue::from(o)
-            })
-            .collect())
+        Ok(records.iter().map(consumed_object).collect())
     }
 
     /// Puts records back at the offsets they had (a persisted outbox after a reload):
@@ -786,6 +756,79 @@ impl Tributary {
             .map_err(|e| from_core(&e))?;
         run_poll(&self.inner, false);
         Ok(())
+    }
+
+    /// Decodes one Fluvio record batch from the front of `bytes` (length, magic and
+    /// CRC-32C checked; a compressed batch inflates to at most `maxUncompressed` bytes,
+    /// default 1 MiB): `{ baseOffset, records, size }`, `records` as `read` returns them
+    /// (ready for `restore`), `size` the bytes the batch took. Throws `CORRUPT_BATCH` with
+    /// `reason` "truncated" (the bytes end inside the batch), "crc" (the checksum does not
+    /// match) or "invalid" (anything else). (Not in `tributary/local`.)
+    #[cfg(feature = "sink")]
+    #[wasm_bindgen(js_name = "decodeBatch", unchecked_return_type = "DecodedBatch")]
+    pub fn decode_batch(
+        bytes: &[u8],
+        #[wasm_bindgen(js_name = "maxUncompressed", unchecked_optional_param_type = "number")]
+        max_uncompressed: JsValue,
+    ) -> JsResult<JsValue> {
+        let max = if max_uncompressed.is_undefined() {
+            1 << 20
+        } else {
+            arg_int(&max_uncompressed, "maxUncompressed", u32::MAX as f64)? as usize
+        };
+        let (batch, size) = crate::batch::decode_batch(bytes, max).map_err(|d| {
+            let reason = match d {
+                crate::DecodeError::Truncated { .. } => "truncated",
+                crate::DecodeError::CrcMismatch { .. } => "crc",
+                _ => "invalid",
+            };
+            let err = from_core(&Error::Decode(d));
+            set(err.unchecked_ref(), "reason", &reason.into());
+            err
+        })?;
+        let o = Object::new();
+        set(&o, "baseOffset", &(batch.base_offset as f64).into());
+        let records: Array = batch.records.iter().map(consumed_object).collect();
+        set(&o, "records", &records.into());
+        set(&o, "size", &(size as f64).into());
+        Ok(o.into())
+    }
+
+    /// Encodes `records` (`[{ offset, key, value, timestamp, headers? }]`, consecutive
+    /// offsets) as one uncompressed Fluvio record batch whose base offset is the first
+    /// record's: the bytes `decodeBatch` reads back. Throws `INVALID_ARGUMENT` (no
+    /// records, offsets not consecutive, timestamps more than 2^31 - 1 ms apart).
+    /// (Not in `tributary/local`.)
+    #[cfg(feature = "sink")]
+    #[wasm_bindgen(js_name = "encodeBatch")]
+    pub fn encode_batch(
+        #[wasm_bindgen(unchecked_param_type = "RestoredRecord[]")] records: JsValue,
+    ) -> JsResult<Uint8Array> {
+        let records = convert::restored_records(&records)?;
+        let base = records
+            .first()
+            .ok_or_else(|| invalid_argument("encodeBatch needs at least one record"))?
+            .offset;
+        let mut b = crate::batch::BatchBuilder::new();
+        for (i, r) in records.iter().enumerate() {
+            if r.offset != base + i as i64 {
+                return Err(invalid_argument("records must have consecutive offsets"));
+            }
+            let pushed = b.push(&crate::batch::RecordRef {
+                key: r.key.as_deref(),
+                value: &r.value,
+                timestamp: r.timestamp,
+                headers: &r.headers,
+            });
+            if !pushed {
+                return Err(invalid_argument(
+                    "the records' timestamps are more than 2^31 - 1 ms apart",
+                ));
+            }
+        }
+        let mut batch = b.finish(crate::Compression::None);
+        batch.set_base_offset(base);
+        Ok(Uint8Array::from(batch.bytes()))
     }
 
     /// What one partition reports: log start offset, high watermark, bytes and records
@@ -857,6 +900,36 @@ impl Tributary {
 
 fn arg_int(v: &JsValue, what: &str, max: f64) -> JsResult<f64> {
     convert::integer(v, what, 0.0, max).map_err(|m| invalid_argument(&m))
+}
+
+/// A record as `read` and `decodeBatch` return it: `{ offset, key, value, timestamp, headers }`.
+fn consumed_object(r: &crate::ConsumedRecord) -> JsValue {
+    let o = Object::new();
+    set(&o, "offset", &(r.offset as f64).into());
+    let key = match &r.key {
+        Some(k) => Uint8Array::from(&k[..]).into(),
+        None => JsValue::NULL,
+    };
+    set(&o, "key", &key);
+    set(&o, "value", &Uint8Array::from(&r.value[..]).into());
+    set(&o, "timestamp", &(r.timestamp as f64).into());
+    let headers = Object::new();
+    for h in &r.headers {
+        let value: JsValue = Uint8Array::from(&h.value[..]).into();
+        if h.name == "__proto__" {
+            // Assigning `__proto__` would set the object's prototype instead.
+            let d = Object::new();
+            set(&d, "value", &value);
+            set(&d, "enumerable", &JsValue::TRUE);
+            set(&d, "writable", &JsValue::TRUE);
+            set(&d, "configurable", &JsValue::TRUE);
+            Object::define_property(&headers, &"__proto__".into(), &d);
+        } else {
+            set(&headers, &h.name, &value);
+        }
+    }
+    set(&o, "headers", &headers.into());
+    o.into()
 }
 
 /// A producer for one topic, made by `Tributary.topicProducer`.

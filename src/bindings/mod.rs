@@ -139,6 +139,16 @@ export interface RestoredRecord {
   headers?: Record<string, string | Uint8Array>;
 }
 
+/** One record batch read by `Tributary.decodeBatch`. */
+export interface DecodedBatch {
+  /** The offset of the batch's first record. */
+  baseOffset: number;
+  /** The records at their offsets, as `read` returns them (ready for `restore`). */
+  records: ConsumedRecord[];
+  /** Bytes the batch took from the front of the input. */
+  size: number;
+}
+
 /** Options of `Tributary.connect`: where and how a topic's records go into NATS JetStream. */
 export interface SinkOptions {
   /** Server URLs (ws:// or wss://), tried in turn on reconnect. */

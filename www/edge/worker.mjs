@@ -5,10 +5,19 @@
 //
 //   curl -d hello 'http://127.0.0.1:<port>/?user=alice'
 //
-// Bindings: NATS_URL (ws:// or wss://), NATS_TOKEN, TOPIC (the stream), DUPLICATE_WINDOW_MS.
+// Its /ingest is tributary/ingest: the demo page's beacons (records not acknowledged yet
+// when the tab is hidden or closed) and, with ?transport=http, its whole transport; each
+// request holds records the page already placed, delivered with the ids they have there.
+//
+// Bindings: NATS_URL (ws:// or wss://), NATS_TOKEN, TOPIC (the stream), DUPLICATE_WINDOW_MS;
+// INGEST_SECRET (the key of the page tokens the demo's server issues), CLICKS_TOPIC,
+// CLICKS_PARTITIONS (the page's topic).
 import { Tributary } from "tributary";
+import { createIngest } from "tributary/ingest";
 
 const PARTITIONS = 4;
+
+let ingest; // one handler per isolate; each request makes its own client and sink
 
 export default {
   /**
@@ -18,6 +27,16 @@ export default {
    */
   async fetch(request, env, ctx) {
     const url = new URL(request.url);
+    if (url.pathname === "/ingest") {
+      ingest ??= createIngest({
+        Tributary,
+        secret: env.INGEST_SECRET,
+        topics: { [env.CLICKS_TOPIC]: { partitions: Number(env.CLICKS_PARTITIONS) } },
+        nats: { server: env.NATS_URL, token: env.NATS_TOKEN, ackTimeoutMs: 2_000 },
+        allowedOrigins: ["*"], // the demo page's origin (any port on loopback)
+      });
+      return ingest.fetch(request, env, ctx);
+    }
     if (url.pathname !== "/") return new Response("not found\n", { status: 404 });
     // workerd ties I/O objects (the sink's WebSocket, its timers) to the request that made
     // them and refuses to use them from another request: one client and sink per request.

@@ -13,9 +13,11 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { startDemo, PARTITIONS } from "../../../www/serve.mjs";
-import { launchChromium, serveDir } from "../harness/browser.mjs";
-import { readStream } from "../sink/harness.mjs";
-import { openDemo, waitDemo, clickTiles, stats, waitDelivered, readMessages, checkSession, sleep } from "./helpers.mjs";
+import { serveDir } from "../harness/browser.mjs";
+import {
+  openDemo, waitDemo, clickTiles, stats, waitDelivered, readMessages, checkSession, sleep,
+  countSession, readUntil, checkIdsUnique, withBrowser,
+} from "./helpers.mjs";
 
 const root = new URL("../../../", import.meta.url).pathname;
 let demo;
@@ -23,36 +25,6 @@ before(async () => { demo = await startDemo({ port: 0, edge: false }); });
 after(async () => { await demo?.stop(); });
 
 const read = () => readMessages(demo.nats.port, "clicks", { token: demo.nats.token });
-
-const countSession = (messages, session) => messages.filter((m) => m.data?.session === session).length;
-
-/** Reads the stream until `done(messages)` (or 30 s pass): records may arrive after a page closed. */
-async function readUntil(done, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const messages = await read();
-    if (done(messages) || Date.now() > deadline) return messages;
-    await sleep(250);
-  }
-}
-
-/** Every message id in the stream is there once (the harness's independent reader). */
-async function checkIdsUnique() {
-  const messages = await readStream(demo.nats.port, "clicks", { token: demo.nats.token });
-  const ids = new Set(messages.map((m) => m.msgId));
-  assert.equal(ids.size, messages.length, "a Nats-Msg-Id is in the stream twice");
-  for (const m of messages) assert.equal(m.subject, `clicks.${m.partition}`, `${m.msgId} on its partition's subject`);
-  return messages;
-}
-
-async function withBrowser(f) {
-  const browser = await launchChromium();
-  try {
-    return await f(browser.context);
-  } finally {
-    await browser.close();
-  }
-}
 
 test("CSP: the page loads and produces under script-src 'self' 'wasm-unsafe-eval', no inline script, no eval", async () => {
   const res = await fetch(demo.url);
@@ -106,7 +78,7 @@ test("CSP: the page loads and produces under script-src 'self' 'wasm-unsafe-eval
     assert.deepEqual(violations, [], "CSP violations while the page ran");
     assert.deepEqual(page.problems, [], "errors in the page's console");
     checkSession(assert, await read(), session, 12);
-    await checkIdsUnique();
+    await checkIdsUnique(assert, demo.nats);
     console.log(`csp: ${csp}\ncsp: page loaded, 12 clicks acknowledged, eval/Function/inline refused, no violations`);
   });
 });
@@ -159,7 +131,7 @@ test("500 clicks with a reload and an offline spell in the middle: each click in
     assert.equal(mine.filter((m) => m.data.element.startsWith("#t-")).length, 500, "500 tile clicks");
     const used = new Set(mine.map((m) => m.subject));
     assert.ok(used.size >= 4, `clicks keyed by element spread over partitions: ${[...used]}`);
-    const ids = await checkIdsUnique();
+    const ids = await checkIdsUnique(assert, demo.nats);
     const s = await stats(page);
     console.log(`500 clicks (+${controls} on controls): each once in the stream (${messages.length} messages, ` +
       `${ids.length} unique ids); the reload replayed ${replayed.replayedRecords} records; sink ${JSON.stringify(s.sink)}`);
@@ -195,7 +167,7 @@ test("500 clicks with a reload and an offline spell in the middle: each click in
     await page.click("#offline"); // back online
     await waitDelivered(page);
     checkSession(assert, await read(), session, tiles + controls + 1 + 1 + 1000 + 12 + 1);
-    await checkIdsUnique();
+    await checkIdsUnique(assert, demo.nats);
     page = null;
   });
 });
@@ -249,12 +221,12 @@ test("a closed tab: records sent just before it closed arrive after the page is 
     // B, opening after A closed, finds A's outbox and sends it; C sends what B left (if
     // anything: B may have been through before it closed).
     const c = await openDemo(context, demo.url);
-    await readUntil((m) => countSession(m, sessionA) >= 31 && countSession(m, sessionB) >= 60);
+    await readUntil(read, (m) => countSession(m, sessionA) >= 31 && countSession(m, sessionB) >= 60);
     await waitDelivered(c);
     const messages = await read();
     checkSession(assert, messages, sessionA, 31); // 30 tiles + the offline button
     checkSession(assert, messages, sessionB, 60);
-    await checkIdsUnique();
+    await checkIdsUnique(assert, demo.nats);
     const replayed = (await stats(c)).durable;
     console.log(`closed tabs: A (offline, 31 records) and B (60 clicks, ${pendingAtClose} pending at close) ` +
       `delivered by the pages opened after them (C: ${replayed.replayedRecords} records replayed with their ids, ` +
@@ -289,7 +261,7 @@ test("two tabs: a live tab's outbox is left alone; a closed tab's is sent by the
     const messages = await read();
     checkSession(assert, messages, sa, 21);
     checkSession(assert, messages, sb, 20);
-    await checkIdsUnique();
+    await checkIdsUnique(assert, demo.nats);
     console.log("two tabs: B left A's outbox alone while A lived, then sent its 21 records once");
   });
 });
@@ -300,7 +272,7 @@ test("starting offline: the page loads from its service worker, queues clicks, d
     await first.evaluate(async () => {
       await navigator.serviceWorker.ready;
       const c = await caches.open("tributary-demo-v1");
-      for (let i = 0; i < 100 && (await c.keys()).length < 14; i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && (await c.keys()).length < 16; i++) await new Promise((r) => setTimeout(r, 50));
     });
     await waitDelivered(first);
     await first.close();

@@ -2,6 +2,8 @@
 // tiles' centres), waiting for what the page reports (window.demo), and reading the
 // click records back from JetStream with the `nats` client (an independent reader).
 import { connect } from "nats";
+import { launchChromium } from "../harness/browser.mjs";
+import { readStream } from "../sink/harness.mjs";
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -109,5 +111,37 @@ export async function lastSeq(port, stream, { token } = {}) {
     return (await (await nc.jetstreamManager()).streams.info(stream)).state.last_seq;
   } finally {
     await nc.close();
+  }
+}
+
+/** How many of `messages` are session `session`'s clicks. */
+export const countSession = (messages, session) => messages.filter((m) => m.data?.session === session).length;
+
+/** Calls `read()` until `done(messages)` (or `timeoutMs` pass): records may arrive after a page closed. */
+export async function readUntil(read, done, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const messages = await read();
+    if (done(messages) || Date.now() > deadline) return messages;
+    await sleep(250);
+  }
+}
+
+/** Every message id of the `clicks` stream is there once, each on its partition's subject (the harness's independent reader). */
+export async function checkIdsUnique(assert, nats) {
+  const messages = await readStream(nats.port, "clicks", { token: nats.token });
+  const ids = new Set(messages.map((m) => m.msgId));
+  assert.equal(ids.size, messages.length, "a Nats-Msg-Id is in the stream twice");
+  for (const m of messages) assert.equal(m.subject, `clicks.${m.partition}`, `${m.msgId} on its partition's subject`);
+  return messages;
+}
+
+/** Runs `f(context)` in a fresh headless Chromium (its own profile), closed afterwards. */
+export async function withBrowser(f) {
+  const browser = await launchChromium();
+  try {
+    return await f(browser.context);
+  } finally {
+    await browser.close();
   }
 }

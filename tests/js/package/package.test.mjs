@@ -47,7 +47,7 @@ test("no file npm would publish evaluates code from strings", () => {
   const files = packedFiles();
   const js = files.filter((f) => /\.(m?js)$/.test(f));
   // Every entry of package.json's exports is among them.
-  for (const entry of ["node.js", "browser.js", "workerd.js", "durable.js", "tributary.js", "errors.js",
+  for (const entry of ["node.js", "browser.js", "workerd.js", "durable.js", "ingest.js", "ingest-wire.js", "ingest-client.js", "tributary.js", "errors.js",
     "local/node.js", "local/browser.js", "local/workerd.js", "full/node.js", "full/browser.js", "full/workerd.js"]) {
     assert.ok(js.includes(entry), `npm pack ships ${entry}`);
   }
@@ -100,6 +100,16 @@ ${EXERCISE}
 const entries = { tributary: await import("tributary"), local: await import("tributary/local"), full: await import("tributary/full") };
 const out = await exercise(entries, { server: "ws://127.0.0.1:" + process.argv[2], WebSocket });
 console.log(JSON.stringify(out));
+// tributary/ingest: a token signed and checked (WebCrypto), a batch encoded, decoded and refused.
+const ingest = await import("tributary/ingest");
+const secret = "s".repeat(32);
+const handler = ingest.createIngest({ Tributary: entries.tributary.Tributary, secret, topics: { t: { partitions: 1 } },
+  nats: { server: "ws://127.0.0.1:" + process.argv[2], WebSocket } });
+const token = await ingest.issueToken(secret, { prefix: "p", expiresAt: 1 });
+const batch = entries.tributary.Tributary.encodeBatch([{ offset: 0, value: "v", timestamp: 1 }]);
+const res = await handler.fetch(new Request("http://x/", { method: "POST", headers: { "content-type": ingest.CONTENT_TYPE },
+  body: ingest.encodeRequest({ token, topic: "t", prefix: "p", sections: [{ partition: 0, batch }] }) }));
+console.log("ingest " + res.status + " " + (await res.json()).code);
 try { eval("1"); console.log("eval allowed"); } catch (e) { console.log("eval refused: " + e.constructor.name); }
 `;
 
@@ -111,7 +121,8 @@ test("every entry runs in Node with code generation from strings disallowed", as
     { cwd: app, encoding: "utf8", timeout: 30_000 });
   const strict = run(["--disallow-code-generation-from-strings"]);
   assert.equal(strict.status, 0, `exit ${strict.status}: ${strict.stderr}`);
-  assert.deepEqual(strict.stdout.trim().split("\n"), [JSON.stringify({ tributary: "v", local: "v", full: "v" }), "eval refused: EvalError"]);
+  assert.deepEqual(strict.stdout.trim().split("\n"), [JSON.stringify({ tributary: "v", local: "v", full: "v" }),
+    "ingest 401 TOKEN_EXPIRED", "eval refused: EvalError"]);
   // Control: without the flag the same script's eval works, so the flag was what refused it.
   const lax = run([]);
   assert.equal(lax.status, 0, lax.stderr);
@@ -135,6 +146,8 @@ try {
     full: await import("/pkg/full/browser.js"),
   };
   out.durable = typeof (await import("/pkg/durable.js")).openDurable;
+  const ingest = await import("/pkg/ingest.js");
+  out.ingest = (await ingest.issueToken("s".repeat(32), { prefix: "p", expiresAt: 1 })).split(".")[0];
   out.entries = await exercise(entries, { server: "ws://127.0.0.1:" + location.search.slice(1) });
 } catch (e) {
   out.error = String(e && e.stack || e);
@@ -171,6 +184,7 @@ test("every entry runs in Chromium under a CSP without 'unsafe-eval'", async (t)
   assert.equal(out.error, undefined, `the page failed: ${out.error}; page errors: ${errors}`);
   assert.deepEqual(out.entries, { tributary: "v", local: "v", full: "v" });
   assert.equal(out.durable, "function");
+  assert.equal(out.ingest, "p");
   assert.equal(out.eval, "EvalError", "control: the CSP refuses eval");
   // The one violation is the control's own eval.
   assert.deepEqual(out.violations, ["script-src eval"]);

@@ -2,6 +2,7 @@
 // line must raise: types.test.mjs compiles a copy without these comments and checks that
 // every such line fails with exactly that code, and that no other line fails.
 import { Tributary, TopicProducer, partitionFor } from "tributary";
+import { createIngest } from "tributary/ingest";
 
 const client = new Tributary();
 const producer = client.topicProducer("t");
@@ -35,3 +36,7 @@ client.read("t", "0", 0, 10);
 // @ts-expect-error TS2322 a record's value is bytes, not a string
 const value: string = client.read("t", 0, 0, 1)[0].value;
 void value;
+// @ts-expect-error TS2345 the ingest needs the Tributary class
+createIngest({ secret: "s", topics: {}, nats: {} });
+// @ts-expect-error TS2353 the ingest sets each request's msgIdPrefix itself
+createIngest({ Tributary, secret: "s", topics: {}, nats: { msgIdPrefix: "p" } });

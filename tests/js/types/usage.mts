@@ -39,3 +39,23 @@ try {
     void next, error;
   }
 }
+
+// tributary/ingest: the handler, its answers, tokens and the batch codec.
+import { createIngest, issueToken, encodeRequest, CONTENT_TYPE, toNodeListener } from "tributary/ingest";
+import type { Ingest, IngestAnswer } from "tributary/ingest";
+const ingest: Ingest = createIngest({
+  Tributary, secret: "0123456789abcdef0123456789abcdef", topics: { clicks: { partitions: 6 } },
+  nats: { server: "wss://nats.example.com", token: "t", duplicateWindowMs: 86_400_000 }, maxRecords: 500,
+  allowedOrigins: ["https://example.com"],
+});
+const batchBytes: Uint8Array = Tributary.encodeBatch([{ offset: 0, key: "k", value: "v", timestamp: 1 }]);
+const decoded = Tributary.decodeBatch(batchBytes);
+same<Equal<typeof decoded.records, ConsumedRecord[]>>();
+const token: string = await issueToken("0123456789abcdef0123456789abcdef", { prefix: "session1", ttlMs: 60_000 });
+const answer = (await (await ingest.fetch(new Request("https://ingest.example.com/", {
+  method: "POST", headers: { "content-type": CONTENT_TYPE },
+  body: encodeRequest({ token, topic: "clicks", prefix: "session1", sections: [{ partition: 0, batch: batchBytes }] }),
+}))).json()) as IngestAnswer;
+if (answer.ok) same<Equal<typeof answer.records, number>>();
+else void answer.code;
+void toNodeListener(ingest);
