@@ -271,7 +271,7 @@ test("starting offline: the page loads from its service worker, queues clicks, d
     const first = await openDemo(context, demo.url);
     await first.evaluate(async () => {
       await navigator.serviceWorker.ready;
-      const c = await caches.open("tributary-demo-v1");
+      const c = await caches.open("tributary-demo-v2");
       for (let i = 0; i < 100 && (await c.keys()).length < 16; i++) await new Promise((r) => setTimeout(r, 50));
     });
     await waitDelivered(first);
