@@ -762,7 +762,9 @@ function detach(s) {
     ws.onerror = () => {};
   } catch {}
   try {
-    ws.close();
+    // With a status code: a close frame without one, nats-server answers with status
+    // 1005, which may not be sent (browsers log "a broken close frame", `ws` errors).
+    ws.close(1000);
   } catch {}
 }
 
