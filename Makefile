@@ -136,6 +136,10 @@ test-size: pkg
 
 test-js: pkg test-size test-js-suite test-package test-sink test-security test-soak test-bundle test-types test-readme test-demo test-cli test-ingest
 
+# Suites that read JetStream back with the `nats` client run with --test-force-exit: a
+# reader connection that answered after its bound could keep timers of that client alive
+# after the last test (a hung CI run). That the package itself leaves no timer or socket
+# behind, so that a process exits by itself, is the soak's check (test-soak).
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
 	@cd tests/js/app && npm install --no-audit --no-fund --loglevel=error --no-package-lock
@@ -155,18 +159,18 @@ test-package: pkg test-js-suite
 
 test-sink: pkg test-js-suite
 	@echo "==> [test] the sink from Node 20 (ws): 100,000 records, >= 20 connection cuts, a 3-node cluster losing a node, a stalled server, auth, permissions (nats-server $$(nats-server --version | cut -d' ' -f2 | tr -d v) on loopback)"
-	@cd tests/js/app && node --test --test-concurrency=1 sink.test.mjs
+	@cd tests/js/app && node --test --test-force-exit --test-concurrency=1 sink.test.mjs
 	@echo "==> [test] the sink against hostile servers (fake NATS servers over WebSocket, one per defect of issue 13) and its NATS parser's properties (fast-check)"
 	@node --test --test-concurrency=1 tests/js/sink/badserver.test.mjs tests/js/sink/parser.test.mjs
 	@echo "==> [test] the sink from headless Chromium, Deno and workerd (10,000 records each, their own WebSocket)"
-	@node --test tests/js/sink/runtimes.test.mjs
+	@node --test --test-force-exit tests/js/sink/runtimes.test.mjs
 
 # The sink's security and failure paths against nats-server on loopback (tests/js/security):
 # wss:// with a throwaway CA (Node's ws and Deno), credentials never shown, a .creds user
 # in operator mode, records given up (too large, maxRetries) and what reports them.
 test-security: pkg test-js-suite
 	@echo "==> [test] the sink's security and give-up paths: wss:// with a self-signed CA (Node, Deno), no credential in errors, logs or stats, .creds in operator mode, records given up"
-	@node --test --test-concurrency=1 tests/js/security/*.test.mjs
+	@node --test --test-force-exit --test-concurrency=1 tests/js/security/*.test.mjs
 
 # The soak (tests/js/soak/soak.mjs): 10^7 records through retention-bounded topics and
 # 10,000 clients created and closed, in Node, with wasm memory, the externref table, RSS
@@ -182,22 +186,22 @@ soak-hour: pkg test-js-suite
 
 test-demo: pkg
 	@echo "==> [test] the demo page as make demo serves it, in headless Chromium (playwright-core, /usr/bin/chromium): CSP, 500 clicks with a reload and an offline spell, closed tabs, two tabs, starting offline, localStorage quota; JetStream read back with the nats client"
-	@node --test --test-concurrency=1 tests/js/demo/demo.test.mjs
+	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/demo.test.mjs
 	@echo "==> [test] the outbox's promise (issue 12): bursts of 1,000 clicks then a reload or a tab close at 7 moments, Reload and a link, a replay interrupted at 6 moments, the offline switch; each click once in JetStream"
-	@node --test --test-concurrency=1 tests/js/demo/outbox.test.mjs
+	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/outbox.test.mjs
 	@echo "==> [test] tributary/durable's journal in Node with an injectable store: no id on the wire before its row commits; pages crashed or left at many instants, replays crashed too"
 	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs tests/js/durable/journal.test.mjs
 	@echo "==> [test] the edge example (a worker in workerd producing into JetStream) and make demo's script stopping what it started"
-	@node --test --test-concurrency=1 tests/js/demo/edge.test.mjs
+	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/edge.test.mjs
 	@echo "==> [test] the way out (issue 15): 500 clicks with the page's WebSocket cut part of the time, the tab closed and never reopened (by beacon through the edge worker's ingest), the same reopened, a reload saying what went by beacon, the HTTP transport alone without NATS credentials; each click once"
-	@node --test --test-concurrency=1 tests/js/demo/beacon.test.mjs
+	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/beacon.test.mjs
 
 # tributary/ingest (tests/js/ingest): the handler from the built package served by Node's
 # http, Deno, Bun and workerd beside nats-server; records stored once with the page's ids,
 # every bad request a 4xx with its code and nothing in the stream (read back with `nats`).
 test-ingest: pkg
 	@echo "==> [test] tributary/ingest in Node's http, Deno, Bun and workerd against nats-server: replays stored once, every bad request refused with its code, nothing of it in the stream"
-	@node --test --test-concurrency=1 tests/js/ingest/ingest.test.mjs tests/js/ingest/transport.test.mjs tests/js/ingest/workerd.test.mjs
+	@node --test --test-force-exit --test-concurrency=1 tests/js/ingest/ingest.test.mjs tests/js/ingest/transport.test.mjs tests/js/ingest/workerd.test.mjs
 
 # A user's app installs pkg/ as a copy (--install-links: what the registry would give, not
 # a symlink into the repository), afresh each run so it never tests a stale package.
@@ -222,7 +226,7 @@ test-readme: pkg
 test-cli: pkg
 	@echo "==> [test] the tributary command: its WebSocket client against ws, the line reader, usage errors, key-separator edge cases, refused credentials, a server down (4 and 4,096 partitions), Ctrl-C, SIGTERM and SIGHUP, Deno and Bun; 1,000,000 lines into JetStream with bounded memory"
 	@cd tests/js/cli/app && $(INSTALL_PKG)
-	@node --test --test-concurrency=1 tests/js/cli/websocket.test.mjs tests/js/cli/lines.test.mjs tests/js/cli/produce.test.mjs tests/js/cli/million.test.mjs
+	@node --test --test-force-exit --test-concurrency=1 tests/js/cli/websocket.test.mjs tests/js/cli/lines.test.mjs tests/js/cli/produce.test.mjs tests/js/cli/million.test.mjs
 
 ## ---- benchmarks ---------------------------------------------------------------------
 

@@ -82,7 +82,7 @@ export async function jetStreamReady(port, timeoutMs = 30_000) {
   for (;;) {
     let nc;
     try {
-      nc = await bounded(natsConnect({ servers: `127.0.0.1:${port}`, timeout: 2000, reconnect: false }), 3000, "connect");
+      nc = await connectWithin({ servers: `127.0.0.1:${port}`, timeout: 2000, reconnect: false }, 3000);
       const jsm = await bounded(nc.jetstreamManager({ timeout: 2000 }), 3000, "jetstreamManager");
       await bounded(jsm.getAccountInfo(), 3000, "account info");
       return;
@@ -130,8 +130,20 @@ function within(p, ms, late) {
 
 const bounded = (p, ms, what) => within(p, ms, () => { throw new Error(`${what}: no answer in ${ms} ms`); });
 
+/** The `nats` client's connect, bounded to `ms`; a connection that comes after the bound
+ *  is closed (left open, its timers kept the test's process alive after the last test). */
+async function connectWithin(options, ms) {
+  const connecting = natsConnect(options);
+  try {
+    return await bounded(connecting, ms, "connect");
+  } catch (e) {
+    connecting.then((nc) => nc.close()).catch(() => {});
+    throw e;
+  }
+}
+
 async function readOnce(port, stream, token, ms, connectOptions = {}) {
-  const nc = await bounded(natsConnect({ servers: `127.0.0.1:${port}`, token, reconnect: false, ...connectOptions }), 3000, "connect");
+  const nc = await connectWithin({ servers: `127.0.0.1:${port}`, token, reconnect: false, ...connectOptions }, 3000);
   let iter;
   const timer = setTimeout(() => iter?.stop(), ms);
   try {
