@@ -10,12 +10,12 @@
 // The tests start the same thing on free ports: `startDemo({ port: 0 })`.
 import { createServer } from "node:http";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
-import { accepts, freePort, sleep, workerdConfig } from "../scripts/loopback.mjs";
+import { accepts, freePort, sleep, workerdWithIngest } from "../scripts/loopback.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const www = join(root, "www");
@@ -128,26 +128,11 @@ async function startEdge(dir, nats, secret) {
   const workerd = join(root, "node_modules/.bin/workerd");
   if (!existsSync(workerd)) return null;
   const port = await freePort();
-  // workerd embeds files relative to its config: lay the worker out beside it, the
-  // package's modules under the names its imports resolve to ("tributary/ingest"
-  // imports "./errors.js" as "tributary/errors.js"), each file under a name of its own.
-  const modules = [
-    ["worker.mjs", "esModule", join(www, "edge/worker.mjs")],
-    ["tributary", "esModule", join(pkg, "workerd.js")],
-    ["tributary.js", "esModule", join(pkg, "tributary.js")],
-    ["errors.js", "esModule", join(pkg, "errors.js")],
-    ["tributary_bg.wasm", "wasm", join(pkg, "tributary_bg.wasm")],
-    ["tributary/ingest", "esModule", join(pkg, "ingest.js")],
-    ["tributary/ingest-wire.js", "esModule", join(pkg, "ingest-wire.js")],
-    ["tributary/errors.js", "esModule", join(pkg, "errors.js")],
-  ];
-  const file = (name) => name.replaceAll("/", "__");
+  // workerd embeds files relative to its config: lay the worker out beside it, with the
+  // package's modules under the names its imports resolve to.
   const edgeDir = join(dir, "edge");
-  mkdirSync(edgeDir, { recursive: true });
-  for (const [name, , from] of modules) copyFileSync(from, join(edgeDir, file(name)));
-  writeFileSync(join(edgeDir, "config.capnp"), workerdConfig({
-    port,
-    modules: modules.map(([name, kind]) => [name, kind, file(name)]),
+  workerdWithIngest(edgeDir, {
+    pkg, worker: join(www, "edge/worker.mjs"), port,
     bindings: [
       ["NATS_URL", nats.wsUrl],
       ["NATS_TOKEN", nats.token],
@@ -157,7 +142,7 @@ async function startEdge(dir, nats, secret) {
       ["CLICKS_TOPIC", TOPIC],
       ["CLICKS_PARTITIONS", String(PARTITIONS)],
     ],
-  }));
+  });
   let output = "";
   const child = spawn(workerd, ["serve", join(edgeDir, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.on("data", (d) => { output += d; });

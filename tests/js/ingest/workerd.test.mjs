@@ -3,41 +3,22 @@
 // holds them, served on loopback beside a real nats-server; the cases of cases.mjs.
 import { test } from "node:test";
 import { spawn } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { accepts, freePort, sleep, workerdConfig } from "../../../scripts/loopback.mjs";
+import { accepts, freePort, sleep, workerdWithIngest } from "../../../scripts/loopback.mjs";
 import { ORIGIN, LIMITS, SECRET, TOPICS, runCases } from "./cases.mjs";
 import { startIngestNats } from "./nats.mjs";
 
 const root = new URL("../../../", import.meta.url).pathname;
 const pkg = join(root, "pkg");
 
-// Module names as an import resolves them: "tributary" and "tributary/ingest" are the
-// package's entries (its workerd condition); each module's relative imports resolve
-// against its own name.
-const modules = [
-  ["worker.mjs", "esModule", join(root, "tests/js/ingest/worker.mjs")],
-  ["tributary", "esModule", join(pkg, "workerd.js")],
-  ["tributary.js", "esModule", join(pkg, "tributary.js")],
-  ["errors.js", "esModule", join(pkg, "errors.js")],
-  ["tributary_bg.wasm", "wasm", join(pkg, "tributary_bg.wasm")],
-  ["tributary/ingest", "esModule", join(pkg, "ingest.js")],
-  ["tributary/ingest-wire.js", "esModule", join(pkg, "ingest-wire.js")],
-  ["tributary/errors.js", "esModule", join(pkg, "errors.js")],
-];
-
 test("the ingest as a worker in workerd: records stored once with the page's ids, every bad request refused", async () => {
   const nats = await startIngestNats("ingest-workerd");
   const dir = mkdtempSync(join(tmpdir(), "tributary-ingest-workerd-"));
   const port = await freePort();
-  // Files under a name of their own: module "tributary" and folder "tributary/" cannot share one.
-  const file = (name) => `files/${name.replaceAll("/", "__")}`;
-  mkdirSync(join(dir, "files"));
-  for (const [name, , from] of modules) copyFileSync(from, join(dir, file(name)));
-  writeFileSync(join(dir, "config.capnp"), workerdConfig({
-    port,
-    modules: modules.map(([name, kind]) => [name, kind, file(name)]),
+  workerdWithIngest(dir, {
+    pkg, worker: join(root, "tests/js/ingest/worker.mjs"), port,
     bindings: [
       ["INGEST_SECRET", SECRET],
       ["NATS_URL", nats.url],
@@ -46,7 +27,7 @@ test("the ingest as a worker in workerd: records stored once with the page's ids
       ["INGEST_LIMITS", JSON.stringify(LIMITS).replaceAll('"', '\\"')],
       ["ALLOWED_ORIGINS", ORIGIN],
     ],
-  }));
+  });
   let output = "";
   const workerd = spawn(join(root, "node_modules/.bin/workerd"), ["serve", join(dir, "config.capnp")], { stdio: ["ignore", "pipe", "pipe"] });
   workerd.stdout.on("data", (d) => { output += d; });
