@@ -273,7 +273,14 @@ export class DurableTopic {
 
   _lockName(generation) { return `${this.name}:${generation}`; }
 
-  /** The topic's sink: NATS over a WebSocket, or the ingest over HTTP (`ingest.transport`). */
+  /**
+   * The topic's sink: NATS over a WebSocket, or the ingest over HTTP (`ingest.transport`).
+   * @param {any} client
+   * @param {string} topic
+   * @param {any} options the sink's options
+   * @param {{ token?: string, read?: Function }} [how] the token of the outbox (a replay's),
+   *   and where the HTTP transport reads records
+   */
   _connect(client, topic, options, { token, read } = {}) {
     const ingest = this._ingest;
     if (ingest?.transport !== "http") return client.connect(topic, options);

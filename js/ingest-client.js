@@ -174,7 +174,12 @@ export class IngestSink {
     this.token = token;
     this.prefix = msgIdPrefix ?? tokenPrefix(token);
     if (!url || !this.prefix) throw new IngestError("INVALID_CONFIG", "connectIngest needs { url, token } (and msgIdPrefix unless the token grants it)");
-    Object.assign(this, { linger, maxBodyBytes, maxRecords, backoffInitialMs, backoffMaxMs, requestTimeoutMs });
+    this.linger = linger;
+    this.maxBodyBytes = maxBodyBytes;
+    this.maxRecords = maxRecords;
+    this.backoffInitialMs = backoffInitialMs;
+    this.backoffMaxMs = backoffMaxMs;
+    this.requestTimeoutMs = requestTimeoutMs;
     this._fetch = fetchFn;
     this._read = read ?? logReader(client, topic);
     this._onAck = onAck;
@@ -403,6 +408,7 @@ export class IngestSink {
    * rejects with SINK_UNDELIVERED (records given up), the ingest's code (a refusal no
    * retry helps), SINK_TIMEOUT after `timeoutMs`, SINK_CLOSED.
    */
+  /** @param {{ timeoutMs?: number }} [options] */
   async flush({ timeoutMs } = {}) {
     await this.client.flush();
     if (this._closed) throw new IngestError("SINK_CLOSED", "the transport is closed");
