@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import net from "node:net";
 import { spawn } from "node:child_process";
 import WebSocket from "ws";
 import { Tributary, TributaryError } from "../../../pkg/node.js";
@@ -28,6 +29,37 @@ test("the ingest in Node's http: records stored once with the page's ids, every 
     server.close();
     server.closeAllConnections();
     await nats.stop();
+  }
+});
+
+test("toNodeListener: a request Node's parser takes but `Request` refuses is a 4xx with a code, and the server lives on", async () => {
+  const ingest = createIngest({ Tributary, secret: SECRET, topics: TOPICS, nats: { server: "ws://127.0.0.1:9", WebSocket } });
+  const server = http.createServer(toNodeListener(ingest));
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const raw = (text) => new Promise((resolve, reject) => {
+    const socket = net.connect(server.address().port, "127.0.0.1", () => socket.write(text));
+    let out = "";
+    socket.on("data", (d) => { out += d; });
+    socket.on("close", () => resolve(out));
+    socket.on("error", reject);
+  });
+  try {
+    for (const [what, head, status, code] of [
+      ["TRACE", "TRACE / HTTP/1.1\r\nHost: ingest.test", 405, "METHOD_NOT_ALLOWED"],
+      ["a Host that makes no URL", "POST / HTTP/1.1\r\nHost: [::1", 400, "BAD_REQUEST"],
+      ["a Host with a space", "POST / HTTP/1.1\r\nHost: a b", 400, "BAD_REQUEST"],
+      ["a target that makes no URL", "POST http://[ HTTP/1.1\r\nHost: ingest.test", 400, "BAD_REQUEST"],
+    ]) {
+      const out = await raw(`${head}\r\nContent-Type: ${CONTENT_TYPE}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      assert.match(out, new RegExp(`^HTTP/1.1 ${status} `), `${what}: ${out}`);
+      assert.equal(JSON.parse(out.slice(out.indexOf("\r\n\r\n") + 4)).code, code, `${what}: ${out}`);
+    }
+    // Still serving.
+    const res = await fetch(`http://127.0.0.1:${server.address().port}/`, { method: "POST", headers: { "content-type": "text/plain" }, body: "x" });
+    assert.equal(res.status, 415);
+  } finally {
+    server.close();
+    server.closeAllConnections();
   }
 });
 
