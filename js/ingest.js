@@ -318,7 +318,10 @@ function checkRecords(o, topic, body) {
       if (first < last) {
         throw refusal(400, "BATCH_OVERLAP", `partition ${partition}: offset ${first} comes twice in the request`);
       }
-      if (first === last && list.length) list[list.length - 1].push(...records);
+      if (first === last && list.length) {
+        const run = list[list.length - 1];
+        for (const r of records) run.push(r); // not push(...records): past ~120k arguments, a RangeError
+      }
       else if (list.length === MAX_RUNS) {
         throw refusal(413, "TOO_MANY_RUNS", `partition ${partition}: more than ${MAX_RUNS} runs of consecutive offsets in one request`);
       } else list.push([...records]);

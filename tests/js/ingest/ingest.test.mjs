@@ -90,6 +90,25 @@ test("the handler without a server (Request in, Response out), and a sink that c
   assert.equal((await res2.json()).code, "INVALID_CONFIG");
 });
 
+test("limits raised (maxRecords, maxBodyBytes): two batches of 250,000 records back to back are one run, not a RangeError", async () => {
+  const ingest = createIngest({
+    Tributary, secret: SECRET, topics: TOPICS, maxRecords: 1_000_000, maxBodyBytes: 16 << 20, deliveryTimeoutMs: 300,
+    nats: { server: "ws://127.0.0.1:9", WebSocket, connectTimeoutMs: 100 }, // nothing listens on port 9
+  });
+  const token = await issueToken(SECRET, { prefix: "big" });
+  const n = 250_000;
+  const first = Tributary.encodeBatch(Array.from({ length: n }, (_, i) => ({ offset: i, key: null, value: "", timestamp: 1_700_000_000_000 })));
+  const second = first.slice();
+  new DataView(second.buffer).setBigInt64(0, BigInt(n)); // the base offset is outside the CRC
+  const res = await ingest.fetch(new Request("http://ingest.test/", {
+    method: "POST", headers: { "content-type": CONTENT_TYPE },
+    body: body({ token, prefix: "big", sections: [[0, first], [0, second]] }),
+  }));
+  const answer = await res.json();
+  assert.equal(res.status, 504, JSON.stringify(answer).slice(0, 300));
+  assert.deepEqual(answer.undelivered, [{ partition: 0, fromOffset: 0, toOffset: 2 * n }]);
+});
+
 test("createIngest: each bad option is a TributaryError INVALID_CONFIG naming it; options are read as own properties", () => {
   const base = { Tributary, secret: SECRET, topics: TOPICS, nats: { server: "ws://127.0.0.1:4222" } };
   const bad = [
