@@ -149,7 +149,9 @@ function readOptions(options) {
   if (typeof Tributary !== "function" || typeof Tributary.decodeBatch !== "function") {
     fail("Tributary", "must be the Tributary class of \"tributary\" (or \"tributary/full\" for compressed batches)");
   }
-  const secret = secretBytes(own(options, "secret"), fail);
+  // A copy: the key is imported at the first request, and the caller's bytes may have
+  // changed by then (zeroed, reused).
+  const secret = secretBytes(own(options, "secret"), fail).slice();
   const topicsOption = own(options, "topics");
   if (topicsOption === null || typeof topicsOption !== "object" || Object.keys(topicsOption).length === 0) {
     fail("topics", "must name the topics it takes: { <topic>: { partitions, stream?, subjectPrefix? } }");

@@ -109,6 +109,25 @@ test("limits raised (maxRecords, maxBodyBytes): two batches of 250,000 records b
   assert.deepEqual(answer.undelivered, [{ partition: 0, fromOffset: 0, toOffset: 2 * n }]);
 });
 
+test("createIngest keeps its own copy of a secret given as bytes: zeroing them afterwards makes no key of zeros", async () => {
+  const secret = new TextEncoder().encode(SECRET);
+  const ingest = createIngest({
+    Tributary, secret, topics: TOPICS, deliveryTimeoutMs: 300,
+    nats: { server: "ws://127.0.0.1:9", WebSocket, connectTimeoutMs: 100 }, // nothing listens on port 9
+  });
+  secret.fill(0);
+  const send = async (token) => {
+    const res = await ingest.fetch(new Request("http://ingest.test/", {
+      method: "POST", headers: { "content-type": CONTENT_TYPE },
+      body: body({ token, prefix: "copy", sections: [[0, batch(0, 1)]] }),
+    }));
+    return [res.status, (await res.json()).code];
+  };
+  const zeros = await issueToken(new Uint8Array(secret.length), { prefix: "copy" });
+  assert.deepEqual(await send(zeros), [401, "TOKEN_INVALID"], "a token signed with zeros");
+  assert.deepEqual(await send(await issueToken(SECRET, { prefix: "copy" })), [504, "SINK_TIMEOUT"], "the real secret's token");
+});
+
 test("createIngest: each bad option is a TributaryError INVALID_CONFIG naming it; options are read as own properties", () => {
   const base = { Tributary, secret: SECRET, topics: TOPICS, nats: { server: "ws://127.0.0.1:4222" } };
   const bad = [
