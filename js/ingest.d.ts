@@ -69,7 +69,7 @@ export interface IngestRefused {
     | "METHOD_NOT_ALLOWED" | "WRONG_CONTENT_TYPE" | "BODY_TOO_LARGE" | "EMPTY_BODY" | "BAD_ENVELOPE"
     | "TOKEN_INVALID" | "TOKEN_EXPIRED" | "PREFIX_NOT_GRANTED" | "TOPIC_NOT_ALLOWED" | "ORIGIN_NOT_ALLOWED"
     | "PARTITION_OUT_OF_RANGE" | "BATCH_CRC" | "BATCH_TRUNCATED" | "BATCH_INVALID" | "BATCH_OVERLAP"
-    | "TOO_MANY_RECORDS" | "RECORD_TOO_LARGE" | "SINK_TIMEOUT" | (string & {});
+    | "TOO_MANY_RECORDS" | "RECORD_TOO_LARGE" | "TOO_MANY_RUNS" | "BAD_REQUEST" | "SINK_TIMEOUT" | (string & {});
   message: string;
   /** 504 SINK_TIMEOUT: the sink's last error, when it had one (e.g. SINK_NO_STREAM, SINK_CONNECT). */
   cause?: string;

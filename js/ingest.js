@@ -49,6 +49,10 @@ export { CONTENT_TYPE, encodeRequest, decodeRequest, tokenPrefix };
 const utf8 = new TextEncoder();
 const SUFFIX = /^[A-Za-z0-9_]+$/;
 const MAX_PREFIX = 64; // the sink's limit on msgIdPrefix
+// Runs of consecutive offsets one partition may have in a request: each run past the
+// first needs a client and a NATS connection of its own (a page sends one; a gap in its
+// log, a second), so a body of many one-record runs must not become as many connections.
+const MAX_RUNS = 4;
 
 /** The defaults of `createIngest`'s limits. */
 export const DEFAULT_LIMITS = Object.freeze({
@@ -145,7 +149,9 @@ function readOptions(options) {
   if (typeof Tributary !== "function" || typeof Tributary.decodeBatch !== "function") {
     fail("Tributary", "must be the Tributary class of \"tributary\" (or \"tributary/full\" for compressed batches)");
   }
-  const secret = secretBytes(own(options, "secret"), fail);
+  // A copy: the key is imported at the first request, and the caller's bytes may have
+  // changed by then (zeroed, reused).
+  const secret = secretBytes(own(options, "secret"), fail).slice();
   const topicsOption = own(options, "topics");
   if (topicsOption === null || typeof topicsOption !== "object" || Object.keys(topicsOption).length === 0) {
     fail("topics", "must name the topics it takes: { <topic>: { partitions, stream?, subjectPrefix? } }");
@@ -308,14 +314,19 @@ function checkRecords(o, topic, body) {
   for (const [partition, batches] of byPartition) {
     batches.sort((a, b) => a[0].offset - b[0].offset);
     const list = [];
-    let last = -1;
+    let last = -Infinity; // a negative offset is restore's to refuse (BATCH_INVALID), not an overlap
     for (const records of batches) {
       const first = records[0].offset;
       if (first < last) {
         throw refusal(400, "BATCH_OVERLAP", `partition ${partition}: offset ${first} comes twice in the request`);
       }
-      if (first === last && list.length) list[list.length - 1].push(...records);
-      else list.push([...records]);
+      if (first === last && list.length) {
+        const run = list[list.length - 1];
+        for (const r of records) run.push(r); // not push(...records): past ~120k arguments, a RangeError
+      }
+      else if (list.length === MAX_RUNS) {
+        throw refusal(413, "TOO_MANY_RUNS", `partition ${partition}: more than ${MAX_RUNS} runs of consecutive offsets in one request`);
+      } else list.push([...records]);
       last = records[records.length - 1].offset + 1;
     }
     runs.set(partition, list);
@@ -421,7 +432,8 @@ async function deliver(o, topic, prefix, rounds, after) {
  * BODY_TOO_LARGE (413), EMPTY_BODY, BAD_ENVELOPE (400), TOKEN_INVALID, TOKEN_EXPIRED
  * (401), PREFIX_NOT_GRANTED, TOPIC_NOT_ALLOWED, ORIGIN_NOT_ALLOWED (403),
  * PARTITION_OUT_OF_RANGE, BATCH_CRC, BATCH_TRUNCATED, BATCH_INVALID, BATCH_OVERLAP (400),
- * TOO_MANY_RECORDS, RECORD_TOO_LARGE (413); JetStream not acknowledging in time or the
+ * TOO_MANY_RECORDS, RECORD_TOO_LARGE, TOO_MANY_RUNS (413: more than 4 runs of consecutive
+ * offsets in one partition); JetStream not acknowledging in time or the
  * sink failing: 504 SINK_TIMEOUT or 502 with the sink's code (SINK_AUTH, SINK_NO_STREAM,
  * SINK_UNDELIVERED, ...), `accepted` and `undelivered`: send the same request again
  * (the records keep their ids).
@@ -487,28 +499,42 @@ export function createIngest(options) {
  */
 export function toNodeListener(ingest) {
   return (req, res) => {
-    const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-      else if (value !== undefined) headers.set(name, value);
-    }
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     const chunks = req[Symbol.asyncIterator]();
-    const body = hasBody
-      ? new ReadableStream({
-        async pull(controller) {
-          const { done, value } = await chunks.next();
-          if (done) controller.close();
-          else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-        },
-        cancel() { chunks.return?.(); },
-      })
-      : null;
     const pending = [];
     const ctx = { waitUntil: (p) => { pending.push(Promise.resolve(p).catch(() => {})); } };
-    const request = new Request(url, { method: req.method, headers, body, duplex: "half" });
-    Promise.resolve(ingest.fetch(request, {}, ctx)).then(async (response) => {
+    let request;
+    try {
+      const url = new URL(req.url ?? "/", `http://${req.headers.host ?? "localhost"}`);
+      const headers = new Headers();
+      for (const [name, value] of Object.entries(req.headers)) {
+        if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+        else if (value !== undefined) headers.set(name, value);
+      }
+      const body = hasBody
+        ? new ReadableStream({
+          async pull(controller) {
+            const { done, value } = await chunks.next();
+            if (done) controller.close();
+            else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+          },
+          cancel() { chunks.return?.(); },
+        })
+        : null;
+      request = new Request(url, { method: req.method, headers, body, duplex: "half" });
+    } catch (e) {
+      // What Node's parser lets through but `Request` refuses (a TRACE, a Host or target
+      // that makes no URL): answered here, since thrown from the listener it would end
+      // the process.
+      const [status, code] = /^(TRACE|TRACK|CONNECT)$/i.test(req.method ?? "")
+        ? [405, "METHOD_NOT_ALLOWED"] : [400, "BAD_REQUEST"];
+      const out = utf8.encode(JSON.stringify({ ok: false, code, message: `not a request the ingest takes: ${e?.message ?? e}` }));
+      res.writeHead(status, {
+        "content-type": "application/json", "content-length": out.length, "cache-control": "no-store", connection: "close",
+      }).end(out);
+      return;
+    }
+    Promise.resolve().then(() => ingest.fetch(request, {}, ctx)).then(async (response) => {
       const out = new Uint8Array(await response.arrayBuffer());
       const head = {};
       response.headers.forEach((v, k) => { head[k] = v; });

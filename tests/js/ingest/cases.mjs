@@ -125,6 +125,11 @@ export async function runCases({ base, nats, label, grant }) {
   const tooMany = body({ token, prefix, sections: [[0, batch(100, 30)], [1, batch(100, 21)]] }); // 51 > 50
   const overBody = body({ token, prefix, sections: [[0, batch(100, 20, { valueBytes: 480 })], [1, batch(100, 2, { valueBytes: 100 })]] });
   assert.ok(overBody.length > LIMITS.maxBodyBytes);
+  // Base offset -5 (outside the CRC, so the batch still checks): an offset restore refuses.
+  const negative = batch(0, 3);
+  new DataView(negative.buffer, negative.byteOffset).setBigInt64(0, -5n);
+  // Five runs of one record in one partition: each run past the first takes a NATS connection.
+  const manyRuns = body({ ...good, sections: [100, 102, 104, 106, 108].map((o) => [1, batch(o, 1)]) });
   const refusals = [
     ["forged token (another secret)", body({ ...good, token: otherSecret }), 401, "TOKEN_INVALID"],
     ["token with its expiry changed", body({ ...good, token: laterExpiry }), 401, "TOKEN_INVALID"],
@@ -144,6 +149,8 @@ export async function runCases({ base, nats, label, grant }) {
     ["record too large", body({ ...good, sections: [[1, batch(100, 1, { valueBytes: 600 })]] }), 413, "RECORD_TOO_LARGE"],
     ["the same offsets twice in one request", body({ ...good, sections: [[1, fresh()], [1, batch(102, 5)]] }), 400, "BATCH_OVERLAP"],
     ["no batch", body({ ...good, sections: [] }), 400, "EMPTY_BODY"],
+    ["negative offsets", body({ ...good, sections: [[1, negative]] }), 400, "BATCH_INVALID"],
+    ["more than 4 runs in one partition", manyRuns, 413, "TOO_MANY_RUNS"],
     ["not the wire format", new TextEncoder().encode('{"records":[]}'), 400, "BAD_ENVELOPE"],
     ["empty body", new Uint8Array(0), 400, "EMPTY_BODY"],
   ];

@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import net from "node:net";
 import { spawn } from "node:child_process";
 import WebSocket from "ws";
 import { Tributary, TributaryError } from "../../../pkg/node.js";
@@ -28,6 +29,37 @@ test("the ingest in Node's http: records stored once with the page's ids, every 
     server.close();
     server.closeAllConnections();
     await nats.stop();
+  }
+});
+
+test("toNodeListener: a request Node's parser takes but `Request` refuses is a 4xx with a code, and the server lives on", async () => {
+  const ingest = createIngest({ Tributary, secret: SECRET, topics: TOPICS, nats: { server: "ws://127.0.0.1:9", WebSocket } });
+  const server = http.createServer(toNodeListener(ingest));
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const raw = (text) => new Promise((resolve, reject) => {
+    const socket = net.connect(server.address().port, "127.0.0.1", () => socket.write(text));
+    let out = "";
+    socket.on("data", (d) => { out += d; });
+    socket.on("close", () => resolve(out));
+    socket.on("error", reject);
+  });
+  try {
+    for (const [what, head, status, code] of [
+      ["TRACE", "TRACE / HTTP/1.1\r\nHost: ingest.test", 405, "METHOD_NOT_ALLOWED"],
+      ["a Host that makes no URL", "POST / HTTP/1.1\r\nHost: [::1", 400, "BAD_REQUEST"],
+      ["a Host with a space", "POST / HTTP/1.1\r\nHost: a b", 400, "BAD_REQUEST"],
+      ["a target that makes no URL", "POST http://[ HTTP/1.1\r\nHost: ingest.test", 400, "BAD_REQUEST"],
+    ]) {
+      const out = await raw(`${head}\r\nContent-Type: ${CONTENT_TYPE}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      assert.match(out, new RegExp(`^HTTP/1.1 ${status} `), `${what}: ${out}`);
+      assert.equal(JSON.parse(out.slice(out.indexOf("\r\n\r\n") + 4)).code, code, `${what}: ${out}`);
+    }
+    // Still serving.
+    const res = await fetch(`http://127.0.0.1:${server.address().port}/`, { method: "POST", headers: { "content-type": "text/plain" }, body: "x" });
+    assert.equal(res.status, 415);
+  } finally {
+    server.close();
+    server.closeAllConnections();
   }
 });
 
@@ -56,6 +88,44 @@ test("the handler without a server (Request in, Response out), and a sink that c
   }));
   assert.equal(res2.status, 500);
   assert.equal((await res2.json()).code, "INVALID_CONFIG");
+});
+
+test("limits raised (maxRecords, maxBodyBytes): two batches of 250,000 records back to back are one run, not a RangeError", async () => {
+  const ingest = createIngest({
+    Tributary, secret: SECRET, topics: TOPICS, maxRecords: 1_000_000, maxBodyBytes: 16 << 20, deliveryTimeoutMs: 300,
+    nats: { server: "ws://127.0.0.1:9", WebSocket, connectTimeoutMs: 100 }, // nothing listens on port 9
+  });
+  const token = await issueToken(SECRET, { prefix: "big" });
+  const n = 250_000;
+  const first = Tributary.encodeBatch(Array.from({ length: n }, (_, i) => ({ offset: i, key: null, value: "", timestamp: 1_700_000_000_000 })));
+  const second = first.slice();
+  new DataView(second.buffer).setBigInt64(0, BigInt(n)); // the base offset is outside the CRC
+  const res = await ingest.fetch(new Request("http://ingest.test/", {
+    method: "POST", headers: { "content-type": CONTENT_TYPE },
+    body: body({ token, prefix: "big", sections: [[0, first], [0, second]] }),
+  }));
+  const answer = await res.json();
+  assert.equal(res.status, 504, JSON.stringify(answer).slice(0, 300));
+  assert.deepEqual(answer.undelivered, [{ partition: 0, fromOffset: 0, toOffset: 2 * n }]);
+});
+
+test("createIngest keeps its own copy of a secret given as bytes: zeroing them afterwards makes no key of zeros", async () => {
+  const secret = new TextEncoder().encode(SECRET);
+  const ingest = createIngest({
+    Tributary, secret, topics: TOPICS, deliveryTimeoutMs: 300,
+    nats: { server: "ws://127.0.0.1:9", WebSocket, connectTimeoutMs: 100 }, // nothing listens on port 9
+  });
+  secret.fill(0);
+  const send = async (token) => {
+    const res = await ingest.fetch(new Request("http://ingest.test/", {
+      method: "POST", headers: { "content-type": CONTENT_TYPE },
+      body: body({ token, prefix: "copy", sections: [[0, batch(0, 1)]] }),
+    }));
+    return [res.status, (await res.json()).code];
+  };
+  const zeros = await issueToken(new Uint8Array(secret.length), { prefix: "copy" });
+  assert.deepEqual(await send(zeros), [401, "TOKEN_INVALID"], "a token signed with zeros");
+  assert.deepEqual(await send(await issueToken(SECRET, { prefix: "copy" })), [504, "SINK_TIMEOUT"], "the real secret's token");
 });
 
 test("createIngest: each bad option is a TributaryError INVALID_CONFIG naming it; options are read as own properties", () => {
