@@ -328,7 +328,9 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
       }
     },
     onStateChange: (state, error) => {
-      if (error) lastError = error;
+      // What the sink reports as it closes (SINK_CLOSED, what it did not deliver) is not
+      // why: the error that stopped delivery stays the one named.
+      if (error && !(state === "closed" && lastError)) lastError = error;
       if (o.verbose) say(`sink ${state}${error ? `: ${error.code}: ${error.message}` : ""}`);
       if (state === "connected") lastProgress = Date.now();
       if (state === "failed") giveUp("the sink stopped");
