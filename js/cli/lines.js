@@ -90,14 +90,19 @@ export class LineSplitter {
     }
   }
 
+  /** `bytes` as text, or null when they are not UTF-8 (the decoder is fatal). */
+  _text(bytes) {
+    try {
+      return this.decoder.decode(bytes);
+    } catch {
+      return null;
+    }
+  }
+
   /** Complete lines, each ending with "\n". */
   _body(body) {
-    let text = null;
-    try {
-      text = this.decoder.decode(body);
-    } catch {
-      // Some line is not UTF-8: line by line, as bytes where need be.
-    }
+    // null when some line is not UTF-8: then line by line, as bytes where need be.
+    const text = this._text(body);
     if (text !== null) {
       let at = 0;
       const end = text.length;
@@ -144,12 +149,7 @@ export class LineSplitter {
 
   /** A line without its "\n", as bytes: sent as text if it is UTF-8, else as bytes. */
   _bytesLine(bytes) {
-    let text = null;
-    try {
-      text = this.decoder.decode(bytes);
-    } catch {
-      // not UTF-8
-    }
+    const text = this._text(bytes);
     if (text !== null) {
       this._textLine(text, 0, text.length);
       return;
