@@ -9,6 +9,7 @@ export declare const DEFAULT_LIMITS: Readonly<{
   maxBodyBytes: 65536;
   maxRecords: 2000;
   maxRecordBytes: 16384;
+  maxDecodedBytes: 1048576;
   deliveryTimeoutMs: 10000;
 }>;
 
@@ -37,6 +38,8 @@ export interface IngestOptions {
   maxRecords?: number;
   /** Largest record: key, value, header names and values (default 16384 bytes: 413 RECORD_TOO_LARGE above). */
   maxRecordBytes?: number;
+  /** What a request's batches may inflate to, all together, when compressed ("tributary/full"); counted as record bytes (default 1048576: 413 DECODED_TOO_LARGE above). */
+  maxDecodedBytes?: number;
   /** How long JetStream has to acknowledge a request's records (default 10000 ms: 504 SINK_TIMEOUT). */
   deliveryTimeoutMs?: number;
   /** Origins whose pages may post cross-origin (CORS with credentials), or ["*"]; unset: no CORS, no origin check. */

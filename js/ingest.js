@@ -59,6 +59,7 @@ export const DEFAULT_LIMITS = Object.freeze({
   maxBodyBytes: 65_536,
   maxRecords: 2_000,
   maxRecordBytes: 16_384,
+  maxDecodedBytes: 1_048_576,
   deliveryTimeoutMs: 10_000,
 });
 
@@ -206,6 +207,7 @@ function readOptions(options) {
     maxBodyBytes: limit("maxBodyBytes", 1, 64 * 1024 * 1024),
     maxRecords: limit("maxRecords", 1, 1_000_000),
     maxRecordBytes: limit("maxRecordBytes", 1, 64 * 1024 * 1024),
+    maxDecodedBytes: limit("maxDecodedBytes", 1, 256 * 1024 * 1024),
     deliveryTimeoutMs: limit("deliveryTimeoutMs", 1, 2_147_483_647),
     origins,
   };
@@ -279,6 +281,10 @@ function checkRecords(o, topic, body) {
   if (body.sections.length === 0) throw refusal(400, "EMPTY_BODY", "the request holds no record batch");
   const byPartition = new Map();
   let count = 0;
+  // What the request's batches may inflate to, all together: a compressed batch (with
+  // "tributary/full") is decoded with what is left as its bound, so a small body cannot
+  // make the server hold many times its size.
+  let decodedLeft = o.maxDecodedBytes;
   body.sections.forEach(({ partition, batch }, i) => {
     const where = `section ${i + 1} (partition ${partition})`;
     if (partition >= partitions) {
@@ -286,10 +292,13 @@ function checkRecords(o, topic, body) {
     }
     let decoded;
     try {
-      decoded = o.Tributary.decodeBatch(batch);
+      decoded = o.Tributary.decodeBatch(batch, decodedLeft);
     } catch (e) {
       if (e?.reason === "crc") throw refusal(400, "BATCH_CRC", `${where}: ${e.message}`);
       if (e?.reason === "truncated") throw refusal(400, "BATCH_TRUNCATED", `${where}: ${e.message}`);
+      if (/decompression/.test(e?.message)) {
+        throw refusal(413, "DECODED_TOO_LARGE", `${where}: its records do not inflate within the ${decodedLeft} bytes left of maxDecodedBytes (${o.maxDecodedBytes}), or are not valid compressed data`);
+      }
       throw refusal(400, "BATCH_INVALID", `${where}: ${e?.message ?? e}`);
     }
     if (decoded.size !== batch.length) throw refusal(400, "BATCH_INVALID", `${where}: bytes after the batch`);
@@ -301,6 +310,7 @@ function checkRecords(o, topic, body) {
     }
     for (const r of records) {
       const size = recordSize(r);
+      decodedLeft = Math.max(0, decodedLeft - size);
       if (size > o.maxRecordBytes) {
         throw refusal(413, "RECORD_TOO_LARGE", `${where}: the record at offset ${r.offset} has ${size} bytes of key, value and headers; the limit is ${o.maxRecordBytes}`);
       }
@@ -419,8 +429,9 @@ async function deliver(o, topic, prefix, rounds, after) {
  *   `user`/`pass` or `creds` or `nkeySeed`, `provision`, `duplicateWindowMs`,
  *   `ackTimeoutMs`, `WebSocket` on Node 20, ...), without `msgIdPrefix` and `onAck`;
  * - `maxBodyBytes` (default 65536), `maxRecords` per request (2000), `maxRecordBytes`
- *   (16384: key, value and header names and values), `deliveryTimeoutMs` (10000: then
- *   504 SINK_TIMEOUT);
+ *   (16384: key, value and header names and values), `maxDecodedBytes` (1048576: what
+ *   the request's compressed batches may inflate to, all together; past it 413
+ *   DECODED_TOO_LARGE), `deliveryTimeoutMs` (10000: then 504 SINK_TIMEOUT);
  * - `allowedOrigins`: origins whose pages may post cross-origin (CORS, with
  *   credentials), or `["*"]` for any; a request from another origin is refused
  *   (ORIGIN_NOT_ALLOWED). Unset: no CORS headers, no origin check.

@@ -10,6 +10,8 @@ import net from "node:net";
 import { spawn } from "node:child_process";
 import WebSocket from "ws";
 import { Tributary, TributaryError } from "../../../pkg/node.js";
+import * as full from "../../../pkg/full/node.js";
+import { gzipSync } from "node:zlib";
 import { CONTENT_TYPE, createIngest, grants, issueToken, toNodeListener, tokenPrefix } from "../../../pkg/ingest.js";
 import { ORIGIN, LIMITS, SECRET, TOPICS, batch, body, post, runCases } from "./cases.mjs";
 import { startIngestNats } from "./nats.mjs";
@@ -107,6 +109,64 @@ test("limits raised (maxRecords, maxBodyBytes): two batches of 250,000 records b
   const answer = await res.json();
   assert.equal(res.status, 504, JSON.stringify(answer).slice(0, 300));
   assert.deepEqual(answer.undelivered, [{ partition: 0, fromOffset: 0, toOffset: 2 * n }]);
+});
+
+test("compressed batches (tributary/full): what one request inflates to is bounded by maxDecodedBytes, counted across its batches", async () => {
+  // A gzip batch made by hand from an uncompressed one: the records' bytes compressed,
+  // the compression bits set, the length and the CRC-32C (over attributes onwards) redone.
+  const crc32c = (bytes) => {
+    let c = ~0;
+    for (const b of bytes) { c ^= b; for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1; }
+    return ~c >>> 0;
+  };
+  const gzipBatch = (from, n, valueBytes) => {
+    const plain = full.Tributary.encodeBatch(Array.from({ length: n }, (_, i) => ({
+      offset: from + i, key: null, value: "x".repeat(valueBytes), timestamp: 1_700_000_000_000,
+    })));
+    const packed = gzipSync(plain.subarray(57));
+    const out = new Uint8Array(57 + packed.length);
+    out.set(plain.subarray(0, 57));
+    out.set(packed, 57);
+    const view = new DataView(out.buffer);
+    view.setInt32(8, 45 + packed.length);
+    view.setInt16(21, (view.getInt16(21) & ~7) | 1);
+    view.setUint32(17, crc32c(out.subarray(21)));
+    return out;
+  };
+  // 60 records of 16,000 bytes (each under maxRecordBytes): ~960 KB inflated from ~2 KB.
+  const a = gzipBatch(0, 60, 16_000);
+  const b = gzipBatch(60, 60, 16_000);
+  assert.ok(a.length < 4096, `${a.length} bytes compressed`);
+  assert.equal(full.Tributary.decodeBatch(a).records.length, 60, "the hand-made batch decodes");
+  const token = await issueToken(SECRET, { prefix: "zip" });
+  const send = async (limits, sections) => {
+    const ingest = createIngest({
+      Tributary: full.Tributary, secret: SECRET, topics: TOPICS, deliveryTimeoutMs: 300, ...limits,
+      nats: { server: "ws://127.0.0.1:9", WebSocket, connectTimeoutMs: 100 }, // nothing listens on port 9
+    });
+    const res = await ingest.fetch(new Request("http://ingest.test/", {
+      method: "POST", headers: { "content-type": CONTENT_TYPE },
+      body: body({ token, prefix: "zip", sections }),
+    }));
+    return { status: res.status, answer: await res.json() };
+  };
+  // One such batch is within the default 1 MiB: checked, then on to delivery (504 here,
+  // no server).
+  assert.equal((await send({}, [[0, a]])).status, 504);
+  // Two of them, in one request, are not: the second is refused before it inflates, and
+  // nothing is sent.
+  for (const sections of [[[0, a], [0, b]], [[0, a], [1, b]]]) {
+    const { status, answer } = await send({}, sections);
+    assert.equal(status, 413, JSON.stringify(answer));
+    assert.equal(answer.code, "DECODED_TOO_LARGE");
+    assert.match(answer.message, /section 2/);
+  }
+  // The bound is an option: raised, the same request is taken.
+  assert.equal((await send({ maxDecodedBytes: 4 << 20 }, [[0, a], [0, b]])).status, 504);
+  // And lowered below one batch, that batch alone is refused.
+  const { status, answer } = await send({ maxDecodedBytes: 100_000 }, [[0, a]]);
+  assert.equal(status, 413);
+  assert.equal(answer.code, "DECODED_TOO_LARGE");
 });
 
 test("createIngest keeps its own copy of a secret given as bytes: zeroing them afterwards makes no key of zeros", async () => {
