@@ -187,7 +187,7 @@ soak-hour: pkg test-js-suite
 test-demo: pkg
 	@echo "==> [test] the demo page as make demo serves it, in headless Chromium (playwright-core, /usr/bin/chromium): CSP, 500 clicks with a reload and an offline spell, closed tabs, two tabs, starting offline, localStorage quota; JetStream read back with the nats client"
 	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/demo.test.mjs
-	@echo "==> [test] the outbox's promise (issue 12): bursts of 1,000 clicks then a reload or a tab close at 7 moments, Reload and a link, a replay interrupted at 6 moments, the offline switch; each click once in JetStream"
+	@echo "==> [test] the outbox's promise (issue 12): bursts of 1,000 clicks then a reload or a tab close at 7 moments, a click cut between its listeners, Reload and a link, a replay interrupted at 6 moments, the offline switch; each click once in JetStream"
 	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/outbox.test.mjs
 	@echo "==> [test] tributary/durable's journal in Node with an injectable store: no id on the wire before its row commits; pages crashed or left at many instants, replays crashed too"
 	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs tests/js/durable/journal.test.mjs
