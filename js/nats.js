@@ -377,7 +377,7 @@ export function installSink(Tributary, TopicProducer) {
       }
       const sink = new Sink(sinks);
       // The sink's state (fields not set here start undefined: falsy, like their defaults).
-      const s = { sink, cfg, client: this, state: 0, error: null, server: 0, gen: 0, acked: [], waiters: [], given: [], settles: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
+      const s = { cfg, client: this, state: 0, error: null, server: 0, gen: 0, acked: [], waiters: [], given: [], settles: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
       const wake = () => {
         if (s.woken || s.gone) return;
         s.woken = true;
