@@ -46,12 +46,12 @@ const protocolBroken = () => fail("SINK_PROTOCOL", "the server broke the NATS pr
 const timedOut = () => fail("SINK_TIMEOUT", "the server did not answer in time");
 const closedEarly = () => fail("SINK_CLOSED", "the sink was closed before the records were acknowledged");
 
-/** Strings and bytes as one byte array. */
+/** Strings (as UTF-8) and bytes as one byte array, encoded into room for the worst case. */
 const cat = (parts) => {
-  const bs = parts.map((p) => (typeof p === "string" ? enc.encode(p) : p));
-  const out = new Uint8Array(bs.reduce((n, b) => n + b.length, 0));
-  bs.reduce((at, b) => (out.set(b, at), at + b.length), 0);
-  return out;
+  const out = new Uint8Array(parts.reduce((n, p) => n + (typeof p === "string" ? p.length * 3 : p.length), 0));
+  let at = 0;
+  for (const p of parts) at += typeof p === "string" ? enc.encodeInto(p, out.subarray(at)).written : (out.set(p, at), p.length);
+  return out.subarray(0, at);
 };
 
 // ---- options ---------------------------------------------------------------------------
