@@ -10,13 +10,18 @@
 // {nameLen:u32 valueLen:u32}* key value {name value}* | 5 ACKED partition:u32
 // cursor:f64 seq:f64 ranges:u32 {from:f64 to:f64}* | 6 GIVEN_UP partition:u32 offset:f64
 // | 0 END state:u8 cause:u8 server:u32 deadline:f64 (NaN: none).
+//
+// It ships minified inside every sink variant's errors.js (BENCHMARKS.md, "What the sink
+// costs"): it is written for size as well as for reading. One helper per repeated shape
+// (`cat` for bytes, `fail` and the shared errors below for messages), tables where the
+// options repeat one check, and plain objects and closures where a class would only add
+// `this.` to every line.
 import { TributaryError } from "./errors.js";
 
 const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const latin = new TextDecoder("latin1");
-const text = new TextDecoder();
-const STATES = ["connecting", "connected", "reconnecting", "offline", "failed", "closed"];
+const STATES = "connecting connected reconnecting offline failed closed".split(" ");
 // sinkDo kinds (src/bindings/sink.rs).
 const POLL = 0, UP = 1, CLOSED = 2, PONG = 3, PAUSE = 4, RESUME = 5, CLOSE = 6, TOO_LARGE = 7, NAK = 8, FAIL = 9;
 const ACKS = 10, STATS = 11, MARKS = 12, MARKS_APPENDED = 13, BACKLOG = 14;
@@ -35,22 +40,25 @@ const fail = (code, message) => new TributaryError(code, message);
 const bad = (field, reason) => fail("INVALID_CONFIG", `invalid config \`${field}\`: ${reason}`);
 const own = (o, k) => (Object.hasOwn(o, k) ? o[k] : undefined);
 const isText = (v) => typeof v === "string" && v.isWellFormed();
+// The errors made in more than one place.
+const authFailed = () => fail("SINK_AUTH", "the server refused the sink's credentials");
+const protocolBroken = () => fail("SINK_PROTOCOL", "the server broke the NATS protocol or closed with an error");
+const timedOut = () => fail("SINK_TIMEOUT", "the server did not answer in time");
+const closedEarly = () => fail("SINK_CLOSED", "the sink was closed before the records were acknowledged");
+
+/** Strings (as UTF-8) and bytes as one byte array, encoded into room for the worst case. */
+const cat = (parts) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + (typeof p === "string" ? p.length * 3 : p.length), 0));
+  let at = 0;
+  for (const p of parts) at += typeof p === "string" ? enc.encodeInto(p, out.subarray(at)).written : (out.set(p, at), p.length);
+  return out.subarray(0, at);
+};
 
 // ---- options ---------------------------------------------------------------------------
 
 function str(o, k) {
   const v = own(o, k);
-  if (v === undefined) return undefined;
-  if (!isText(v)) throw bad(k, typeof v === "string" ? "is a string with a lone UTF-16 surrogate" : "must be a string");
-  return v;
-}
-
-function int(o, k, max) {
-  const v = own(o, k);
-  if (v === undefined) return undefined;
-  if (typeof v !== "number") throw bad(k, `${k} must be a number`);
-  if (!Number.isInteger(v)) throw bad(k, `${k} must be a whole number${Number.isNaN(v) ? ", got NaN" : ""}`);
-  if (v < 0 || v > max) throw bad(k, `${k} must be 0..=${max}`);
+  if (v !== undefined && !isText(v)) throw bad(k, "must be a string (well-formed UTF-16)");
   return v;
 }
 
@@ -60,26 +68,26 @@ function fn(o, k) {
   return v;
 }
 
-const badSubject = (s, wild) =>
-  !s || /[\s\x00-\x1f\x7f]/.test(s) || s.split(".").some((t, i, a) => !t || (!wild && (t === "*" || t === ">")) || (t === ">" && i < a.length - 1));
+const SAFE = Number.MAX_SAFE_INTEGER, U32 = 2 ** 32 - 1;
+// The numeric options: [name, largest, default]; the first six in the order sinkOpen takes them.
+const NUMBERS = [["maxRetries", U32, -1], ["ackTimeoutMs", SAFE, 5000], ["connectTimeoutMs", SAFE, 10000],
+  ["backoffInitialMs", SAFE, 100], ["backoffMaxMs", SAFE, 5000], ["maxInFlight", U32, 1024],
+  ["duplicateWindowMs", SAFE, 120000], ["closeTimeoutMs", SAFE, 5000]];
+
+// An empty token, or a wildcard one, anywhere; blanks and control characters.
+const badSubject = (s) => /[\s\x00-\x1f\x7f]|(^|\.)[*>]?(\.|$)/.test(s);
 
 /** Reads and checks `connect`'s options (own properties only); the core checks the numbers it keeps. */
 export function sinkOptions(topic, o) {
   if (typeof o !== "object" || o === null) throw bad("options", "connect needs { servers: [url, ...] }");
-  const servers = [];
   const list = own(o, "servers");
-  if (list !== undefined) {
-    if (!Array.isArray(list)) throw bad("servers", "must be an array of URLs");
-    for (const s of list) {
-      if (!isText(s)) throw bad("servers", "must be an array of URLs");
-      servers.push(s);
-    }
-  }
+  if (list !== undefined && !Array.isArray(list)) throw bad("servers", "must be an array of URLs");
+  const servers = [...(list ?? [])];
   const one = str(o, "server");
   if (one !== undefined) servers.push(one);
   if (!servers.length) throw bad("servers", "at least one server URL is needed");
   for (const s of servers) {
-    const m = /^wss?:\/\/([^/?#]*)/.exec(s);
+    const m = isText(s) && /^wss?:\/\/([^/?#]*)/.exec(s);
     if (!m || s.length === m[0].length - m[1].length || /\s/.test(s)) throw bad("servers", "each must be a ws:// or wss:// URL");
     // Credentials go in their own options, never in a URL (errors, stats and the runtime's own messages show URLs).
     if (m[1].includes("@")) throw bad("servers", "no user information in URLs: give token, user/pass, creds or nkeySeed");
@@ -91,43 +99,37 @@ export function sinkOptions(topic, o) {
   const inbox = str(o, "inboxPrefix") ?? "_INBOX";
   if (badSubject(inbox)) throw bad("inboxPrefix", "not a valid NATS subject");
   const token = str(o, "token"), user = str(o, "user"), pass = str(o, "pass"), creds = str(o, "creds"), seed = str(o, "nkeySeed");
-  const given = [token, user, creds, seed].filter((x) => x !== undefined).length;
-  if (given > 1) throw bad("credentials", "give one of token, user/pass, creds, nkeySeed");
+  if ([token, user, creds, seed].filter((x) => x !== undefined).length > 1) throw bad("credentials", "give one of token, user/pass, creds, nkeySeed");
   let auth = {};
   if (token !== undefined) auth = { auth_token: token };
   else if (user !== undefined) auth = { user, pass: pass ?? "" };
   else if (creds !== undefined) auth = parseCreds(creds);
   else if (seed !== undefined) {
-    const s = decodeSeed(seed);
-    if (!s) throw bad("nkeySeed", "is not a valid user nkey seed");
-    auth = { seed: s };
+    auth = { seed: decodeSeed(seed) };
+    if (!auth.seed) throw bad("nkeySeed", "is not a valid user nkey seed");
   }
   const delivery = str(o, "delivery") ?? "at-least-once";
   if (delivery !== "at-least-once" && delivery !== "at-most-once") throw bad("delivery", "must be at-least-once or at-most-once");
-  const SAFE = Number.MAX_SAFE_INTEGER, U32 = 4294967295;
   const msgIdPrefix = str(o, "msgIdPrefix");
-  if (msgIdPrefix !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(msgIdPrefix)) throw bad("msgIdPrefix", "1..=64 of A-Z a-z 0-9 - _");
+  if (msgIdPrefix !== undefined && !/^[\w-]{1,64}$/.test(msgIdPrefix)) throw bad("msgIdPrefix", "1..=64 of A-Z a-z 0-9 - _");
   const provision = own(o, "provision");
   if (provision !== undefined && typeof provision !== "boolean") throw bad("provision", "must be true or false");
-  let WS = fn(o, "WebSocket") ?? globalThis.WebSocket;
-  if (typeof WS !== "function") throw bad("WebSocket", "this runtime has no global WebSocket: pass one (the ws package on Node 20)");
-  const closeTimeoutMs = int(o, "closeTimeoutMs", SAFE);
-  return {
+  const WS = fn(o, "WebSocket") ?? globalThis.WebSocket;
+  if (typeof WS !== "function") throw bad("WebSocket", "no global WebSocket in this runtime: pass one (e.g. the ws package)");
+  const cfg = {
     servers, stream, prefix, inbox, auth, msgIdPrefix, WS,
-    atLeastOnce: delivery === "at-least-once",
-    maxRetries: int(o, "maxRetries", U32),
-    ackTimeoutMs: int(o, "ackTimeoutMs", SAFE) ?? 5000,
-    connectTimeoutMs: int(o, "connectTimeoutMs", SAFE) ?? 10000,
-    backoffInitialMs: int(o, "backoffInitialMs", SAFE) ?? 100,
-    backoffMaxMs: int(o, "backoffMaxMs", SAFE) ?? 5000,
-    maxInFlight: int(o, "maxInFlight", U32) ?? 1024,
-    duplicateWindowMs: int(o, "duplicateWindowMs", SAFE) ?? 120000,
-    closeTimeoutMs: closeTimeoutMs ?? 5000,
     provision: provision === true,
+    atLeastOnce: delivery === "at-least-once",
     name: str(o, "name"),
     onAck: fn(o, "onAck"),
     onStateChange: fn(o, "onStateChange"),
   };
+  for (const [k, max, d] of NUMBERS) {
+    const v = own(o, k);
+    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= max)) throw bad(k, `must be a whole number 0..=${max}`);
+    cfg[k] = v ?? d;
+  }
+  return cfg;
 }
 
 // ---- nkeys and .creds (nkey seeds: base32 with a CRC-16/XMODEM; Ed25519 via WebCrypto) --
@@ -138,78 +140,45 @@ function crc16(bytes) {
   let crc = 0;
   for (const b of bytes) {
     crc ^= b << 8;
-    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    for (let i = 0; i < 8; i++) crc = ((crc << 1) ^ (crc & 0x8000 ? 0x1021 : 0)) & 0xffff;
   }
   return crc;
 }
 
-function b32decode(text) {
+/** Regroups `from`-bit values into `to`-bit ones (base32 <-> bytes); trailing bits are dropped. */
+function regroup(values, from, to) {
   const out = [];
   let bits = 0, held = 0;
-  for (const c of text) {
-    const v = B32.indexOf(c);
-    if (v < 0) return null;
-    bits = ((bits << 5) | v) & 0xffff;
-    held += 5;
-    if (held >= 8) {
-      held -= 8;
-      out.push((bits >> held) & 0xff);
-    }
+  for (const v of values) {
+    bits = ((bits << from) | v) & 0xffff;
+    for (held += from; held >= to; ) out.push((bits >> (held -= to)) & ((1 << to) - 1));
   }
-  return Uint8Array.from(out);
-}
-
-function b32encode(bytes) {
-  let out = "", bits = 0, held = 0;
-  for (const b of bytes) {
-    bits = ((bits << 8) | b) & 0xffff;
-    held += 8;
-    while (held >= 5) {
-      held -= 5;
-      out += B32[(bits >> held) & 31];
-    }
-  }
-  if (held > 0) out += B32[(bits << (5 - held)) & 31];
   return out;
 }
 
-const withCrc = (body) => {
-  const c = crc16(body);
-  return Uint8Array.from([...body, c & 0xff, c >> 8]);
-};
-
 /** A user nkey seed (`SU...`): its 32 seed bytes, or null. */
 export function decodeSeed(text) {
-  const raw = b32decode(text.trim());
-  if (!raw || raw.length !== 36) return null;
-  const body = raw.subarray(0, 34), c = crc16(body);
+  const chars = [...text.trim()].map((c) => B32.indexOf(c));
+  if (chars.length !== 58 || chars.includes(-1)) return null;
+  const raw = regroup(chars, 5, 8), c = crc16(raw.slice(0, 34));
   if (raw[34] !== (c & 0xff) || raw[35] !== c >> 8) return null;
   // Seed prefix 18 << 3, then the user prefix 20 << 3 split across two bytes.
-  if ((body[0] & 0xf8) !== 18 << 3 || (((body[0] & 7) << 5) | ((body[1] & 0xf8) >> 3)) !== 20 << 3) return null;
-  return body.slice(2);
+  if ((raw[0] & 0xf8) !== 18 << 3 || (((raw[0] & 7) << 5) | (raw[1] >> 3)) !== 20 << 3) return null;
+  return Uint8Array.from(raw.slice(2, 34));
 }
 
-/** The public user nkey (`U...`) of a 32-byte Ed25519 key. */
-export const publicNkey = (key) => b32encode(withCrc([20 << 3, ...key]));
+/** The public user nkey (`U...`) of a 32-byte Ed25519 key (35 bytes with its prefix and CRC: 56 characters exactly). */
+export function publicNkey(key) {
+  const body = [20 << 3, ...key], c = crc16(body);
+  return regroup([...body, c & 0xff, c >> 8], 8, 5).map((v) => B32[v]).join("");
+}
 
+/** A .creds file's JWT and seed (the first line after each BEGIN ... JWT / SEED line). */
 function parseCreds(text) {
-  let jwt, seed;
-  const lines = text.split(/\r?\n/).map((l) => l.trim());
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i];
-    if (!(l.startsWith("---") && l.includes("BEGIN"))) continue;
-    let j = i + 1;
-    while (j < lines.length && !lines[j]) j++;
-    const content = lines[j] ?? "";
-    if (content.startsWith("---")) continue;
-    if (l.includes("JWT") && jwt === undefined) jwt = content;
-    else if (l.includes("SEED") && seed === undefined) seed = content;
-  }
-  const parts = jwt?.split(".");
-  const s = seed === undefined ? null : decodeSeed(seed);
-  if (!parts || parts.length !== 3 || !parts.every((p) => /^[A-Za-z0-9_=-]+$/.test(p)) || !s) {
-    throw bad("creds", "is not a valid .creds file (JWT and seed)");
-  }
+  const block = (kind) => new RegExp(`^\\s*---.*BEGIN.*${kind}.*\\r?\\n\\s*(?!---)(\\S.*)`, "m").exec(text)?.[1].trim();
+  const jwt = block("JWT"), seed = block("SEED");
+  const s = seed && decodeSeed(seed);
+  if (!/^[\w=-]+\.[\w=-]+\.[\w=-]+$/.test(jwt) || !s) throw bad("creds", "is not a valid .creds file (JWT and seed)");
   return { jwt, seed: s };
 }
 
@@ -219,138 +188,92 @@ export const b64url = (bytes) => {
   return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 };
 
-const fromB64url = (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
-
 /** Signs `nonce` with the seed (WebCrypto Ed25519): [signature, public key]. */
 async function sign(seed, nonce) {
   const pkcs8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20, ...seed]);
   const key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
-  const [sig, jwk] = await Promise.all([crypto.subtle.sign("Ed25519", key, enc.encode(nonce)), crypto.subtle.exportKey("jwk", key)]);
-  return [new Uint8Array(sig), fromB64url(jwk.x)];
+  const [sig, { x }] = await Promise.all([crypto.subtle.sign("Ed25519", key, enc.encode(nonce)), crypto.subtle.exportKey("jwk", key)]);
+  return [new Uint8Array(sig), Uint8Array.from(atob(x.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0))];
 }
 
 // ---- the inbound parser ----------------------------------------------------------------
 
 /**
- * NATS server operations from bytes in any split. `push` returns the operations complete
- * so far: `{ op: "INFO", info }`, `{ op: "MSG", subject, reply, status, headers, data }`,
- * `{ op: "PING" | "PONG" | "OK" }`, `{ op: "ERR", text }`, or, for bytes that are not NATS
- * (or a message over MAX_INBOUND), a last `{ op: "BAD" }` after which it takes nothing. It
- * never throws.
+ * NATS server operations from bytes in any split (`new Parser()`). `push` returns the
+ * operations complete so far: `{ op: "INFO", info }`, `{ op: "MSG", subject, reply,
+ * status, headers, data }`, `{ op: "PING" | "PONG" | "OK" }`, `{ op: "ERR", text }`, or,
+ * for bytes that are not NATS (or a message over MAX_INBOUND), a last `{ op: "BAD" }`
+ * after which it takes nothing. It never throws.
  */
-export class Parser {
-  constructor(max = MAX_INBOUND) {
-    this.buf = new Uint8Array(0);
-    this.max = max;
-    this.dead = false;
-  }
-
-  push(chunk) {
-    const out = [];
-    if (this.dead) return out;
-    let b = this.buf;
-    if (b.length) {
-      const n = new Uint8Array(b.length + chunk.length);
-      n.set(b);
-      n.set(chunk, b.length);
-      b = n;
-    } else b = chunk;
-    let at = 0;
-    try {
-      for (;;) {
-        const lf = b.indexOf(10, at);
-        if (lf < 0) {
-          if (b.length - at > MAX_LINE) throw 0;
-          break;
+export function Parser(max = MAX_INBOUND) {
+  let buf = new Uint8Array(0), dead = false;
+  return {
+    push(chunk) {
+      const out = [];
+      if (dead) return out;
+      const b = buf.length ? cat([buf, chunk]) : chunk;
+      let at = 0;
+      try {
+        for (let lf, start; (lf = b.indexOf(10, (start = at))) >= 0; ) {
+          if (lf - at > MAX_LINE || b[lf - 1] !== 13 || lf === at) throw 0;
+          const line = utf8.decode(b.subarray(at, lf - 1));
+          const sp = line.indexOf(" ");
+          const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
+          const args = sp < 0 ? "" : line.slice(sp + 1);
+          at = lf + 1;
+          if (verb === "MSG" || verb === "HMSG") {
+            const a = args.trim().split(/[ \t]+/);
+            const h = verb === "HMSG", n = a.length - h; // without the header size: 3, or 4 with a reply
+            if (n !== 3 && n !== 4) throw 0;
+            const nums = a.slice(h ? -2 : -1).map((x) => (/^\d{1,10}$/.test(x) ? +x : NaN));
+            const size = nums.at(-1), head = h ? nums[0] : 0;
+            if (!(size <= max) || !(head <= size)) throw 0;
+            const end = at + size + 2;
+            if (b.length < end) {
+              at = start; // the line again, with its whole body
+              break;
+            }
+            if (b[end - 2] !== 13 || b[end - 1] !== 10) throw 0;
+            const m = { op: "MSG", subject: a[0], reply: n === 4 ? a[2] : "", status: 0, data: b.slice(at + head, end - 2) };
+            if (h) {
+              const headers = latin.decode(b.subarray(at, at + head));
+              if (!headers.startsWith("NATS/1.0")) throw 0;
+              m.status = parseInt(headers.slice(8, 13), 10) || 0;
+              m.headers = headers;
+            }
+            out.push(m);
+            at = end;
+          } else if (verb === "INFO") {
+            const info = JSON.parse(args);
+            if (typeof info !== "object" || !info || Array.isArray(info)) throw 0;
+            out.push({ op: "INFO", info });
+          } else if (verb === "PING" || verb === "PONG" || verb === "+OK") {
+            if (args.trim()) throw 0;
+            out.push({ op: verb === "+OK" ? "OK" : verb });
+          } else if (verb === "-ERR") {
+            out.push({ op: "ERR", text: args.trim().replace(/^'|'$/g, "").trim() });
+          } else throw 0;
         }
-        if (lf - at > MAX_LINE || b[lf - 1] !== 13 || lf === at) throw 0;
-        const line = latin.decode(b.subarray(at, lf - 1));
-        const sp = line.indexOf(" ");
-        const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-        const args = sp < 0 ? "" : line.slice(sp + 1);
-        if (verb === "MSG" || verb === "HMSG") {
-          const a = args.trim().split(/[ \t]+/);
-          const h = verb === "HMSG";
-          if (a.length !== (h ? 5 : 4) && a.length !== (h ? 4 : 3)) throw 0;
-          const nums = a.slice(h ? -2 : -1).map((x) => (/^\d{1,10}$/.test(x) ? +x : NaN));
-          const total = nums[nums.length - 1], hdr = h ? nums[0] : 0;
-          if (!(total <= this.max) || !(hdr <= total)) throw 0;
-          const end = lf + 1 + total + 2;
-          if (b.length < end) break;
-          if (b[end - 2] !== 13 || b[end - 1] !== 10) throw 0;
-          const body = b.subarray(lf + 1, lf + 1 + total);
-          const m = { op: "MSG", subject: a[0], reply: a.length === (h ? 5 : 4) ? a[2] : "", status: 0, data: body.slice(hdr) };
-          if (h) {
-            const head = latin.decode(body.subarray(0, hdr));
-            if (!head.startsWith("NATS/1.0")) throw 0;
-            m.status = parseInt(head.slice(8, 13), 10) || 0;
-            m.headers = head;
-          }
-          out.push(m);
-          at = end;
-          continue;
-        }
-        at = lf + 1;
-        if (verb === "INFO") {
-          const info = JSON.parse(utf8.decode(b.subarray(at - line.length - 2 + sp + 1, lf - 1)));
-          if (typeof info !== "object" || info === null || Array.isArray(info)) throw 0;
-          out.push({ op: "INFO", info });
-        } else if (verb === "PING" || verb === "PONG" || verb === "+OK") {
-          if (args.trim()) throw 0;
-          out.push({ op: verb === "+OK" ? "OK" : verb });
-        } else if (verb === "-ERR") {
-          out.push({ op: "ERR", text: args.trim().replace(/^'|'$/g, "").trim() });
-        } else throw 0;
+        if (b.length - at > MAX_LINE && b.indexOf(10, at) < 0) throw 0;
+        buf = b.slice(at);
+      } catch {
+        dead = true;
+        buf = new Uint8Array(0);
+        out.push({ op: "BAD" });
       }
-      this.buf = at < b.length ? b.slice(at) : new Uint8Array(0);
-    } catch {
-      this.dead = true;
-      this.buf = new Uint8Array(0);
-      out.push({ op: "BAD" });
-    }
-    return out;
-  }
-}
-
-// ---- outbound bytes -----------------------------------------------------------------------
-
-class Writer {
-  constructor() {
-    this.b = new Uint8Array(4096);
-    this.n = 0;
-  }
-  room(k) {
-    if (this.n + k > this.b.length) {
-      const b = new Uint8Array(Math.max(this.b.length * 2, this.n + k));
-      b.set(this.b.subarray(0, this.n));
-      this.b = b;
-    }
-  }
-  text(s) {
-    this.room(s.length * 3);
-    this.n += enc.encodeInto(s, this.b.subarray(this.n)).written;
-  }
-  bytes(u) {
-    this.room(u.length);
-    this.b.set(u, this.n);
-    this.n += u.length;
-  }
-  take() {
-    const r = this.b.slice(0, this.n);
-    this.n = 0;
-    return r;
-  }
+      return out;
+    },
+  };
 }
 
 /** The bytes as a header value: UTF-8 text with no control characters or edge blanks, else null. */
 function headerText(b) {
-  let s;
   try {
-    s = utf8.decode(b);
+    const s = utf8.decode(b);
+    return /\p{Cc}/u.test(s) || s.trim() !== s ? null : s;
   } catch {
     return null;
   }
-  return /\p{Cc}/u.test(s) || s.trim() !== s ? null : s;
 }
 
 // A record header never speaks for the sink: a name JetStream or this encoding reads
@@ -365,8 +288,7 @@ const clientSinks = new WeakMap(); // Tributary -> Set of states
 const prefixes = new WeakMap(); // Tributary -> its msgIdPrefix (stable for the client's life)
 
 function randomHex() {
-  const a = new Uint32Array(2);
-  crypto.getRandomValues(a);
+  const a = crypto.getRandomValues(new Uint32Array(2));
   return [...a].map((x) => x.toString(16).padStart(8, "0")).join("");
 }
 
@@ -389,11 +311,9 @@ export class Sink {
   /** Counters: published, acked, duplicates, resent, timeouts, errors, failedRecords, connects, disconnects, inFlight; state and server. */
   stats() {
     const s = me(this);
-    const v = (!s.gone && numbers(s, STATS)) || s.last || new Float64Array(10);
-    s.last = v;
-    const names = ["published", "acked", "duplicates", "resent", "timeouts", "errors", "failedRecords", "connects", "disconnects", "inFlight"];
+    const v = (s.last = (!s.gone && numbers(s, STATS)) || s.last || new Float64Array(10));
     const o = {};
-    names.forEach((n, i) => (o[n] = v[i]));
+    "published acked duplicates resent timeouts errors failedRecords connects disconnects inFlight".split(" ").forEach((n, i) => (o[n] = v[i]));
     o.state = STATES[s.state];
     o.server = s.cfg.servers[s.server];
     return o;
@@ -402,17 +322,10 @@ export class Sink {
   /** Resolves when every record appended before the call is acknowledged; rejects with `undelivered` otherwise (see README). */
   flush(options) {
     const s = me(this);
-    let timeout;
-    try {
-      if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
-      if (options) timeout = own(options, "timeoutMs");
-      if (timeout !== undefined && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 0 || timeout > 2147483647)) {
-        throw fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647");
-      }
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return wait(s, timeout, true);
+    if (options !== undefined && (typeof options !== "object" || options === null)) return Promise.reject(fail("INVALID_ARGUMENT", "options must be an object"));
+    const t = options && own(options, "timeoutMs");
+    if (t !== undefined && !(Number.isInteger(t) && t >= 0 && t <= 2147483647)) return Promise.reject(fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647"));
+    return wait(s, t, true);
   }
 
   /** Goes offline: closes the connection and stays down until `resume()`. */
@@ -434,11 +347,13 @@ export class Sink {
    */
   async close(options) {
     const s = me(this);
-    let t = options && typeof options === "object" ? own(options, "timeoutMs") : undefined;
+    const t = timeoutOf(options);
     if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw fail("INVALID_ARGUMENT", "timeoutMs must be a whole number of ms");
-    await closeSink(s, t ?? s.cfg.closeTimeoutMs);
+    await closeSink(s, t);
   }
 }
+
+const timeoutOf = (options) => (options && typeof options === "object" ? own(options, "timeoutMs") : undefined);
 
 function me(sink) {
   const s = sinks.get(sink);
@@ -448,8 +363,9 @@ function me(sink) {
 
 /** Installs `connect` on Tributary and wraps `flush` / `close` to wait for sinks. */
 export function installSink(Tributary, TopicProducer) {
-  const { flush, close } = Tributary.prototype;
-  Object.defineProperty(Tributary.prototype, "connect", {
+  const proto = Tributary.prototype;
+  const { flush, close, topicProducer } = proto;
+  Object.defineProperty(proto, "connect", {
     configurable: true, writable: true,
     /** Connects `topic` to NATS JetStream over a WebSocket (options: README, SinkOptions). */
     value: function connect(topic, options) {
@@ -460,11 +376,8 @@ export function installSink(Tributary, TopicProducer) {
         cfg.msgIdPrefix = prefixes.get(this);
       }
       const sink = new Sink(sinks);
-      const s = {
-        sink, cfg, client: this, id: 0, state: 0, error: null, server: 0, gen: 0, ws: null, phase: "", parser: null,
-        info: null, maxPayload: 1 << 20, acked: [], targets: [], waiters: [], given: [], settles: 0, q: [], busy: false,
-        calls: [], timer: null, due: Infinity, deadline: NaN, provAsked: 0, gone: false, last: null, woken: false, cause: 0,
-      };
+      // The sink's state (fields not set here start undefined: falsy, like their defaults).
+      const s = { cfg, client: this, state: 0, error: null, server: 0, gen: 0, acked: [], waiters: [], given: [], settles: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
       const wake = () => {
         if (s.woken || s.gone) return;
         s.woken = true;
@@ -473,37 +386,31 @@ export function installSink(Tributary, TopicProducer) {
           drive(s, POLL);
         });
       };
-      const nums = Float64Array.of(cfg.servers.length, cfg.atLeastOnce ? 1 : 0, cfg.maxRetries ?? -1, cfg.ackTimeoutMs,
-        cfg.connectTimeoutMs, cfg.backoffInitialMs, cfg.backoffMaxMs, cfg.maxInFlight);
-      const info = this.sinkOpen(topic, nums, wake);
+      const info = this.sinkOpen(topic, Float64Array.of(cfg.servers.length, cfg.atLeastOnce, ...NUMBERS.slice(0, 6).map(([k]) => cfg[k])), wake);
       s.id = info[0];
       s.parts = info[1];
       s.topicInfo = info;
       s.acked = Array.from(numbers(s, MARKS).subarray(s.parts));
       sinks.set(sink, s);
-      let set = clientSinks.get(this);
-      if (!set) clientSinks.set(this, (set = new Set()));
-      set.add(s);
+      if (!clientSinks.has(this)) clientSinks.set(this, new Set());
+      clientSinks.get(this).add(s);
       drive(s, POLL);
       return sink;
     },
   });
-  const waitAll = async (client) => {
+  const sinksOf = (client) => [...(clientSinks.get(client) ?? [])];
+  proto.flush = async function () {
+    await flush.call(this);
     for (;;) {
-      const live = [...(clientSinks.get(client) ?? [])].filter((s) => !s.gone);
+      const live = sinksOf(this).filter((s) => !s.gone);
       if (!live.length) return;
       await Promise.all(live.map((s) => wait(s, undefined, false)));
       if (!live[0].client.sinkDo(live[0].id, BACKLOG, 0, 0, none)?.[0]) return;
-      flush.call(client);
+      flush.call(this);
     }
   };
-  Tributary.prototype.flush = async function () {
-    await flush.call(this);
-    await waitAll(this);
-  };
-  const { topicProducer } = Tributary.prototype;
   const owners = new WeakMap(); // TopicProducer -> its client
-  Tributary.prototype.topicProducer = function (...args) {
+  proto.topicProducer = function (...args) {
     const p = topicProducer.apply(this, args);
     owners.set(p, this);
     return p;
@@ -513,32 +420,28 @@ export function installSink(Tributary, TopicProducer) {
     const c = owners.get(this);
     return c ? c.flush() : producerFlush.call(this);
   };
-  Tributary.prototype.close = async function (options) {
-    const t = options && typeof options === "object" ? own(options, "timeoutMs") : undefined;
+  proto.close = async function (options) {
+    const t = timeoutOf(options);
     flush.call(this);
-    const live = [...(clientSinks.get(this) ?? [])];
-    await Promise.all(live.map((s) => closeSink(s, t ?? s.cfg.closeTimeoutMs)));
+    await Promise.all(sinksOf(this).map((s) => closeSink(s, t)));
     return close.call(this);
   };
 }
 
 async function closeSink(s, timeoutMs) {
   if (s.gone) return;
+  timeoutMs ??= s.cfg.closeTimeoutMs;
   // Waits only for a sink that may deliver now: connecting (first attempt) or connected.
-  if (timeoutMs > 0 && (s.state === 0 || s.state === 1)) {
+  if (timeoutMs > 0 && s.state < 2) {
     try {
       numbers(s, MARKS_APPENDED);
     } catch {}
     await wait(s, timeoutMs, false).catch(() => {});
   }
-  const marks = s.gone ? null : numbers(s, MARKS);
+  const marks = !s.gone && numbers(s, MARKS);
   if (!marks) return gone(s);
-  const missing = undelivered(s, marks.subarray(0, s.parts), false);
-  if (missing.length) {
-    const e = fail("SINK_CLOSED", "the sink was closed before the records were acknowledged");
-    e.undelivered = missing;
-    s.error = e;
-  }
+  const missing = undelivered(s, marks.subarray(0, s.parts));
+  if (missing.length) s.error = Object.assign(closedEarly(), { undelivered: missing });
   s.last = numbers(s, STATS) ?? s.last;
   drive(s, CLOSE);
 }
@@ -546,70 +449,51 @@ async function closeSink(s, timeoutMs) {
 // ---- flush waiters ----------------------------------------------------------------------
 
 function wait(s, timeoutMs, own) {
-  if (s.gone) return Promise.resolve();
   let targets;
   try {
-    targets = Array.from(numbers(s, own ? MARKS_APPENDED : MARKS).subarray(0, s.parts));
-  } catch {
-    return Promise.resolve();
-  }
+    targets = !s.gone && Array.from(numbers(s, own ? MARKS_APPENDED : MARKS).subarray(0, s.parts));
+  } catch {}
+  if (!targets) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    let remaining = 0;
-    targets.forEach((t, p) => (remaining += s.acked[p] < t ? 1 : 0));
-    const w = { targets, remaining, created: s.settles, deadline: timeoutMs === undefined ? Infinity : Date.now() + timeoutMs, resolve, reject };
-    s.waiters.push(w);
+    const remaining = targets.filter((t, p) => s.acked[p] < t).length;
+    s.waiters.push({ targets, remaining, created: s.settles, deadline: timeoutMs === undefined ? Infinity : Date.now() + timeoutMs, resolve, reject });
     settle(s);
     arm(s);
   });
 }
 
-/** What a flush with these targets lacks: unacknowledged ranges, and given-up ones (each reported once). */
+/** What a flush with these targets lacks: unacknowledged ranges, and given-up ones (each reported once to waiter `w`). */
 function undelivered(s, targets, w) {
   const out = [];
-  targets.forEach((t, p) => {
-    if (s.acked[p] < t) out.push({ partition: p, fromOffset: s.acked[p], toOffset: t });
-  });
-  if (w) {
-    for (const g of s.given) {
-      if (g.from < targets[g.p] && (g.at === null || g.at >= w.created)) {
-        out.push({ partition: g.p, fromOffset: g.from, toOffset: Math.min(g.to, targets[g.p]) });
-        g.at ??= s.settles;
-      }
+  const add = (partition, fromOffset, toOffset) => out.push({ partition, fromOffset, toOffset });
+  targets.forEach((t, p) => s.acked[p] < t && add(p, s.acked[p], t));
+  for (const g of w ? s.given : []) {
+    if (g.from < targets[g.p] && (g.at === undefined || g.at >= w.created)) {
+      add(g.p, g.from, Math.min(g.to, targets[g.p]));
+      g.at ??= s.settles;
     }
   }
   return out;
 }
 
 function settle(s) {
-  if (!s.waiters.length) return;
-  const now = Date.now(), stopped = s.state === 4 || s.state === 5;
-  let settled = false;
+  const now = Date.now(), stopped = s.state > 3;
+  const before = s.waiters.length;
   s.waiters = s.waiters.filter((w) => {
-    const reached = w.remaining === 0;
+    const reached = !w.remaining;
     if (!(reached || stopped || now >= w.deadline)) return true;
-    settled = true;
     const missing = undelivered(s, w.targets, w);
-    if (!missing.length) {
-      w.resolve();
-      return false;
-    }
-    const e = reached
-      ? fail("SINK_UNDELIVERED", "some records were given up (see `undelivered`)")
-      : s.state === 5
-        ? fail("SINK_CLOSED", "the sink was closed before the records were acknowledged")
-        : stopped
-          ? s.error ?? fail("SINK_CLOSED", "the sink was closed before the records were acknowledged")
-          : fail("SINK_TIMEOUT", "the server did not answer in time");
-    const out = stopped && !reached && s.state !== 5 && s.error ? copyError(s.error) : e;
-    out.undelivered = missing;
-    if (s.error) out.cause = s.error;
-    w.reject(out);
-    return false;
+    if (!missing.length) return w.resolve();
+    const e = reached ? fail("SINK_UNDELIVERED", "some records were given up (see `undelivered`)")
+      : !stopped ? timedOut()
+        : s.state === 4 && s.error ? fail(s.error.code, s.error.message)
+          : closedEarly();
+    e.undelivered = missing;
+    if (s.error) e.cause = s.error;
+    w.reject(e);
   });
-  if (settled) s.settles++;
+  if (s.waiters.length < before) s.settles++;
 }
-
-const copyError = (e) => fail(e.code, e.message);
 
 // ---- driving the core ------------------------------------------------------------------
 
@@ -624,18 +508,14 @@ function drive(s, kind, p = 0, o = 0) {
       let out;
       try {
         out = k === ACKS ? s.client.sinkDo(s.id, ACKS, 0, 0, a) : s.client.sinkDo(s.id, k, a, b, none);
-      } catch {
-        out = null; // the client is closed: the sink is gone
-      }
+      } catch {} // the client is closed: the sink is gone
       apply(s, out);
     }
   } finally {
     s.busy = false;
     s.q.length = 0;
   }
-  const calls = s.calls;
-  s.calls = [];
-  for (const [f, x, y] of calls) {
+  for (const [f, x, y] of s.calls.splice(0)) {
     try {
       f(x, y);
     } catch {} // a callback's own failure is not the sink's
@@ -644,16 +524,14 @@ function drive(s, kind, p = 0, o = 0) {
 
 function apply(s, out) {
   const before = s.state;
-  if (!out) {
-    gone(s);
-  } else {
+  if (!out) gone(s);
+  else {
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const w = new Writer();
-    const progress = [];
-    const large = [];
+    const w = [], progress = [];
     let at = 0;
-    const u32 = () => ((at += 4), v.getUint32(at - 4, true));
-    const f64 = () => ((at += 8), v.getFloat64(at - 8, true));
+    const u32 = () => v.getUint32((at += 4) - 4, true);
+    const f64 = () => v.getFloat64((at += 8) - 8, true);
+    const bytes = (n) => out.subarray(at, (at += n));
     for (;;) {
       const op = out[at++];
       if (op === 0) {
@@ -661,45 +539,34 @@ function apply(s, out) {
         const cause = out[at++];
         s.server = u32();
         s.deadline = f64();
-        if (cause && cause !== s.cause) s.error = fail("SINK_TIMEOUT", "the server did not answer in time");
+        if (cause && cause !== s.cause) s.error = timedOut();
         s.cause = cause;
         break;
-      } else if (op === 1) {
-        open(s, u32());
-      } else if (op === 2) {
-        drop(s);
-      } else if (op === 3) {
-        w.text("PING\r\n");
-      } else if (op === 4) {
-        const p = u32(), offset = f64(), ts = f64(), kl = v.getInt32(at, true);
-        at += 4;
-        const vl = u32(), nh = u32(), lens = [];
-        for (let i = 0; i < nh; i++) lens.push(u32(), u32());
-        const key = kl < 0 ? null : out.subarray(at, (at += kl));
-        const value = out.subarray(at, (at += vl));
+      } else if (op === 1) open(s, u32());
+      else if (op === 2) detach(s);
+      else if (op === 3) w.push("PING\r\n");
+      else if (op === 4) {
+        const p = u32(), offset = f64(), ts = f64(), kl = v.getInt32((at += 4) - 4, true);
+        const vl = u32(), lens = Array.from({ length: 2 * u32() }, u32);
+        const key = kl < 0 ? null : bytes(kl), value = bytes(vl);
         const hs = [];
-        for (let i = 0; i < nh; i++) hs.push([out.subarray(at, (at += lens[2 * i])), out.subarray(at, (at += lens[2 * i + 1]))]);
-        if (!hpub(s, w, p, offset, ts, key, value, hs)) large.push(p, offset);
+        for (let i = 0; i < lens.length; i += 2) hs.push([bytes(lens[i]), bytes(lens[i + 1])]);
+        if (!hpub(s, w, p, offset, ts, key, value, hs)) s.q.push([TOO_LARGE, p, offset]);
       } else if (op === 5) {
-        const p = u32(), cursor = f64(), seq = f64(), n = u32();
-        const item = { partition: p, ackedOffset: cursor, streamSeq: seq };
-        if (n) item.givenUp = [];
-        for (let i = 0; i < n; i++) item.givenUp.push({ partition: p, fromOffset: f64(), toOffset: f64() });
-        const old = s.acked[p];
+        const p = u32(), cursor = f64(), streamSeq = f64(), n = u32();
+        const item = { partition: p, ackedOffset: cursor, streamSeq };
+        if (n) item.givenUp = Array.from({ length: n }, () => ({ partition: p, fromOffset: f64(), toOffset: f64() }));
+        for (const wt of s.waiters) if (wt.targets[p] > s.acked[p] && wt.targets[p] <= cursor) wt.remaining--;
         s.acked[p] = cursor;
-        for (const wt of s.waiters) if (wt.targets[p] > old && wt.targets[p] <= cursor) wt.remaining--;
         progress.push(item);
       } else if (op === 6) {
         const p = u32(), offset = f64();
-        s.given.push({ p, from: offset, to: offset + 1, at: null });
+        s.given.push({ p, from: offset, to: offset + 1 });
         s.error = fail("SINK_UNDELIVERED", `record ${offset} of partition ${p} was not delivered`);
-      } else {
-        break; // not ours: stop reading
-      }
+      } else break; // not ours: stop reading
     }
-    if (w.n) send(s, w.take());
-    for (let i = 0; i < large.length; i += 2) s.q.push([TOO_LARGE, large[i], large[i + 1]]);
-    if (progress.length && s.cfg.onAck) s.calls.push([s.cfg.onAck, progress, undefined]);
+    if (w.length) send(s, cat(w));
+    if (progress.length && s.cfg.onAck) s.calls.push([s.cfg.onAck, progress]);
   }
   if (s.state === 5) gone(s);
   if (s.state !== before && s.cfg.onStateChange) s.calls.push([s.cfg.onStateChange, STATES[s.state], s.error ?? undefined]);
@@ -713,15 +580,15 @@ function gone(s) {
   s.state = 5;
   detach(s);
   clearTimeout(s.timer);
-  s.timer = null;
   clientSinks.get(s.client)?.delete(s);
 }
 
+/** When provisioning asks JetStream again (Infinity: it is not provisioning). */
+const askAgain = (s) => (s.phase === "provision" ? s.provAsked + s.cfg.ackTimeoutMs : Infinity);
+
 function arm(s) {
   if (s.gone) return;
-  let due = Number.isNaN(s.deadline) ? Infinity : s.deadline;
-  if (s.phase === "provision") due = Math.min(due, s.provAsked + s.cfg.ackTimeoutMs);
-  for (const w of s.waiters) due = Math.min(due, w.deadline);
+  const due = Math.min(Number.isNaN(s.deadline) ? Infinity : s.deadline, askAgain(s), ...s.waiters.map((w) => w.deadline));
   if (due === s.due && s.timer) return;
   clearTimeout(s.timer);
   s.timer = null;
@@ -730,22 +597,20 @@ function arm(s) {
   s.timer = setTimeout(() => {
     s.timer = null;
     s.due = Infinity;
-    if (s.phase === "provision" && Date.now() >= s.provAsked + s.cfg.ackTimeoutMs) provisionAsk(s);
+    if (Date.now() >= askAgain(s)) provisionAsk(s);
     drive(s, POLL);
   }, Math.max(0, Math.min(due - Date.now(), 2147483647)));
 }
 
 // ---- the socket -------------------------------------------------------------------------
 
+/** Why a host error happened, as text for a message (control characters blanked, at most 200 characters). */
 const reasonOf = (e) => {
+  let m = "";
   try {
-    const m = e?.message;
-    if (typeof m === "string" && m) return m;
-    const m2 = e?.error?.message;
-    return typeof m2 === "string" ? m2 : "";
-  } catch {
-    return "";
-  }
+    m = e?.message || e?.error?.message;
+  } catch {}
+  return typeof m === "string" ? clean(m) : "";
 };
 
 const clean = (r) => [...r].slice(0, 200).map((c) => (/\p{Cc}/u.test(c) ? " " : c)).join("");
@@ -768,35 +633,29 @@ function detach(s) {
   } catch {}
 }
 
-function drop(s) {
-  detach(s);
-}
-
 function open(s, server) {
   detach(s);
-  const url = s.cfg.servers[server];
+  const url = (s.url = s.cfg.servers[server]);
   const gen = s.gen;
   s.phase = "opening";
-  s.parser = new Parser();
+  s.parser = Parser();
   s.maxPayload = 1 << 20; // until this server's INFO says
   s.reason = "";
-  s.url = url;
+  const ours = (f) => (e) => gen === s.gen && safely(s, () => f(s, e));
   let ws;
   try {
     ws = new s.cfg.WS(url);
     ws.binaryType = "arraybuffer";
-    ws.onmessage = (e) => gen === s.gen && safely(s, () => data(s, e.data));
-    ws.onclose = (e) => gen === s.gen && safely(s, () => closed(s, e));
+    ws.onmessage = ours(data);
+    ws.onclose = ours(closed);
     // An error is followed by a close; the close does the work, the error says why.
-    ws.onerror = (e) => {
-      if (gen === s.gen && s.phase === "opening") s.reason = clean(reasonOf(e));
-    };
+    ws.onerror = ours((s, e) => s.phase === "opening" && (s.reason = reasonOf(e)));
     s.ws = ws;
   } catch (e) {
     // A constructor or a socket that throws (a frozen object, a bad URL for this runtime).
-    s.ws = ws ?? null;
+    s.ws = ws;
     detach(s);
-    s.error = fail("SINK_CONNECT", `could not connect to ${url}: ${clean(reasonOf(e)) || "the WebSocket could not be made"}`);
+    s.error = fail("SINK_CONNECT", `could not connect to ${url}: ${reasonOf(e) || "the WebSocket could not be made"}`);
     s.q.push([CLOSED, 0, 0]);
   }
 }
@@ -804,168 +663,137 @@ function open(s, server) {
 function safely(s, f) {
   try {
     f();
-  } catch (e) {
+  } catch {
     // Nothing a server sends may throw out of a socket handler: a protocol failure.
-    lost(s, fail("SINK_PROTOCOL", "the server broke the NATS protocol or closed with an error"));
+    lost(s, protocolBroken());
   }
 }
 
 function closed(s, e) {
-  let why;
-  if (s.phase === "opening") {
-    why = fail("SINK_CONNECT", `could not connect to ${s.url}${s.reason ? `: ${s.reason}` : " (the connection closed before the server spoke)"}`);
-  } else {
-    const code = typeof e?.code === "number" ? ` (code ${e.code}${typeof e?.reason === "string" && e.reason ? `: ${clean(e.reason)}` : ""})` : "";
-    why = fail("SINK_DISCONNECTED", `the connection to ${s.url} closed${code}`);
-  }
-  lost(s, why);
+  const why = typeof e?.reason === "string" && e.reason ? `: ${clean(e.reason)}` : "";
+  lost(s, s.phase === "opening"
+    ? fail("SINK_CONNECT", `could not connect to ${s.url}${s.reason ? `: ${s.reason}` : " (the connection closed before the server spoke)"}`)
+    : fail("SINK_DISCONNECTED", `the connection to ${s.url} closed${typeof e?.code === "number" ? ` (code ${e.code}${why})` : ""}`));
 }
 
-/** The connection is gone for `why`: the core reconnects. */
-function lost(s, why) {
+/** The connection is gone for `why`: the core reconnects (CLOSED), or stops (FAIL). */
+function lost(s, why, kind = CLOSED) {
   detach(s);
   s.error = why;
-  drive(s, CLOSED);
+  drive(s, kind);
 }
 
-function stop(s, why) {
-  detach(s);
-  s.error = why;
-  drive(s, FAIL);
-}
+const stop = (s, why) => lost(s, why, FAIL);
 
 function send(s, bytes) {
   try {
     s.ws.send(bytes);
-    return true;
   } catch (e) {
-    if (s.ws) lost(s, fail("SINK_DISCONNECTED", `the connection to ${s.url} failed: ${clean(reasonOf(e))}`));
-    return false;
+    if (s.ws) lost(s, fail("SINK_DISCONNECTED", `the connection to ${s.url} failed: ${reasonOf(e)}`));
   }
 }
 
-function data(s, d) {
-  const bytes = d instanceof ArrayBuffer ? new Uint8Array(d) : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : typeof d === "string" ? enc.encode(d) : null;
+function data(s, e) {
+  const d = e.data;
+  const bytes = typeof d === "string" ? enc.encode(d) : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? new Uint8Array(d.buffer ?? d, d.byteOffset, d.byteLength) : null;
   if (!bytes) return;
-  const w = new Writer();
-  const acks = [];
-  const flushAcks = () => {
-    if (acks.length) drive(s, ACKS, Float64Array.from(acks.splice(0)));
-  };
+  const w = [], acks = [];
+  const flushAcks = () => acks.length && drive(s, ACKS, Float64Array.from(acks.splice(0)));
   for (const m of s.parser.push(bytes)) {
     if (!s.ws) break;
-    if (m.op === "BAD") {
+    const { op, info } = m;
+    if (op === "BAD") {
       flushAcks();
-      return lost(s, fail("SINK_PROTOCOL", "the server broke the NATS protocol or closed with an error"));
-    } else if (m.op === "INFO") {
-      if (typeof m.info.max_payload === "number") s.maxPayload = m.info.max_payload;
+      return lost(s, protocolBroken());
+    } else if (op === "INFO") {
+      if (typeof info.max_payload === "number") s.maxPayload = info.max_payload;
       if (s.phase !== "opening") continue;
-      if (m.info.headers !== true) {
-        return stop(s, fail("SINK_NO_HEADERS", `the server at ${s.url} does not take message headers (INFO headers: false): JetStream publishing needs them`));
-      }
+      if (info.headers !== true) return stop(s, fail("SINK_NO_HEADERS", `the server at ${s.url} takes no headers (INFO headers: false), which JetStream needs`));
       const seed = s.cfg.auth.seed;
-      if (seed && typeof m.info.nonce === "string") {
+      if (!seed) login(s);
+      else if (typeof info.nonce !== "string") return stop(s, authFailed());
+      else {
         s.phase = "signing";
         const gen = s.gen;
-        sign(seed, m.info.nonce).then(
+        sign(seed, info.nonce).then(
           ([sig, pk]) => gen === s.gen && safely(s, () => login(s, sig, pk)),
-          () => gen === s.gen && stop(s, fail("SINK_AUTH", "the server refused the sink's credentials")),
+          () => gen === s.gen && stop(s, authFailed()),
         );
-      } else if (seed) {
-        return stop(s, fail("SINK_AUTH", "the server refused the sink's credentials"));
-      } else login(s);
-    } else if (m.op === "PING") {
-      w.text("PONG\r\n");
-    } else if (m.op === "PONG") {
+      }
+    } else if (op === "PING") {
+      w.push("PONG\r\n");
+    } else if (op === "PONG") {
       if (s.phase === "login") {
         // Logged in: subscribe to the replies, and confirm the subscription was taken.
         s.phase = "subscribe";
-        w.text(`SUB ${s.cfg.inbox}.${s.inboxId}.> 1\r\nPING\r\n`);
-      } else if (s.phase === "subscribe") {
-        if (s.cfg.provision) {
-          s.phase = "provision";
-          provisionAsk(s, w);
-        } else {
-          up(s, w);
-        }
-      } else {
+        w.push(`SUB ${s.cfg.inbox}.${s.inboxId}.> 1\r\nPING\r\n`);
+      } else if (s.phase !== "subscribe") {
         flushAcks();
         drive(s, PONG);
-      }
-    } else if (m.op === "ERR") {
-      const t = m.text.toLowerCase();
+      } else if (s.cfg.provision) {
+        s.phase = "provision";
+        provisionAsk(s, w);
+      } else up(s, w);
+    } else if (op === "ERR") {
+      const t = m.text.toLowerCase(), subject = /"([^"]*)"/.exec(m.text)?.[1] ?? "";
       flushAcks();
-      if (/authorization violation|authentication (timeout|expired|revoked)/.test(t)) return stop(s, fail("SINK_AUTH", "the server refused the sink's credentials"));
-      const subject = /"([^"]*)"/.exec(m.text)?.[1] ?? "";
+      if (/authorization violation|authentication (timeout|expired|revoked)/.test(t)) return stop(s, authFailed());
       if (t.includes("permissions violation for publish")) {
-        return stop(s, fail("SINK_PERMISSION", `the server refused a publish to \`${subject}\`: the credentials lack the permission`));
+        return stop(s, fail("SINK_PERMISSION", `the server refused a publish to \`${subject}\`: no permission`));
       }
       if (t.includes("permissions violation for subscription")) {
-        return stop(s, fail("SINK_INBOX_PERMISSION", `the server refused the subscription to the reply inbox \`${subject}\`: allow it, or set inboxPrefix to a subject the credentials may subscribe to`));
+        return stop(s, fail("SINK_INBOX_PERMISSION", `the server refused the subscription to the reply inbox \`${subject}\`: allow it, or set inboxPrefix`));
       }
-      if (t.includes("invalid subject") || t.includes("invalid publish subject")) continue;
-      return lost(s, fail("SINK_PROTOCOL", "the server broke the NATS protocol or closed with an error"));
-    } else if (m.op === "MSG") {
+      if (!/invalid (publish )?subject/.test(t)) return lost(s, protocolBroken());
+    } else if (op === "MSG") {
       reply(s, m, acks, flushAcks, w);
     }
   }
   flushAcks();
-  if (w.n && s.ws) send(s, w.take());
+  if (w.length && s.ws) send(s, cat(w));
 }
 
 function login(s, sig, pk) {
-  const o = { verbose: false, pedantic: false, tls_required: false };
-  if (s.cfg.name !== undefined) o.name = s.cfg.name;
-  Object.assign(o, { lang: "tributary", version: "js", protocol: 1, echo: false, headers: true, no_responders: true });
-  const a = s.cfg.auth;
-  if (a.auth_token !== undefined) o.auth_token = a.auth_token;
-  if (a.user !== undefined) Object.assign(o, { user: a.user, pass: a.pass });
-  if (a.jwt !== undefined) o.jwt = a.jwt;
-  else if (pk) o.nkey = publicNkey(pk);
-  if (sig) o.sig = b64url(sig);
+  const { auth, name } = s.cfg;
+  // Fields left undefined are not sent.
+  const o = {
+    name, lang: "tributary", version: "js", protocol: 1, verbose: false, echo: false, headers: true, no_responders: true,
+    auth_token: auth.auth_token, user: auth.user, pass: auth.pass, jwt: auth.jwt,
+    nkey: pk && !auth.jwt ? publicNkey(pk) : undefined, sig: sig && b64url(sig),
+  };
   s.phase = "login";
   s.inboxId = randomHex();
   send(s, enc.encode(`CONNECT ${JSON.stringify(o)}\r\nPING\r\n`));
 }
 
+/** Asks JetStream to create the stream (into `w`, or sent at once), with the topic's limits. */
 function provisionAsk(s, w) {
   // retention.maxBytes bounds each partition's log; the stream holds every partition's
   // subject, so its max_bytes is that bound times the partition count.
   const [, , rf, maxAge, maxBytes] = s.topicInfo;
-  const ns = 1e6;
-  const age = maxAge >= 0 ? maxAge * ns : 0;
-  const win = s.cfg.duplicateWindowMs * ns;
-  const body = JSON.stringify({
-    name: s.cfg.stream, subjects: [`${s.cfg.prefix}.*`], retention: "limits", max_consumers: -1, max_msgs: -1,
+  const { stream, prefix, inbox, duplicateWindowMs } = s.cfg;
+  const age = maxAge >= 0 ? maxAge * 1e6 : 0, win = duplicateWindowMs * 1e6;
+  const body = enc.encode(JSON.stringify({
+    name: stream, subjects: [`${prefix}.*`], retention: "limits", max_consumers: -1, max_msgs: -1,
     max_bytes: maxBytes >= 0 ? maxBytes * s.parts : -1, max_age: age, storage: "file", discard: "old",
     num_replicas: Math.max(1, rf), duplicate_window: age > 0 ? Math.min(win, age) : win,
-  });
-  const bytes = enc.encode(body);
+  }));
   s.provAsked = Date.now();
-  const text = `PUB $JS.API.STREAM.CREATE.${s.cfg.stream} ${s.cfg.inbox}.${s.inboxId}.api ${bytes.length}\r\n`;
-  if (w) {
-    w.text(text);
-    w.bytes(bytes);
-    w.text(CRLF);
-  } else if (s.ws) {
-    const x = new Writer();
-    x.text(text);
-    x.bytes(bytes);
-    x.text(CRLF);
-    send(s, x.take());
-  }
+  const parts = [`PUB $JS.API.STREAM.CREATE.${stream} ${inbox}.${s.inboxId}.api ${body.length}\r\n`, body, CRLF];
+  if (w) w.push(...parts);
+  else if (s.ws) send(s, cat(parts));
 }
 
 function up(s, w) {
   s.phase = "up";
   s.error = null;
-  if (w.n) send(s, w.take());
+  if (w.length) send(s, cat(w.splice(0)));
   drive(s, UP);
 }
 
 function jsonOf(m) {
   try {
-    return JSON.parse(utf8.decode(m.data));
+    return m.status ? null : JSON.parse(utf8.decode(m.data));
   } catch {
     return null;
   }
@@ -974,56 +802,40 @@ function jsonOf(m) {
 function reply(s, m, acks, flushAcks, w) {
   const base = `${s.cfg.inbox}.${s.inboxId}.`;
   if (!m.subject.startsWith(base)) return;
-  const rest = m.subject.slice(base.length);
+  const rest = m.subject.slice(base.length), doc = jsonOf(m), e = doc?.error;
   if (rest === "api") {
     if (s.phase !== "provision") return;
-    const doc = m.status ? null : jsonOf(m);
-    const e = doc?.error;
-    if (doc && !e) return up(s, w);
-    if (e?.err_code === 10058) return up(s, w); // already there: its config is the operator's
+    // Made, or already there (10058: its config is the operator's).
+    if (doc && (!e || e.err_code === 10058)) return up(s, w);
     // Not ready yet (no JetStream leader, a 503): asked again shortly.
-    if (m.status || !doc || (e && e.code >= 500)) return;
-    return stop(s, fail("INVALID_CONFIG", "invalid config `provision`: JetStream refused to create the stream"));
+    if (!doc || e.code >= 500) return;
+    return stop(s, bad("provision", "JetStream refused to create the stream"));
   }
-  const dot = rest.indexOf(".");
-  const p = +rest.slice(0, dot), offset = +rest.slice(dot + 1);
-  if (dot < 0 || !Number.isInteger(p) || !Number.isInteger(offset)) return;
-  const doc = m.status ? null : jsonOf(m);
-  if (doc && typeof doc.seq === "number" && typeof doc.stream === "string" && !doc.error) {
-    acks.push(p, offset, doc.seq, doc.duplicate === true ? 1 : 0);
-    return;
-  }
+  const ids = /^(\d+)\.(\d+)$/.exec(rest);
+  if (!ids) return;
+  const p = +ids[1], offset = +ids[2];
+  if (doc && typeof doc.seq === "number" && typeof doc.stream === "string" && !e) return void acks.push(p, offset, doc.seq, doc.duplicate === true ? 1 : 0);
   flushAcks();
-  if (doc?.error?.err_code === 10060) {
-    return stop(s, fail("SINK_WRONG_STREAM", `the subject is captured by a stream other than \`${s.cfg.stream}\``));
-  }
+  if (e?.err_code === 10060) return stop(s, fail("SINK_WRONG_STREAM", `the subject is captured by a stream other than \`${s.cfg.stream}\``));
   s.error = m.status === 503
     ? fail("SINK_NO_STREAM", `no stream captures the subject (expected stream \`${s.cfg.stream}\`)`)
     : fail("SINK_REJECTED", "JetStream refused a publish (retrying)");
   drive(s, NAK, p, offset);
 }
 
-/** Writes one record as HPUB; false when it is larger than the server takes. */
+/** Writes one record as HPUB into `w`; false when it is larger than the server takes. */
 function hpub(s, w, p, offset, ts, key, value, hs) {
-  const c = s.cfg;
+  const c = s.cfg, k = key && headerText(key);
   let h = `NATS/1.0\r\nNats-Msg-Id: ${c.msgIdPrefix}-${p}-${offset}\r\nNats-Expected-Stream: ${c.stream}\r\n`;
-  if (key) {
-    const k = headerText(key);
-    h += k === null ? `Tributary-Key-Base64: ${b64url(key)}\r\n` : `Tributary-Key: ${k}\r\n`;
-  }
+  if (key) h += k === null ? `Tributary-Key-Base64: ${b64url(key)}\r\n` : `Tributary-Key: ${k}\r\n`;
   h += `Tributary-Timestamp: ${ts}\r\n`;
   for (const [nb, val] of hs) {
-    const name = text.decode(nb), t = headerText(val);
-    if (reserved(name)) h += `Tributary-Header-Base64: ${b64url(nb)}:${b64url(val)}\r\n`;
-    else h += t === null ? `${name}-Base64: ${b64url(val)}\r\n` : `${name}: ${t}\r\n`;
+    const name = latin.decode(nb), t = headerText(val);
+    h += reserved(name) ? `Tributary-Header-Base64: ${b64url(nb)}:${b64url(val)}\r\n`
+      : t === null ? `${name}-Base64: ${b64url(val)}\r\n` : `${name}: ${t}\r\n`;
   }
-  h += CRLF;
-  const hb = enc.encode(h);
-  const total = hb.length + value.length;
+  const hb = enc.encode(h + CRLF), total = hb.length + value.length;
   if (total > s.maxPayload) return false;
-  w.text(`HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${c.inbox}.${s.inboxId}.${p}.${offset}` : ""} ${hb.length} ${total}\r\n`);
-  w.bytes(hb);
-  w.bytes(value);
-  w.text(CRLF);
+  w.push(`HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${c.inbox}.${s.inboxId}.${p}.${offset}` : ""} ${hb.length} ${total}\r\n`, hb, value, CRLF);
   return true;
 }
