@@ -51,8 +51,10 @@ def build_variant(m, variant, out):
     run("wasm-bindgen", wasm_in, "--target", b["bindgen-target"], "--out-dir", out, "--out-name", name)
     bg = out / f"{name}_bg.wasm"
     run(ROOT / "node_modules/.bin/wasm-opt", *m["wasm-opt"]["flags"], bg, "-o", bg)
-    # The glue ships minified (its names and types are in tributary.d.ts).
     glue = out / f"{name}.js"
+    if m["wasm-opt"].get("short-names"):
+        shorten_names(bg, glue, out / f"{name}_bg.wasm.d.ts", set(m["wasm-opt"].get("keep-exports", [])))
+    # The glue ships minified (its names and types are in tributary.d.ts).
     run(ROOT / "node_modules/.bin/esbuild", glue, "--minify", "--format=esm", "--target=es2022",
         "--log-level=warning", "--allow-overwrite", f"--outfile={glue}")
     entries = {}
@@ -71,6 +73,124 @@ def build_variant(m, variant, out):
     if gi.exists():
         gi.unlink()
     return entries
+
+
+def leb(data, i):
+    """Reads an unsigned LEB128 at data[i]; returns (value, next index)."""
+    v = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
+def to_leb(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def wasm_name(data, i):
+    n, i = leb(data, i)
+    return data[i:i + n].decode(), i + n
+
+
+def enc_name(s):
+    b = s.encode()
+    return to_leb(len(b)) + b
+
+
+def short_names():
+    """a, b, ..., Z, then two letters (skipping the words JS reserves)."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    yield from letters
+    for a in letters:
+        for b in letters:
+            if a + b not in ("do", "if", "in"):
+                yield a + b
+
+
+def shorten_names(wasm, glue, dts, keep):
+    """Renames the wasm's imports (module and field) and exports to one or two letters,
+    and the wasm-bindgen glue (and the `_bg.wasm.d.ts` beside it) to match: wasm-bindgen
+    names its imports `__wbg_<name>_<hash>` and its exports after Rust paths, bytes that
+    the wasm and the glue both carry. Exports named in `keep` stay (tests read
+    `memory`). Fails the build if the glue does not have every name where expected."""
+    data = bytearray(wasm.read_bytes())
+    if data[:8] != b"\0asm\x01\0\0\0":
+        raise SystemExit("shorten_names: not a wasm module")
+    out = bytearray(data[:8])
+    imports, exports = {}, {}
+    modules = set()
+    i = 8
+    while i < len(data):
+        sid = data[i]
+        size, body = leb(data, i + 1)
+        end = body + size
+        if sid == 2:  # imports: (module, field, desc)
+            count, j = leb(data, body)
+            names = short_names()
+            sec = bytearray(to_leb(count))
+            for _ in range(count):
+                module, j = wasm_name(data, j)
+                field, j = wasm_name(data, j)
+                desc_start = j
+                if data[j] != 0:  # wasm-bindgen imports functions only
+                    raise SystemExit(f"shorten_names: import {field} is not a function")
+                j = leb(data, j + 1)[1]  # its type index
+                modules.add(module)
+                imports[field] = imports.get(field) or next(names)
+                sec += enc_name("a") + enc_name(imports[field]) + data[desc_start:j]
+            if j != end or len(modules) != 1:
+                raise SystemExit("shorten_names: one import module expected")
+        elif sid == 7:  # exports: (name, kind, index)
+            count, j = leb(data, body)
+            names = short_names()
+            sec = bytearray(to_leb(count))
+            for _ in range(count):
+                field, j = wasm_name(data, j)
+                idx_end = leb(data, j + 1)[1]  # kind byte, index
+                if field not in keep:
+                    exports[field] = next(names)
+                sec += enc_name(exports.get(field, field)) + data[j:idx_end]
+                j = idx_end
+            if j != end:
+                raise SystemExit("shorten_names: export section misread")
+        else:
+            sec = data[body:end]
+        out += bytes([sid]) + to_leb(len(sec)) + sec
+        i = end
+    wasm.write_bytes(bytes(out))
+
+    text = glue.read_text()
+    (module,) = modules
+    text, n = re.subn(rf'"{re.escape(module)}": import0\b', '"a": import0', text)
+    if n != 1:
+        raise SystemExit(f"shorten_names: glue: import module {module!r} not found")
+    for old, new in imports.items():
+        text, n = re.subn(rf"(?m)^(\s+){re.escape(old)}: function\b", rf"\g<1>{new}: function", text)
+        if n != 1:
+            raise SystemExit(f"shorten_names: glue: import {old} not found")
+    for old, new in exports.items():
+        text = re.sub(rf"\bwasm\.{re.escape(old)}\b", f"wasm.{new}", text)
+    # Every export the glue reads is now one of the wasm's names (the renamed or kept ones).
+    names = set(exports.values()) | keep
+    stale = {n for n in re.findall(r"\bwasm\.([A-Za-z_$][\w$]*)", text) if n not in names}
+    if stale:
+        raise SystemExit(f"shorten_names: glue: exports not renamed: {stale}")
+    glue.write_text(text)
+    if dts.exists():
+        t = dts.read_text()
+        for old, new in exports.items():
+            t = re.sub(rf"\bexport const {re.escape(old)}:", f"export const {new}:", t)
+        dts.write_text(t)
 
 
 def has_sink(variant):
