@@ -186,11 +186,13 @@ def shorten_names(wasm, glue, dts, keep):
     if stale:
         raise SystemExit(f"shorten_names: glue: exports not renamed: {stale}")
     glue.write_text(text)
-    if dts.exists():
-        t = dts.read_text()
+    # The glue's types: each export in tributary_bg.wasm.d.ts, and `InitOutput` (what
+    # initSync returns) in tributary.d.ts.
+    for path, prefix in ((dts, "export const "), (glue.with_suffix(".d.ts"), "    readonly ")):
+        t = path.read_text()
         for old, new in exports.items():
-            t = re.sub(rf"\bexport const {re.escape(old)}:", f"export const {new}:", t)
-        dts.write_text(t)
+            t = re.sub(rf"(?m)^{prefix}{re.escape(old)}:", f"{prefix}{new}:", t)
+        path.write_text(t)
 
 
 def has_sink(variant):
