@@ -54,12 +54,16 @@ def build_variant(m, variant, out):
     glue = out / f"{name}.js"
     if m["wasm-opt"].get("short-names"):
         shorten_names(bg, glue, out / f"{name}_bg.wasm.d.ts", set(m["wasm-opt"].get("keep-exports", [])))
-    # The glue ships minified (its names and types are in tributary.d.ts).
-    run(ROOT / "node_modules/.bin/esbuild", glue, "--minify", "--format=esm", "--target=es2022",
-        "--log-level=warning", "--allow-overwrite", f"--outfile={glue}")
+    entry_init(glue)
+    # The glue ships minified (its names and types are in tributary.d.ts), without what
+    # no entry uses.
+    run(ROOT / "node_modules/.bin/esbuild", glue, "--minify", "--tree-shaking=true", "--format=esm",
+        "--target=es2022", "--log-level=warning", "--allow-overwrite", f"--outfile={glue}")
     entries = {}
     for e in m["entry"]:
         copy_entry(ROOT / "js" / e["file"], out / e["file"], variant.get("omit", []))
+        run(ROOT / "node_modules/.bin/esbuild", out / e["file"], "--minify", "--format=esm", "--target=es2022",
+            "--log-level=warning", "--allow-overwrite", f"--outfile={out / e['file']}")
         for c in e["conditions"]:
             entries[c] = e["file"]
     copy_entry(ROOT / "js" / "index.d.ts", out / "index.d.ts", variant.get("omit", []))
@@ -193,6 +197,23 @@ def shorten_names(wasm, glue, dts, keep):
         for old, new in exports.items():
             t = re.sub(rf"(?m)^{prefix}{re.escape(old)}:", f"{prefix}{new}:", t)
         path.write_text(t)
+
+
+def entry_init(glue):
+    """The glue exports `initSync` (node.js, workerd.js) and, for browser.js, which fetches
+    and instantiates the wasm itself, the two steps around instantiation; the glue's own
+    async `init` (its default export: fetch, MIME fallback, deprecation warnings) is left
+    for esbuild's tree shaking to drop, and its declaration leaves tributary.d.ts."""
+    text, n = re.subn(r"(?m)^export \{ initSync, __wbg_init as default \};$",
+                      "export { initSync, __wbg_get_imports, __wbg_finalize_init };", glue.read_text())
+    if n != 1 or "function __wbg_get_imports()" not in text or "function __wbg_finalize_init(instance, module)" not in text:
+        raise SystemExit("entry_init: the glue's init exports are not where expected")
+    glue.write_text(text)
+    dts = glue.with_suffix(".d.ts")
+    t, n = re.subn(r"\n/\*\*\n \* If `module_or_path`(?:.|\n)*?\*/\nexport default function __wbg_init \(.*\n", "\n", dts.read_text())
+    if n != 1:
+        raise SystemExit("entry_init: the glue's default init is not declared where expected")
+    dts.write_text(t)
 
 
 def has_sink(variant):
