@@ -333,7 +333,8 @@ def write_report(report):
     section = (
         "<!-- size:begin -->\n## Size of what a browser loads (npm package)\n\n"
         "Command: `make bench` (`python3 scripts/build_pkg.py --report`): per entry, the wasm after "
-        "wasm-opt -Oz, the wasm-bindgen glue, the browser entry and errors.js. `make test` checks "
+        "wasm-opt (wasm-pack.toml flags) with short import/export names, the minified "
+        "wasm-bindgen glue, the browser entry and errors.js. `make test` checks "
         "the budgets (wasm-pack.toml `[size]`).\n\n"
         f"{rows}\n<!-- size:end -->"
     )
