@@ -51,13 +51,19 @@ def build_variant(m, variant, out):
     run("wasm-bindgen", wasm_in, "--target", b["bindgen-target"], "--out-dir", out, "--out-name", name)
     bg = out / f"{name}_bg.wasm"
     run(ROOT / "node_modules/.bin/wasm-opt", *m["wasm-opt"]["flags"], bg, "-o", bg)
-    # The glue ships minified (its names and types are in tributary.d.ts).
     glue = out / f"{name}.js"
-    run(ROOT / "node_modules/.bin/esbuild", glue, "--minify", "--format=esm", "--target=es2022",
-        "--log-level=warning", "--allow-overwrite", f"--outfile={glue}")
+    if m["wasm-opt"].get("short-names"):
+        shorten_names(bg, glue, out / f"{name}_bg.wasm.d.ts", set(m["wasm-opt"].get("keep-exports", [])))
+    entry_init(glue)
+    # The glue ships minified (its names and types are in tributary.d.ts), without what
+    # no entry uses.
+    run(ROOT / "node_modules/.bin/esbuild", glue, "--minify", "--tree-shaking=true", "--format=esm",
+        "--target=es2022", "--log-level=warning", "--allow-overwrite", f"--outfile={glue}")
     entries = {}
     for e in m["entry"]:
         copy_entry(ROOT / "js" / e["file"], out / e["file"], variant.get("omit", []))
+        run(ROOT / "node_modules/.bin/esbuild", out / e["file"], "--minify", "--format=esm", "--target=es2022",
+            "--log-level=warning", "--allow-overwrite", f"--outfile={out / e['file']}")
         for c in e["conditions"]:
             entries[c] = e["file"]
     copy_entry(ROOT / "js" / "index.d.ts", out / "index.d.ts", variant.get("omit", []))
@@ -71,6 +77,143 @@ def build_variant(m, variant, out):
     if gi.exists():
         gi.unlink()
     return entries
+
+
+def leb(data, i):
+    """Reads an unsigned LEB128 at data[i]; returns (value, next index)."""
+    v = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        v |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return v, i
+
+
+def to_leb(v):
+    out = bytearray()
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out.append(b | (0x80 if v else 0))
+        if not v:
+            return bytes(out)
+
+
+def wasm_name(data, i):
+    n, i = leb(data, i)
+    return data[i:i + n].decode(), i + n
+
+
+def enc_name(s):
+    b = s.encode()
+    return to_leb(len(b)) + b
+
+
+def short_names():
+    """a, b, ..., Z, then two letters (skipping the words JS reserves)."""
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    yield from letters
+    for a in letters:
+        for b in letters:
+            if a + b not in ("do", "if", "in"):
+                yield a + b
+
+
+def shorten_names(wasm, glue, dts, keep):
+    """Renames the wasm's imports (module and field) and exports to one or two letters,
+    and the wasm-bindgen glue (and the `_bg.wasm.d.ts` beside it) to match: wasm-bindgen
+    names its imports `__wbg_<name>_<hash>` and its exports after Rust paths, bytes that
+    the wasm and the glue both carry. Exports named in `keep` stay (tests read
+    `memory`). Fails the build if the glue does not have every name where expected."""
+    data = bytearray(wasm.read_bytes())
+    if data[:8] != b"\0asm\x01\0\0\0":
+        raise SystemExit("shorten_names: not a wasm module")
+    out = bytearray(data[:8])
+    imports, exports = {}, {}
+    modules = set()
+    i = 8
+    while i < len(data):
+        sid = data[i]
+        size, body = leb(data, i + 1)
+        end = body + size
+        if sid == 2:  # imports: (module, field, desc)
+            count, j = leb(data, body)
+            names = short_names()
+            sec = bytearray(to_leb(count))
+            for _ in range(count):
+                module, j = wasm_name(data, j)
+                field, j = wasm_name(data, j)
+                desc_start = j
+                if data[j] != 0:  # wasm-bindgen imports functions only
+                    raise SystemExit(f"shorten_names: import {field} is not a function")
+                j = leb(data, j + 1)[1]  # its type index
+                modules.add(module)
+                imports[field] = imports.get(field) or next(names)
+                sec += enc_name("a") + enc_name(imports[field]) + data[desc_start:j]
+            if j != end or len(modules) != 1:
+                raise SystemExit("shorten_names: one import module expected")
+        elif sid == 7:  # exports: (name, kind, index)
+            count, j = leb(data, body)
+            names = short_names()
+            sec = bytearray(to_leb(count))
+            for _ in range(count):
+                field, j = wasm_name(data, j)
+                idx_end = leb(data, j + 1)[1]  # kind byte, index
+                if field not in keep:
+                    exports[field] = next(names)
+                sec += enc_name(exports.get(field, field)) + data[j:idx_end]
+                j = idx_end
+            if j != end:
+                raise SystemExit("shorten_names: export section misread")
+        else:
+            sec = data[body:end]
+        out += bytes([sid]) + to_leb(len(sec)) + sec
+        i = end
+    wasm.write_bytes(bytes(out))
+
+    text = glue.read_text()
+    (module,) = modules
+    text, n = re.subn(rf'"{re.escape(module)}": import0\b', '"a": import0', text)
+    if n != 1:
+        raise SystemExit(f"shorten_names: glue: import module {module!r} not found")
+    for old, new in imports.items():
+        text, n = re.subn(rf"(?m)^(\s+){re.escape(old)}: function\b", rf"\g<1>{new}: function", text)
+        if n != 1:
+            raise SystemExit(f"shorten_names: glue: import {old} not found")
+    for old, new in exports.items():
+        text = re.sub(rf"\bwasm\.{re.escape(old)}\b", f"wasm.{new}", text)
+    # Every export the glue reads is now one of the wasm's names (the renamed or kept ones).
+    names = set(exports.values()) | keep
+    stale = {n for n in re.findall(r"\bwasm\.([A-Za-z_$][\w$]*)", text) if n not in names}
+    if stale:
+        raise SystemExit(f"shorten_names: glue: exports not renamed: {stale}")
+    glue.write_text(text)
+    # The glue's types: each export in tributary_bg.wasm.d.ts, and `InitOutput` (what
+    # initSync returns) in tributary.d.ts.
+    for path, prefix in ((dts, "export const "), (glue.with_suffix(".d.ts"), "    readonly ")):
+        t = path.read_text()
+        for old, new in exports.items():
+            t = re.sub(rf"(?m)^{prefix}{re.escape(old)}:", f"{prefix}{new}:", t)
+        path.write_text(t)
+
+
+def entry_init(glue):
+    """The glue exports `initSync` (node.js, workerd.js) and, for browser.js, which fetches
+    and instantiates the wasm itself, the two steps around instantiation; the glue's own
+    async `init` (its default export: fetch, MIME fallback, deprecation warnings) is left
+    for esbuild's tree shaking to drop, and its declaration leaves tributary.d.ts."""
+    text, n = re.subn(r"(?m)^export \{ initSync, __wbg_init as default \};$",
+                      "export { initSync, __wbg_get_imports, __wbg_finalize_init };", glue.read_text())
+    if n != 1 or "function __wbg_get_imports()" not in text or "function __wbg_finalize_init(instance, module)" not in text:
+        raise SystemExit("entry_init: the glue's init exports are not where expected")
+    glue.write_text(text)
+    dts = glue.with_suffix(".d.ts")
+    t, n = re.subn(r"\n/\*\*\n \* If `module_or_path`(?:.|\n)*?\*/\nexport default function __wbg_init \(.*\n", "\n", dts.read_text())
+    if n != 1:
+        raise SystemExit("entry_init: the glue's default init is not declared where expected")
+    dts.write_text(t)
 
 
 def has_sink(variant):
@@ -190,7 +333,8 @@ def write_report(report):
     section = (
         "<!-- size:begin -->\n## Size of what a browser loads (npm package)\n\n"
         "Command: `make bench` (`python3 scripts/build_pkg.py --report`): per entry, the wasm after "
-        "wasm-opt -Oz, the wasm-bindgen glue, the browser entry and errors.js. `make test` checks "
+        "wasm-opt (wasm-pack.toml flags) with short import/export names, the minified "
+        "wasm-bindgen glue, the browser entry and errors.js. `make test` checks "
         "the budgets (wasm-pack.toml `[size]`).\n\n"
         f"{rows}\n<!-- size:end -->"
     )
