@@ -373,7 +373,7 @@ function randomHex() {
 /** A sink: delivers one topic's records into NATS JetStream over a WebSocket. Made by `Tributary.connect`. */
 export class Sink {
   constructor(key) {
-    if (key !== sinks) throw new TypeError("a Sink is made by Tributary.connect");
+    if (key !== sinks) throw fail("INVALID_ARGUMENT", "a Sink is made by Tributary.connect");
   }
 
   /** "connecting", "connected", "reconnecting", "offline" (paused), "failed" or "closed". */
@@ -401,9 +401,9 @@ export class Sink {
 
   /** Resolves when every record appended before the call is acknowledged; rejects with `undelivered` otherwise (see README). */
   flush(options) {
-    const s = me(this);
-    let timeout;
+    let s, timeout;
     try {
+      s = me(this);
       if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
       if (options) timeout = own(options, "timeoutMs");
       if (timeout !== undefined && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 0 || timeout > 2147483647)) {
