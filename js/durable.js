@@ -284,9 +284,9 @@ export class DurableTopic {
   _connect(client, topic, options, { token, read } = {}) {
     const ingest = this._ingest;
     if (ingest?.transport !== "http") return client.connect(topic, options);
-    const { msgIdPrefix, onAck, onStateChange } = options;
     return this._ingestClient.connectIngest(client, topic, {
-      url: ingest.url, token: token ?? ingest.token, msgIdPrefix, onAck, onStateChange,
+      url: ingest.url, token: token ?? ingest.token, msgIdPrefix: own(options, "msgIdPrefix", undefined),
+      onAck: own(options, "onAck", undefined), onStateChange: own(options, "onStateChange", undefined),
       ...(read ? { read } : {}),
       ...(ingest.linger !== undefined ? { linger: ingest.linger } : {}),
       ...(ingest.maxBodyBytes !== undefined ? { maxBodyBytes: ingest.maxBodyBytes } : {}),
