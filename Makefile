@@ -189,8 +189,8 @@ test-demo: pkg
 	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/demo.test.mjs
 	@echo "==> [test] the outbox's promise (issue 12): bursts of 1,000 clicks then a reload or a tab close at 7 moments, Reload and a link, a replay interrupted at 6 moments, the offline switch; each click once in JetStream"
 	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/outbox.test.mjs
-	@echo "==> [test] tributary/durable's journal in Node with an injectable store: no id on the wire before its row commits; pages crashed or left at many instants, replays crashed too; options read as own properties"
-	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs tests/js/durable/journal.test.mjs tests/js/durable/own.test.mjs
+	@echo "==> [test] tributary/durable's journal in Node with an injectable store: no id on the wire before its row commits; pages crashed or left at many instants, replays crashed too; options read as own properties, methods on other objects refused"
+	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs tests/js/durable/journal.test.mjs tests/js/durable/misuse.test.mjs
 	@echo "==> [test] the edge example (a worker in workerd producing into JetStream) and make demo's script stopping what it started"
 	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/edge.test.mjs
 	@echo "==> [test] the way out (issue 15): 500 clicks with the page's WebSocket cut part of the time, the tab closed and never reopened (by beacon through the edge worker's ingest), the same reopened, a reload saying what went by beacon, the HTTP transport alone without NATS credentials; each click once"

@@ -16,7 +16,7 @@
  *   browser's 64 KB for requests that outlive the page; the rest stay where they are
  *   (the outbox) for a later visit.
  */
-import { CONTENT_TYPE, encodeRequest, headerSize, partitionCount, sectionSize, tokenPrefix } from "./ingest-wire.js";
+import { CONTENT_TYPE, checkReceivers, encodeRequest, headerSize, partitionCount, sectionSize, tokenPrefix } from "./ingest-wire.js";
 
 /** The browser's limit on the bodies of requests that outlive their page (sendBeacon, keepalive). */
 export const KEEPALIVE_LIMIT = 65_536;
@@ -164,8 +164,11 @@ export function connectIngest(client, topic, options) {
 const FATAL = new Set(["TOKEN_INVALID", "TOKEN_EXPIRED", "PREFIX_NOT_GRANTED", "TOPIC_NOT_ALLOWED",
   "ORIGIN_NOT_ALLOWED", "WRONG_CONTENT_TYPE", "METHOD_NOT_ALLOWED", "PARTITION_OUT_OF_RANGE"]);
 
+const sinks = new WeakSet(); // the IngestSinks made by their constructor
+
 export class IngestSink {
   constructor(client, topic, options) {
+    sinks.add(this);
     // Own properties only: nothing inherited from Object.prototype.
     const o = (k, d) => own(options, k) ?? d;
     const url = o("url"), token = o("token"), msgIdPrefix = o("msgIdPrefix"), linger = o("linger", 20);
@@ -463,3 +466,5 @@ export class IngestSink {
     return Promise.resolve();
   }
 }
+
+checkReceivers(IngestSink, sinks, ["flush", "close"], () => new IngestError("INVALID_ARGUMENT", "not an IngestSink"));

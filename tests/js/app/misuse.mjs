@@ -37,7 +37,7 @@ const total = (client, topic, n) => {
 };
 
 /** Runs `f` with `props` set on Object.prototype (enumerable, like a polluting assignment). */
-async function polluted(props, f) {
+export async function polluted(props, f) {
   for (const [k, v] of Object.entries(props)) Object.prototype[k] = v;
   try {
     return await f();
