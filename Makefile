@@ -143,7 +143,7 @@ test-js: pkg test-size test-js-suite test-package test-sink test-security test-s
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
 	@cd tests/js/app && npm install --no-audit --no-fund --loglevel=error --no-package-lock
-	@cd tests/js/app && node --test node.test.mjs full.test.mjs badinput.test.mjs properties.test.mjs
+	@cd tests/js/app && node --test node.test.mjs full.test.mjs badinput.test.mjs properties.test.mjs misuse.test.mjs
 	@echo "==> [test] the same suite in Deno (npm package deno)"
 	@cd tests/js/app && ../../../node_modules/.bin/deno run --allow-read runtime.test.mjs
 	@echo "==> [test] the same suite in Bun (npm package bun)"
@@ -189,8 +189,8 @@ test-demo: pkg
 	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/demo.test.mjs
 	@echo "==> [test] the outbox's promise (issue 12): bursts of 1,000 clicks then a reload or a tab close at 7 moments, a click cut between its listeners, Reload and a link, a replay interrupted at 6 moments, the offline switch; each click once in JetStream"
 	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/outbox.test.mjs
-	@echo "==> [test] tributary/durable's journal in Node with an injectable store: no id on the wire before its row commits; pages crashed or left at many instants, replays crashed too"
-	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs tests/js/durable/journal.test.mjs
+	@echo "==> [test] tributary/durable's journal in Node with an injectable store: no id on the wire before its row commits; pages crashed or left at many instants, replays crashed too; options read as own properties, methods on other objects refused"
+	@node --test --test-concurrency=1 --test-force-exit tests/js/durable/outbox.node.test.mjs tests/js/durable/journal.test.mjs tests/js/durable/misuse.test.mjs
 	@echo "==> [test] the edge example (a worker in workerd producing into JetStream) and make demo's script stopping what it started"
 	@node --test --test-force-exit --test-concurrency=1 tests/js/demo/edge.test.mjs
 	@echo "==> [test] the way out (issue 15): 500 clicks with the page's WebSocket cut part of the time, the tab closed and never reopened (by beacon through the edge worker's ingest), the same reopened, a reload saying what went by beacon, the HTTP transport alone without NATS credentials; each click once"

@@ -4,7 +4,7 @@
 // The fetch and instantiation are here rather than in the glue's `init` (build_pkg.py
 // leaves that out: its fallbacks and deprecation paths were ~500 B gzip).
 import { __wbg_get_imports, __wbg_finalize_init, setErrorClass, Tributary, TopicProducer } from "./tributary.js";
-import { TributaryError, installPackedSendAll } from "./errors.js";
+import { TributaryError, installPackedSendAll, guard } from "./errors.js";
 import { installSink } from "./errors.js"; // sink
 
 const url = new URL("./tributary_bg.wasm", import.meta.url);
@@ -15,6 +15,7 @@ __wbg_finalize_init(instance, module);
 setErrorClass(TributaryError);
 installPackedSendAll(TopicProducer);
 installSink(Tributary, TopicProducer); // sink
+guard({ Tributary, TopicProducer });
 
 export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
 export { Sink } from "./errors.js"; // sink

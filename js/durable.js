@@ -98,7 +98,7 @@ import { Journal, UNASSIGNED, row } from "./durable/journal.js";
 import { openStore, encodeRecord, spillKey, removeSpill, hasLocalStorage } from "./durable/store.js";
 import { HEARTBEAT_MS, holdLock, listen, unlisten } from "./durable/lifecycle.js";
 import { scanOutboxes } from "./durable/replay.js";
-import { partitionCount, tokenPrefix } from "./ingest-wire.js";
+import { checkReceivers, partitionCount, tokenPrefix } from "./ingest-wire.js";
 
 export { DurableError };
 
@@ -181,8 +181,11 @@ export async function openDurable(client, topic, options = {}) {
 
 const own = (o, k, d) => (o !== null && typeof o === "object" && Object.hasOwn(o, k) ? o[k] : d);
 
+const made = new WeakSet(); // the DurableTopics and DurableProducers made by their constructors
+
 export class DurableTopic {
   constructor(client, topic, options) {
+    made.add(this);
     const sinkOptions = {};
     const mine = new Set(["storage", "name", "onError", "onReplay", "scanIntervalMs", "paused", "window", "msgIdPrefix", "onAck", "onStateChange", "ingest", "onBeacon"]);
     if (options !== null && typeof options === "object") {
@@ -284,9 +287,9 @@ export class DurableTopic {
   _connect(client, topic, options, { token, read } = {}) {
     const ingest = this._ingest;
     if (ingest?.transport !== "http") return client.connect(topic, options);
-    const { msgIdPrefix, onAck, onStateChange } = options;
     return this._ingestClient.connectIngest(client, topic, {
-      url: ingest.url, token: token ?? ingest.token, msgIdPrefix, onAck, onStateChange,
+      url: ingest.url, token: token ?? ingest.token, msgIdPrefix: own(options, "msgIdPrefix", undefined),
+      onAck: own(options, "onAck", undefined), onStateChange: own(options, "onStateChange", undefined),
       ...(read ? { read } : {}),
       ...(ingest.linger !== undefined ? { linger: ingest.linger } : {}),
       ...(ingest.maxBodyBytes !== undefined ? { maxBodyBytes: ingest.maxBodyBytes } : {}),
@@ -788,6 +791,7 @@ export class DurableTopic {
 /** A `TopicProducer` whose records go through the outbox. */
 export class DurableProducer {
   constructor(durable, producer) {
+    made.add(this);
     this.durable = durable;
     /** The staging producer: it numbers the records (partitioner, batching, checks). */
     this.producer = producer;
@@ -842,3 +846,8 @@ export class DurableProducer {
   stats() { return this.producer.stats(); }
   close() { return this.producer.close(); }
 }
+
+// A method called on another object is INVALID_ARGUMENT, as the package's own classes'.
+const notMine = () => new DurableError("INVALID_ARGUMENT", "not a DurableTopic or DurableProducer of this module");
+checkReceivers(DurableTopic, made, ["scan", "flush", "close"], notMine);
+checkReceivers(DurableProducer, made, ["send", "sendAll", "flush", "close"], notMine);

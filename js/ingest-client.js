@@ -16,12 +16,15 @@
  *   browser's 64 KB for requests that outlive the page; the rest stay where they are
  *   (the outbox) for a later visit.
  */
-import { CONTENT_TYPE, encodeRequest, headerSize, partitionCount, sectionSize, tokenPrefix } from "./ingest-wire.js";
+import { CONTENT_TYPE, checkReceivers, encodeRequest, headerSize, partitionCount, sectionSize, tokenPrefix } from "./ingest-wire.js";
 
 /** The browser's limit on the bodies of requests that outlive their page (sendBeacon, keepalive). */
 export const KEEPALIVE_LIMIT = 65_536;
 
 /** Error of this module: an Error with a stable `code` (the ingest's, or INGEST_*). */
+/** `o[k]` when `o` is an object that has `k` as its own property, else undefined. */
+const own = (o, k) => (o !== null && typeof o === "object" && Object.hasOwn(o, k) ? o[k] : undefined);
+
 export class IngestError extends Error {
   constructor(code, message, extra = {}) {
     super(message);
@@ -108,10 +111,10 @@ function unsent(read, from, limit) {
  * duplicate).
  */
 export function beaconUnacked(client, topic, options) {
-  const { url, token, limit = KEEPALIVE_LIMIT } = options;
-  const prefix = options.msgIdPrefix ?? tokenPrefix(token);
+  const url = own(options, "url"), token = own(options, "token"), limit = own(options, "limit") ?? KEEPALIVE_LIMIT;
+  const prefix = own(options, "msgIdPrefix") ?? tokenPrefix(token);
   const Tributary = client.constructor;
-  let from = options.from;
+  let from = own(options, "from");
   if (!from) {
     from = new Map();
     for (let p = 0, n = partitionCount(client, topic); p < n; p++) {
@@ -120,7 +123,7 @@ export function beaconUnacked(client, topic, options) {
     }
   }
   const none = { records: 0, bytes: 0, method: null, sent: [] };
-  const read = options.read ?? logReader(client, topic);
+  const read = own(options, "read") ?? logReader(client, topic);
   const runs = unsent(read, new Map(from), Math.max(1, Math.floor(limit / 8)));
   if (!runs.length) return none;
   const packed = pack(Tributary, { token, topic, prefix, runs, maxBytes: limit, maxRecords: Infinity });
@@ -161,13 +164,18 @@ export function connectIngest(client, topic, options) {
 const FATAL = new Set(["TOKEN_INVALID", "TOKEN_EXPIRED", "PREFIX_NOT_GRANTED", "TOPIC_NOT_ALLOWED",
   "ORIGIN_NOT_ALLOWED", "WRONG_CONTENT_TYPE", "METHOD_NOT_ALLOWED", "PARTITION_OUT_OF_RANGE"]);
 
+const sinks = new WeakSet(); // the IngestSinks made by their constructor
+
 export class IngestSink {
   constructor(client, topic, options) {
-    const {
-      url, token, msgIdPrefix, linger = 20, maxBodyBytes = KEEPALIVE_LIMIT, maxRecords = 2000,
-      backoffInitialMs = 100, backoffMaxMs = 5000, requestTimeoutMs = 15_000, onAck, onStateChange,
-      fetch: fetchFn = globalThis.fetch?.bind(globalThis), read,
-    } = options;
+    sinks.add(this);
+    // Own properties only: nothing inherited from Object.prototype.
+    const o = (k, d) => own(options, k) ?? d;
+    const url = o("url"), token = o("token"), msgIdPrefix = o("msgIdPrefix"), linger = o("linger", 20);
+    const maxBodyBytes = o("maxBodyBytes", KEEPALIVE_LIMIT), maxRecords = o("maxRecords", 2000);
+    const backoffInitialMs = o("backoffInitialMs", 100), backoffMaxMs = o("backoffMaxMs", 5000);
+    const requestTimeoutMs = o("requestTimeoutMs", 15_000), onAck = o("onAck"), onStateChange = o("onStateChange");
+    const fetchFn = o("fetch", globalThis.fetch?.bind(globalThis)), read = o("read");
     this.client = client;
     this.topic = topic;
     this.url = url;
@@ -409,7 +417,8 @@ export class IngestSink {
    * retry helps), SINK_TIMEOUT after `timeoutMs`, SINK_CLOSED.
    */
   /** @param {{ timeoutMs?: number }} [options] */
-  async flush({ timeoutMs } = {}) {
+  async flush(options) {
+    const timeoutMs = own(options, "timeoutMs");
     await this.client.flush();
     if (this._closed) throw new IngestError("SINK_CLOSED", "the transport is closed");
     if (this.state === "failed") throw Object.assign(this.error, { undelivered: this._undelivered(this._ends()) });
@@ -457,3 +466,5 @@ export class IngestSink {
     return Promise.resolve();
   }
 }
+
+checkReceivers(IngestSink, sinks, ["flush", "close"], () => new IngestError("INVALID_ARGUMENT", "not an IngestSink"));

@@ -33,6 +33,33 @@ export function tokenPrefix(token) {
   return parts.length === 3 && GRANT.test(parts[0]) ? parts[0] : null;
 }
 
+/**
+ * Checks `this` in every method and getter of class `C` (not the constructor, not the
+ * `_` internals; shared by durable.js and ingest-client.js): called on an object its
+ * constructor did not put in `made` (`DurableProducer.prototype.send.call({})`), a method
+ * throws `error()`, or, when it returns a promise (`promises`), rejects with it.
+ * @param {Function} C
+ * @param {WeakSet<object>} made
+ * @param {string[]} promises
+ * @param {() => Error} error
+ */
+export function checkReceivers(C, made, promises, error) {
+  const P = C.prototype;
+  for (const k of Object.getOwnPropertyNames(P)) {
+    const d = /** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(P, k));
+    const a = d.get ? "get" : "value", f = d[a];
+    if (k === "constructor" || k.startsWith("_") || typeof f !== "function") continue;
+    d[a] = function (/** @type {any[]} */ ...args) {
+      // @ts-ignore: `this` is whatever the caller passed
+      if (made.has(this)) return f.apply(this, args);
+      const e = error();
+      if (promises.includes(k)) return Promise.reject(e);
+      throw e;
+    };
+    Object.defineProperty(P, k, d);
+  }
+}
+
 /** The partition count of `topic` in `client` (shared by durable.js and ingest-client.js). */
 export function partitionCount(client, topic) {
   let n = 0;

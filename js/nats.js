@@ -295,7 +295,7 @@ function randomHex() {
 /** A sink: delivers one topic's records into NATS JetStream over a WebSocket. Made by `Tributary.connect`. */
 export class Sink {
   constructor(key) {
-    if (key !== sinks) throw new TypeError("a Sink is made by Tributary.connect");
+    if (key !== sinks) throw fail("INVALID_ARGUMENT", "a Sink is made by Tributary.connect");
   }
 
   /** "connecting", "connected", "reconnecting", "offline" (paused), "failed" or "closed". */
@@ -321,11 +321,18 @@ export class Sink {
 
   /** Resolves when every record appended before the call is acknowledged; rejects with `undelivered` otherwise (see README). */
   flush(options) {
-    const s = me(this);
-    if (options !== undefined && (typeof options !== "object" || options === null)) return Promise.reject(fail("INVALID_ARGUMENT", "options must be an object"));
-    const t = options && own(options, "timeoutMs");
-    if (t !== undefined && !(Number.isInteger(t) && t >= 0 && t <= 2147483647)) return Promise.reject(fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647"));
-    return wait(s, t, true);
+    let s, timeout;
+    try {
+      s = me(this);
+      if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
+      if (options) timeout = own(options, "timeoutMs");
+      if (timeout !== undefined && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 0 || timeout > 2147483647)) {
+        throw fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647");
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return wait(s, timeout, true);
   }
 
   /** Goes offline: closes the connection and stays down until `resume()`. */

@@ -1,13 +1,14 @@
 // Entry for Node, Deno and Bun: the .wasm is read from disk next to this module.
 import { readFileSync } from "node:fs";
 import { initSync, setErrorClass, Tributary, TopicProducer } from "./tributary.js";
-import { TributaryError, installPackedSendAll } from "./errors.js";
+import { TributaryError, installPackedSendAll, guard } from "./errors.js";
 import { installSink } from "./errors.js"; // sink
 
 initSync({ module: readFileSync(new URL("./tributary_bg.wasm", import.meta.url)) });
 setErrorClass(TributaryError);
 installPackedSendAll(TopicProducer);
 installSink(Tributary, TopicProducer); // sink
+guard({ Tributary, TopicProducer });
 
 export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
 export { Sink } from "./errors.js"; // sink

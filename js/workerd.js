@@ -2,13 +2,14 @@
 // wasm bytes: the .wasm is imported as a module.
 import wasmModule from "./tributary_bg.wasm";
 import { initSync, setErrorClass, Tributary, TopicProducer } from "./tributary.js";
-import { TributaryError, installPackedSendAll } from "./errors.js";
+import { TributaryError, installPackedSendAll, guard } from "./errors.js";
 import { installSink } from "./errors.js"; // sink
 
 initSync({ module: wasmModule });
 setErrorClass(TributaryError);
 installPackedSendAll(TopicProducer);
 installSink(Tributary, TopicProducer); // sink
+guard({ Tributary, TopicProducer });
 
 export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
 export { Sink } from "./errors.js"; // sink

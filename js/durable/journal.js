@@ -7,6 +7,22 @@ export const UNASSIGNED = -1;
 
 /** @param {any} v */
 export const copy = (v) => (v instanceof Uint8Array ? v.slice() : v);
+/**
+ * A send's options as the journal keeps them (and replays them): own properties only,
+ * never a value inherited from `Object.prototype` (each one set, `undefined` when not
+ * given, so that reading it never reaches the prototype); a Map of headers as an object.
+ * @param {any} o
+ */
+export const ownOptions = (o) => {
+  if (o === null || typeof o !== "object") return o;
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const k of ["headers", "timestamp", "partition"]) {
+    const v = Object.hasOwn(o, k) ? o[k] : undefined;
+    out[k] = v instanceof Map ? Object.fromEntries(v) : v;
+  }
+  return out;
+};
 /** A record as the outbox stores it (`seq`: its place among the page's sends). */
 /** @param {any} r */
 export const row = ({ seq, partition, offset, key, value, timestamp, headers }) =>
@@ -32,7 +48,7 @@ export class Journal {
 
   /** A send: kept in memory (and in the spill, if the page goes away) until it has an id. */
   enqueue(key, value, options, movedFrom) {
-    const e = { seq: this.nextSeq++, key: copy(key ?? null), value: copy(value), options, movedFrom };
+    const e = { seq: this.nextSeq++, key: copy(key ?? null), value: copy(value), options: ownOptions(options), movedFrom };
     this.fresh.set(e.seq, e);
     return e;
   }

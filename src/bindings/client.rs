@@ -632,9 +632,10 @@ impl Tributary {
         #[wasm_bindgen(unchecked_param_type = "string")] name: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "TopicConfig")] config: JsValue,
     ) -> JsResult<()> {
-        self.check_open()?;
         let name = &convert::topic(&name)?;
         let config = convert::topic_config(&config)?;
+        // After reading: a getter of `config` may have closed the client.
+        self.check_open()?;
         self.inner
             .borrow_mut()
             .client
@@ -664,9 +665,9 @@ impl Tributary {
         #[wasm_bindgen(unchecked_param_type = "string")] topic: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "ProducerConfig")] config: JsValue,
     ) -> JsResult<TopicProducer> {
-        self.check_open()?;
         let topic = &convert::topic(&topic)?;
         let (config, on_full) = convert::producer_config(&config)?;
+        self.check_open()?;
         let mut i = self.inner.borrow_mut();
         let id = i
             .client
@@ -745,10 +746,10 @@ impl Tributary {
         #[wasm_bindgen(unchecked_param_type = "number")] partition: JsValue,
         #[wasm_bindgen(unchecked_param_type = "RestoredRecord[]")] records: JsValue,
     ) -> JsResult<()> {
-        self.check_open()?;
         let topic = &convert::topic(&topic)?;
         let partition = arg_int(&partition, "partition", u32::MAX as f64)? as u32;
         let records = convert::restored_records(&records)?;
+        self.check_open()?;
         self.inner
             .borrow_mut()
             .client
@@ -767,10 +768,14 @@ impl Tributary {
     #[cfg(feature = "sink")]
     #[wasm_bindgen(js_name = "decodeBatch", unchecked_return_type = "DecodedBatch")]
     pub fn decode_batch(
-        bytes: &[u8],
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array")] bytes: JsValue,
         #[wasm_bindgen(js_name = "maxUncompressed", unchecked_optional_param_type = "number")]
         max_uncompressed: JsValue,
     ) -> JsResult<JsValue> {
+        if !bytes.is_instance_of::<Uint8Array>() {
+            return Err(invalid_argument("bytes must be a Uint8Array"));
+        }
+        let bytes = &convert::bytes(&bytes, "bytes")?;
         let max = if max_uncompressed.is_undefined() {
             1 << 20
         } else {
@@ -1083,10 +1088,12 @@ impl TopicProducer {
         #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] value: JsValue,
         #[wasm_bindgen(unchecked_optional_param_type = "SendOptions")] options: JsValue,
     ) -> Promise {
-        if let Err(e) = self.usable() {
-            return rejected(e);
-        }
-        let record = match Self::record(&key, &value, &options) {
+        // Every input is read first (user getters may close this producer or the
+        // client), then the producer is checked, then the record is queued.
+        let record = match Self::record(&key, &value, &options).and_then(|r| {
+            self.usable()?;
+            Ok(r)
+        }) {
             Ok(r) => r,
             Err(e) => return rejected(e),
         };
@@ -1118,34 +1125,41 @@ impl TopicProducer {
         )]
         records: JsValue,
     ) -> Promise {
-        if let Err(e) = self.usable() {
-            return rejected(e);
-        }
-        if !Array::is_array(&records) {
-            return rejected(invalid_argument(
+        let arr = match convert::is_array(&records) {
+            true => convert::array(&records, "records could not be read"),
+            false => Err(invalid_argument(
                 "sendAll takes an array of [key, value] pairs",
-            ));
-        }
-        let arr: Array = records.unchecked_into();
+            )),
+        };
+        let arr = match arr {
+            Ok(a) => a,
+            Err(e) => return rejected(e),
+        };
         let mut parsed = Vec::with_capacity(arr.length() as usize);
         for (n, entry) in arr.iter().enumerate() {
-            if !Array::is_array(&entry) {
-                return rejected(invalid_argument(
+            let record = if convert::is_array(&entry) {
+                convert::array(&entry, "the entry could not be read")
+                    .and_then(|e| Self::record(&e.get(0), &e.get(1), &e.get(2)))
+            } else {
+                Err(invalid_argument(
                     &crate::text::Text::new()
                         .s("sendAll entry ")
                         .u(n as u64)
                         .s(" must be [key, value] or [key, value, options]")
                         .done(),
-                ));
-            }
-            let e: Array = entry.unchecked_into();
-            match Self::record(&e.get(0), &e.get(1), &e.get(2)) {
+                ))
+            };
+            match record {
                 Ok(r) => parsed.push(r),
                 Err(err) => {
                     let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
                     return rejected(err);
                 }
             }
+        }
+        // Read everything first: a getter may have closed this producer.
+        if let Err(e) = self.usable() {
+            return rejected(e);
         }
         let parts: Vec<RecordParts<'_>> = parsed.iter().map(ProduceRecord::parts).collect();
         self.send_group(&parts, false)

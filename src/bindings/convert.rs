@@ -2,11 +2,17 @@
 //!
 //! Numbers are checked for being finite integers in range; strings for being valid
 //! UTF-16 (a lone surrogate is an error, not a silent U+FFFD); bytes are copied in.
+//!
+//! User objects are untrusted: options are read as own properties only (a value inherited
+//! from a polluted `Object.prototype` is never taken), and every read that can run user
+//! code (a getter, a Proxy trap, a detached buffer) goes through a `catch` import, so it
+//! becomes a coded `INVALID_ARGUMENT` instead of an exception unwinding through wasm.
+//! Callers read all of a call's input first and only then touch the client.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Object, Reflect, Uint8Array};
+use js_sys::{Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -27,6 +33,38 @@ extern "C" {
     type WellFormed;
     #[wasm_bindgen(method, js_name = "isWellFormed")]
     fn is_well_formed(this: &WellFormed) -> bool;
+
+    // The reads of user values that may throw (getters, Proxy traps), caught.
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = "hasOwn")]
+    fn has_own(o: &JsValue, k: &JsValue) -> Result<bool, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Object, js_name = "entries")]
+    fn entries(o: &JsValue) -> Result<Array, JsValue>;
+    /// A copy of a user's array (or of a `Map`'s entries), read once.
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = "from")]
+    fn array_from(v: &JsValue) -> Result<Array, JsValue>;
+    #[wasm_bindgen(catch, js_namespace = Array, js_name = "isArray")]
+    fn is_array_js(v: &JsValue) -> Result<bool, JsValue>;
+    /// The bytes of a `Uint8Array`, copied into wasm (`Object(a)` is `a`; the glue's copy
+    /// throws for a detached buffer or a Proxy, caught here).
+    #[wasm_bindgen(catch, js_name = "Object")]
+    fn copy_bytes(a: &JsValue) -> Result<Vec<u8>, JsValue>;
+}
+
+/// `INVALID_ARGUMENT` for a user value whose reading threw (a getter, a Proxy trap, a
+/// detached buffer): `message` names it.
+fn unreadable(message: &str) -> JsValue {
+    invalid_argument(message)
+}
+
+/// Whether `v` is an array (`false` for a revoked Proxy, whose check throws).
+pub fn is_array(v: &JsValue) -> bool {
+    is_array_js(v).unwrap_or(false)
+}
+
+/// A copy of the user's array `v` (its getters run once, here), or `INVALID_ARGUMENT`
+/// with `what` as its message.
+pub fn array(v: &JsValue, what: &'static str) -> JsResult<Array> {
+    array_from(v).map_err(|_| unreadable(what))
 }
 
 /// Result type of the bindings: the error is a JS error value.
@@ -55,8 +93,9 @@ pub fn bytes(v: &JsValue, what: &str) -> JsResult<Vec<u8>> {
         }
         return Ok(String::from(s).into_bytes());
     }
-    if let Some(a) = v.dyn_ref::<Uint8Array>() {
-        return Ok(a.to_vec());
+    if v.is_instance_of::<Uint8Array>() {
+        return copy_bytes(v)
+            .map_err(|_| unreadable(&Text::new().s(what).s(" could not be read").done()));
     }
     Err(invalid_argument(
         &Text::new()
@@ -104,7 +143,8 @@ pub fn integer(v: &JsValue, what: &str, min: f64, max: f64) -> Result<f64, Strin
     })
 }
 
-/// `obj[name]`, or `None` when absent/undefined. `obj` must be an object (or undefined).
+/// `obj[name]` when `obj` has it as an own property (never through the prototype chain),
+/// or `None` when absent/undefined. `obj` must be an object (or undefined).
 pub fn field(obj: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
     if obj.is_undefined() || obj.is_null() {
         return Ok(None);
@@ -112,8 +152,13 @@ pub fn field(obj: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
     if !obj.is_object() {
         return Err(invalid_argument("options must be an object"));
     }
-    let v = Reflect::get(obj, &JsValue::from_str(name))
-        .map_err(|_| invalid_argument("options could not be read"))?;
+    let k = JsValue::from_str(name);
+    let v = match has_own(obj, &k) {
+        Ok(false) => return Ok(None),
+        Ok(true) => Reflect::get(obj, &k),
+        Err(e) => Err(e),
+    }
+    .map_err(|_| unreadable("options could not be read"))?;
     Ok(if v.is_undefined() { None } else { Some(v) })
 }
 
@@ -255,6 +300,9 @@ pub struct SendOptions {
     pub partition: Option<u32>,
 }
 
+const UNREADABLE_HEADERS: &str = "headers could not be read";
+const HEADERS: &str = "headers must be an object or a Map of name → string | Uint8Array";
+
 /// Parses send options (`undefined` is none).
 pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
     let mut o = SendOptions {
@@ -274,13 +322,23 @@ pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
     }
     if let Some(h) = field(obj, "headers")? {
         if !h.is_object() {
-            return Err(invalid_argument(
-                "headers must be an object of name → string | Uint8Array",
-            ));
+            return Err(invalid_argument(HEADERS));
         }
-        let entries = Object::entries(h.unchecked_ref());
-        for e in entries.iter() {
-            let pair: js_sys::Array = e.unchecked_into();
+        // An object's own enumerable properties; an object with none (a Map) gives its
+        // `[name, value]` pairs by iterating (each pair copied: the iterator is the user's).
+        let mut pairs = entries(&h).map_err(|_| unreadable(UNREADABLE_HEADERS))?;
+        let iterated = pairs.length() == 0;
+        if iterated {
+            pairs = array(&h, UNREADABLE_HEADERS)?;
+        }
+        for e in pairs.iter() {
+            let pair: Array = if !iterated {
+                e.unchecked_into()
+            } else if is_array(&e) {
+                array(&e, UNREADABLE_HEADERS)?
+            } else {
+                return Err(invalid_argument(HEADERS));
+            };
             let name = text(&pair.get(0)).map_err(|reason| {
                 invalid_argument(&Text::new().s("a header name ").s(reason).done())
             })?;
@@ -294,9 +352,10 @@ pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
 /// `[{ offset, key, value, timestamp, headers? }]` for `Tributary.restore`.
 #[cfg(feature = "sink")]
 pub fn restored_records(v: &JsValue) -> JsResult<Vec<crate::ConsumedRecord>> {
-    let arr = v
-        .dyn_ref::<js_sys::Array>()
-        .ok_or_else(|| invalid_argument("records must be an array"))?;
+    if !is_array(v) {
+        return Err(invalid_argument("records must be an array"));
+    }
+    let arr = array(v, "records could not be read")?;
     let mut out = Vec::with_capacity(arr.length() as usize);
     for r in arr.iter() {
         if !r.is_object() {

@@ -67,8 +67,8 @@ export interface ProducerConfig {
 
 /** Options of one send. */
 export interface SendOptions {
-  /** Headers, name to value. */
-  headers?: Record<string, string | Uint8Array>;
+  /** Headers, name to value: an object (its own enumerable properties) or a Map. */
+  headers?: Record<string, string | Uint8Array> | Map<string, string | Uint8Array>;
   /** Ms since the epoch; default: now. */
   timestamp?: number;
   /** Explicit partition; out of range rejects with PARTITION_OUT_OF_RANGE. */
@@ -136,7 +136,8 @@ export interface RestoredRecord {
   key?: string | Uint8Array | null;
   value: string | Uint8Array;
   timestamp: number;
-  headers?: Record<string, string | Uint8Array>;
+  /** An object or a Map, as `SendOptions.headers`. */
+  headers?: Record<string, string | Uint8Array> | Map<string, string | Uint8Array>;
 }
 
 /** One record batch read by `Tributary.decodeBatch`. */

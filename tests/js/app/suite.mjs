@@ -2,6 +2,7 @@
 // offsets, retention, errors. `assert` is node:assert/strict (Node, Deno, Bun) or a
 // small equivalent where that module does not exist.
 import table from "../partition-table.mjs";
+import { misuse } from "./misuse.mjs";
 
 const hexBytes = (hex) => new Uint8Array(hex.match(/../g)?.map((h) => parseInt(h, 16)) ?? []);
 const text = (bytes) => new TextDecoder().decode(bytes);
@@ -184,6 +185,9 @@ export const cases = {
     await client.flush();
     assert.equal((await p).offset, 1);
   },
+
+  // Issue 14's misuse defects (tests/js/app/misuse.mjs).
+  ...misuse,
 };
 
 function catchSync(f) {

@@ -15,6 +15,7 @@ client.topicProducer("t", { linger: 5, batchSize: 1024, onQueueFull: "error", pa
 await producer.send("key", "value");
 await producer.send(null, new Uint8Array([1, 2]));
 await producer.send(undefined, "v", { partition: 1, timestamp: 1_700_000_000_000, headers: { a: "x", b: new Uint8Array(1) } });
+await producer.send("k", "v", { headers: new Map<string, string | Uint8Array>([["a", "x"], ["b", new Uint8Array(1)]]) });
 await producer.sendAll([["k", "v"], [null, new Uint8Array(0), { partition: 0 }]]);
 await client.flush();
 
