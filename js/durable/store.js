@@ -97,12 +97,8 @@ export const encodeRecord = (r) => ({ ...r, key: encode(r.key), value: encode(r.
 export const decodeRecord = (r) => ({ ...r, key: decode(r.key), value: decode(r.value),
   options: r.options && { ...r.options, headers: mapValues(r.options.headers, decode) },
   headers: mapValues(r.headers, decode) });
-function mapValues(o, f) {
-  if (!o) return o;
-  const out = {};
-  for (const [k, v] of Object.entries(o)) out[k] = f(v);
-  return out;
-}
+// Own data properties (`fromEntries`): a header named `__proto__` stays a header.
+const mapValues = (o, f) => o && Object.fromEntries(Object.entries(o).map(([k, v]) => [k, f(v)]));
 
 /** localStorage: one key per generation, `<name>:<generation>`, holding its whole outbox. */
 export class LocalStore {

@@ -100,3 +100,17 @@ test("mergeSpill: rows of an older outbox (no seq) are kept as they are", () => 
   assert.deepEqual(puts, []);
   assert.deepEqual(removes, []);
 });
+
+test("records stored as JSON (localStorage, the spill) keep a header named __proto__ as a header", async () => {
+  const { encodeRecord, decodeRecord } = await import("../../../pkg/durable/store.js");
+  const headers = JSON.parse('{"__proto__":"x","page":"/a"}'); // own properties, as send reads them
+  const record = { seq: 1, partition: 0, offset: 0, key: "k", value: new Uint8Array([1, 2]), timestamp: 5, headers,
+    options: { headers } };
+  const back = decodeRecord(JSON.parse(JSON.stringify(encodeRecord(record))));
+  for (const h of [back.headers, back.options.headers]) {
+    assert.deepEqual(Object.keys(h), ["__proto__", "page"]);
+    assert.equal(Object.getPrototypeOf(h), Object.prototype);
+    assert.equal(Object.getOwnPropertyDescriptor(h, "__proto__").value, "x");
+  }
+  assert.deepEqual([...back.value], [1, 2]);
+});
