@@ -66,15 +66,27 @@ async fn linger_holds_a_send_until_the_timer_appends_its_batch() {
     let producer = client
         .topic_producer("t".into(), object(&[("linger", 40.into())]))
         .unwrap();
-    let settled = Rc::new(Cell::new(false));
-    let s = settled.clone();
+    // When the send settled, in ms after it (NaN: not yet). The check is against the
+    // linger itself, not against a sleep shorter than it, so a stalled machine cannot fail it.
+    let settled_after = Rc::new(Cell::new(f64::NAN));
+    let s = settled_after.clone();
+    let start = js_sys::Date::now();
     let sent = producer.send("k".into(), "v".into(), JsValue::UNDEFINED);
-    let done = Closure::<dyn FnMut(JsValue)>::new(move |_| s.set(true));
+    let done = Closure::<dyn FnMut(JsValue)>::new(move |_| s.set(js_sys::Date::now() - start));
     let _ = sent.then(&done);
     sleep(10).await.unwrap();
-    assert!(!settled.get(), "the batch was appended before its linger");
+    let early = settled_after.get();
+    assert!(
+        early.is_nan() || early >= 39.0,
+        "the batch was appended {early} ms after the send, before its 40 ms linger"
+    );
     let md = JsFuture::from(sent).await.unwrap();
-    assert!(settled.get());
+    sleep(0).await.unwrap(); // the `then` above ran
+    let after = settled_after.get();
+    assert!(
+        after >= 39.0,
+        "settled {after} ms after the send, before its 40 ms linger"
+    );
     let offset = Reflect::get(&md, &"offset".into()).unwrap();
     assert_eq!(offset.as_f64(), Some(0.0));
     let partition = Reflect::get(&md, &"partition".into()).unwrap();
