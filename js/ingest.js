@@ -296,7 +296,7 @@ function checkRecords(o, topic, body) {
     } catch (e) {
       if (e?.reason === "crc") throw refusal(400, "BATCH_CRC", `${where}: ${e.message}`);
       if (e?.reason === "truncated") throw refusal(400, "BATCH_TRUNCATED", `${where}: ${e.message}`);
-      if (/decompression/.test(e?.message)) {
+      if (e?.reason === "decompress") {
         throw refusal(413, "DECODED_TOO_LARGE", `${where}: its records do not inflate within the ${decodedLeft} bytes left of maxDecodedBytes (${o.maxDecodedBytes}), or are not valid compressed data`);
       }
       throw refusal(400, "BATCH_INVALID", `${where}: ${e?.message ?? e}`);

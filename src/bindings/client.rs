@@ -764,7 +764,8 @@ impl Tributary {
     /// default 1 MiB): `{ baseOffset, records, size }`, `records` as `read` returns them
     /// (ready for `restore`), `size` the bytes the batch took. Throws `CORRUPT_BATCH` with
     /// `reason` "truncated" (the bytes end inside the batch), "crc" (the checksum does not
-    /// match) or "invalid" (anything else). (Not in `tributary/local`.)
+    /// match), "decompress" (the compressed records are invalid or inflate past
+    /// `maxUncompressed`) or "invalid" (anything else). (Not in `tributary/local`.)
     #[cfg(feature = "sink")]
     #[wasm_bindgen(js_name = "decodeBatch", unchecked_return_type = "DecodedBatch")]
     pub fn decode_batch(
@@ -785,6 +786,7 @@ impl Tributary {
             let reason = match d {
                 crate::DecodeError::Truncated { .. } => "truncated",
                 crate::DecodeError::CrcMismatch { .. } => "crc",
+                crate::DecodeError::Decompress => "decompress",
                 _ => "invalid",
             };
             let err = from_core(&Error::Decode(d));
