@@ -80,8 +80,7 @@ async fn linger_holds_a_send_until_the_timer_appends_its_batch() {
         early.is_nan() || early >= 39.0,
         "the batch was appended {early} ms after the send, before its 40 ms linger"
     );
-    let md = JsFuture::from(sent).await.unwrap();
-    sleep(0).await.unwrap(); // the `then` above ran
+    let md = JsFuture::from(sent).await.unwrap(); // after `done`, registered first
     let after = settled_after.get();
     assert!(
         after >= 39.0,
