@@ -371,14 +371,18 @@ export async function produce(argv, { stdout = process.stdout, stderr = process.
 
   let input = null;
   let exitNow = null;
+  let firstAt = 0;
   const onSignal = (signal) => {
     if (!interrupted) {
       interrupted = signal;
+      firstAt = Date.now();
       const again = signal === "SIGINT" ? "Ctrl-C again" : "a second signal";
       say(`${SIGNALS[signal].what}: no more input is read; waiting for the records read so far (${again} to exit now)`);
       input?.destroy();
       interrupt();
-    } else {
+    } else if (signal !== interrupted || Date.now() - firstAt >= 100) {
+      // The same signal within 100 ms is the same stop: timeout(1) sends its SIGTERM to
+      // the command and then to its process group, which holds the command too.
       exitNow?.();
     }
   };

@@ -679,6 +679,30 @@ test("SIGTERM (timeout(1), kill): stops reading, waits for what was read, report
   }
 });
 
+test("the same signal twice at once (timeout(1) sends SIGTERM to the command and to its group) is one stop: it waits, exit 143", async () => {
+  const nats = await startNats({ name: "cli-sigterm-twice" });
+  try {
+    const r = await run(["produce", "twice", "-s", nats.url, "--provision", "--key-separator", ":", "-v"], {
+      stdin: "keep",
+      onSpawn: (child) => {
+        child.stdin.write("a:1\nb:2\nc:3\n");
+        let out = "";
+        child.stdout.on("data", (d) => {
+          out += d;
+          if (out.split("\n").length === 4) { child.kill("SIGTERM"); child.kill("SIGTERM"); }
+        });
+      },
+    });
+    assert.equal(r.code, 143, r.stderr);
+    assert.match(r.stderr, /tributary: 3 records acknowledged from 3 lines/);
+    assert.match(r.stderr, /tributary: terminated \(SIGTERM\) after line 3\n/);
+    assert.doesNotMatch(r.stderr, /not acknowledged|exited without waiting/);
+    assert.equal(await streamCount(nats.port, "twice"), 3);
+  } finally {
+    await nats.stop();
+  }
+});
+
 test("Deno and Bun run the command (their own WebSocket)", async () => {
   const nats = await startNats({ name: "cli-runtimes" });
   try {
