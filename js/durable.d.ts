@@ -161,8 +161,15 @@ export interface DurableStats {
 export declare class DurableProducer {
   /** The staging producer that numbers the records (partitioner, batching, checks). */
   readonly producer: import("./index.js").TopicProducer;
-  /** Resolves once the record's row (holding its final id) is written and it is in the log. */
+  /**
+   * Resolves once the record's row (holding its final id) is written and it is in the log.
+   * The key, value and options are read once: the journal keeps what the log gets. One
+   * that cannot be read (a throwing getter, a detached buffer) rejects with
+   * `INVALID_ARGUMENT` and journals nothing; the staging producer's own checks reject
+   * as `TopicProducer.send`'s.
+   */
   send(key: string | Uint8Array | null | undefined, value: string | Uint8Array, options?: SendOptions): Promise<RecordMetadata>;
+  /** `send` for many records; one that cannot be read rejects the call (its `index` named) and nothing is journaled or sent. */
   sendAll(records: Array<[string | Uint8Array | null, string | Uint8Array, SendOptions?]>): Promise<RecordMetadata[]>;
   flush(): Promise<void>;
   stats(): ProducerStats;

@@ -809,15 +809,15 @@ export class DurableProducer {
    */
   send(key, value, options) {
     const d = this.durable;
-    const e = d._journal.enqueue(key, value, options);
-    let staged;
+    let e;
     try {
-      staged = this.producer.send(key, value, options).then((md) => [md]);
+      // Read once: the journal's copies are what the staging producer takes, so what is
+      // written and what is sent are the same (a getter may answer differently twice).
+      e = d._journal.enqueue(key, value, options);
     } catch (err) {
-      d._journal.forget(e);
-      return Promise.reject(err);
+      return Promise.reject(unreadable(err));
     }
-    return d._track(staged, [e])[0];
+    return d._track(this.producer.send(e.key, e.value, e.options).then((md) => [md]), [e])[0];
   }
 
   /** `TopicProducer.sendAll`, each record through the outbox. */
@@ -826,15 +826,29 @@ export class DurableProducer {
    * @returns {Promise<import("./index.js").RecordMetadata[]>}
    */
   sendAll(records) {
-    const d = this.durable;
-    let staged;
+    const d = this.durable, j = d._journal;
+    /** @type {any[]} */
+    const entries = [], copies = [];
     try {
-      staged = this.producer.sendAll(records);
+      // Each entry read once into the journal, and the copies staged: nothing is sent
+      // that the journal lacks, nothing journaled that a bad entry stopped. What is not
+      // an array of [key, value, options?] the staging producer rejects, as it words it.
+      if (!Array.isArray(records)) return this.producer.sendAll(records);
+      for (let i = 0, n = records.length; i < n; i++) {
+        const r = records[i];
+        if (!Array.isArray(r)) return this.producer.sendAll(records);
+        copies.push(r);
+      }
+      for (let i = 0; i < copies.length; i++) {
+        const r = copies[i], e = j.enqueue(r[0], r[1], r[2]);
+        entries.push(e);
+        copies[i] = e.options === undefined ? [e.key, e.value] : [e.key, e.value, e.options];
+      }
     } catch (err) {
-      return Promise.reject(err);
+      for (const e of entries) j.forget(e);
+      return Promise.reject(Object.assign(unreadable(err), { index: entries.length }));
     }
-    const entries = records.map(([key, value, options]) => d._journal.enqueue(key, value, options));
-    return Promise.all(d._track(staged, entries));
+    return Promise.all(d._track(this.producer.sendAll(copies), entries));
   }
 
   /** Appends this producer's open batches and waits until their records are in the log. */
@@ -846,6 +860,10 @@ export class DurableProducer {
   stats() { return this.producer.stats(); }
   close() { return this.producer.close(); }
 }
+
+/** A user value that could not be read (a throwing getter, a detached buffer) as INVALID_ARGUMENT. */
+const unreadable = (/** @type {any} */ err) =>
+  new DurableError("INVALID_ARGUMENT", `the record could not be read: ${err?.message ?? err}`, err);
 
 // A method called on another object is INVALID_ARGUMENT, as the package's own classes'.
 const notMine = () => new DurableError("INVALID_ARGUMENT", "not a DurableTopic or DurableProducer of this module");

@@ -19,7 +19,11 @@ export const ownOptions = (o) => {
   const out = {};
   for (const k of ["headers", "timestamp", "partition"]) {
     const v = Object.hasOwn(o, k) ? o[k] : undefined;
-    out[k] = v instanceof Map ? Object.fromEntries(v) : v;
+    // Headers copied (a Map's entries, an object's own enumerable ones, the bytes too):
+    // the journal and the staging producer read the same values once.
+    out[k] = k == "headers" && v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array)
+      ? Object.fromEntries(Array.from(v instanceof Map ? v : Object.entries(v), ([n, x]) => [n, copy(x)]))
+      : v;
   }
   return out;
 };

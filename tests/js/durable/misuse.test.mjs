@@ -60,3 +60,70 @@ test("DurableTopic, DurableProducer and IngestSink methods called on another obj
     }
   }
 });
+
+// A DurableProducer over the outbox's journal alone (the page's lifecycle and storage are
+// not needed to see what a send reads and journals): DurableTopic's own `_track`.
+function durableProducer() {
+  const client = new Tributary({ seed: 1 });
+  client.createTopic("t", { partitions: 1 });
+  const durable = {
+    _journal: new Journal("g", { generation: "g", topic: "t", partitions: 1 }),
+    _frozen: false,
+    _base: [0],
+    _queueSave() {},
+    _checkIdle() {},
+    _settled: () => Promise.resolve(),
+    _track: DurableTopic.prototype._track,
+  };
+  return { client, durable, producer: new DurableProducer(durable, client.topicProducer("t")) };
+}
+
+test("DurableProducer.send and sendAll: a value that cannot be read is a coded rejection that journals and sends nothing", async () => {
+  const { client, durable, producer } = durableProducer();
+  const throwing = { get headers() { throw new Error("boom"); } };
+  const detached = new Uint8Array(4);
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  const badEntry = ["k", "v"];
+  Object.defineProperty(badEntry, 1, { get() { throw new Error("boom"); } });
+  const calls = [
+    () => producer.send("k", "v", throwing),
+    () => producer.send(detached, "v"),
+    () => producer.send("k", "v", { headers: { a: detached } }),
+    () => producer.sendAll([["a", "1"], badEntry, ["c", "3"]]),
+    () => producer.sendAll([["a", "1"], ["b", "2", throwing]]),
+  ];
+  for (const [n, call] of calls.entries()) {
+    let p;
+    assert.doesNotThrow(() => (p = call()), `call ${n} rejects, never throws`);
+    await assert.rejects(p, (e) => e.code === "INVALID_ARGUMENT", `call ${n}`);
+  }
+  await assert.rejects(calls[3](), (e) => e.index === 1, "sendAll names the entry");
+  await producer.flush();
+  assert.equal(durable._journal.fresh.size, 0, "nothing left half-journaled");
+  assert.equal([...durable._journal.records()].length, 0, "nothing journaled");
+  assert.equal(client.partitionInfo("t", 0).records, 0, "nothing sent");
+  // Still usable.
+  producer.send("k", "v");
+  await client.flush();
+  assert.equal(client.partitionInfo("t", 0).records, 1);
+  await client.close();
+});
+
+test("DurableProducer: each record is read once, and the journal keeps what was sent", async () => {
+  const { client, durable, producer } = durableProducer();
+  let reads = 0;
+  const shifty = ["k", "v"];
+  Object.defineProperty(shifty, 1, { get: () => `v${reads++}` });
+  let hreads = 0;
+  const headers = { get h() { return `h${hreads++}`; } };
+  // (Their promises settle once the rows are written: this outbox writes none.)
+  producer.sendAll([shifty, ["k2", "w", { headers }]]);
+  producer.send("k3", "x", { headers });
+  await client.flush();
+  await new Promise((r) => setTimeout(r, 0));
+  const logged = client.read("t", 0, 0, 10).map((r) => [new TextDecoder().decode(r.value), new TextDecoder().decode(r.headers.h ?? new Uint8Array())]);
+  const journaled = [...durable._journal.records()].map((r) => [r.value, r.headers.h ?? ""]);
+  assert.deepEqual(journaled, logged, "the journal holds exactly what the log holds");
+  assert.deepEqual(logged, [["v0", ""], ["w", "h0"], ["x", "h1"]]);
+  await client.close();
+});
