@@ -1,11 +1,14 @@
 //! Core benchmarks (`make bench`): a seeded, repeatable harness (no criterion: fewer
-//! dependencies to build). Writes its tables between the `core` markers of BENCHMARKS.md.
+//! dependencies to build). Writes its tables between the `core` markers of BENCHMARKS.md
+//! (`NO_WRITE=1`: print them only).
 //!
-//! - records/s through `send` + `poll` into the log: 100-byte values, 16-byte keys,
-//!   16 partitions (no retention, and with a retention bound);
+//! - records/s and ns/record through `send` + `poll` into the log: 100-byte values,
+//!   16-byte keys, 16 partitions (no retention, and with a retention bound);
 //! - batch encode MB/s (uncompressed input bytes per second) for each codec, 16 KB batches;
 //! - ns per record of each step of the per-record path alone (placement, batch append,
-//!   CRC-32C), against the copy limit (copying the record's bytes, nothing else);
+//!   batch close, CRC-32C, the whole send + poll path), against the copy limit (copying
+//!   the record's bytes once, nothing else);
+//! - ns per record of the whole path by partition count (1 to 1,024);
 //! - heap bytes held per retained record against the record's encoded size.
 //!
 //! `FAST=1` runs fewer records and repetitions.
@@ -70,12 +73,20 @@ fn median(mut v: Vec<f64>) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
-fn produce(recs: &[ProduceRecord], retention: RetentionConfig) -> f64 {
+/// `Client::send` of every record of `recs` into a topic of `partitions` partitions,
+/// `poll` every `chunk` records (linger 0: each poll closes the open batches), then
+/// `flush`. Returns records/s and records per batch.
+fn produce(
+    recs: &[ProduceRecord],
+    partitions: u32,
+    chunk: usize,
+    retention: RetentionConfig,
+) -> (f64, f64) {
     let mut c = Client::new(1);
     c.create_topic(
         "bench",
         TopicConfig {
-            partitions: 16,
+            partitions,
             retention,
             ..TopicConfig::default()
         },
@@ -87,13 +98,18 @@ fn produce(recs: &[ProduceRecord], retention: RetentionConfig) -> f64 {
     let start = Instant::now();
     for (i, r) in recs.iter().enumerate() {
         c.send(p, r, 1_000).unwrap();
-        if i % 1024 == 1023 {
+        if i % chunk == chunk - 1 {
             c.poll(1_000);
         }
     }
     c.flush(1_000);
     let secs = start.elapsed().as_secs_f64();
-    recs.len() as f64 / secs
+    let stats = c.producer_stats(p).unwrap();
+    assert_eq!(stats.records_appended, recs.len() as u64);
+    (
+        recs.len() as f64 / secs,
+        recs.len() as f64 / stats.batches as f64,
+    )
 }
 
 /// `r` as the batch encoder takes it, at timestamp 1,000.
@@ -125,22 +141,52 @@ fn encode(recs: &[ProduceRecord], codec: Compression) -> (f64, f64) {
     (input as f64 / secs / 1e6, output as f64 / input as f64)
 }
 
-/// Nanoseconds per record of each step of the per-record path, each timed alone over
-/// `recs`: placement (Fluvio's SipHash of the key, 16 partitions), batch append (size
-/// check and encoding into 16 KB batches), CRC-32C of the encoded bytes, and the copy
-/// limit (copying the key and value bytes into a batch-sized buffer, nothing else).
-fn steps(recs: &[ProduceRecord]) -> [f64; 4] {
+fn key(r: &ProduceRecord) -> &[u8] {
+    r.key.as_deref().unwrap_or(&[])
+}
+
+/// The per-record steps, each timed alone over the same records: their names, in the
+/// order of the table.
+const STEPS: [&str; 7] = [
+    "placement: SipHash-2-4 of the key (Fluvio's), 16 partitions",
+    "placement: murmur2 of the key (Kafka's), 16 partitions",
+    "batch append: size check + record encoding into 16 KB batches",
+    "batch close: header + CRC-32C + shrink (`finish`), per record",
+    "CRC-32C alone over the batches' bytes",
+    "whole path: `Client::send` (checks, placement, append, close) + `poll` (log append)",
+    "copy limit: key + value bytes copied once into a 16 KB buffer",
+];
+
+/// Nanoseconds per record of each of [`STEPS`] over `recs`. Placement hashes the key and
+/// takes it modulo 16; append sizes and encodes each record into 16 KB batches
+/// (`BatchBuilder::size_with` + `push`); close finishes those batches (header, CRC, shrink);
+/// CRC-32C runs over the finished batches' CRC range again, alone; the whole path is
+/// [`produce`] (`Client::send` of every record, `poll` every 1,024, then `flush`); the copy
+/// limit copies each record's key and value once into a batch-sized buffer.
+fn steps(recs: &[ProduceRecord]) -> [f64; 7] {
     let per = |start: Instant| start.elapsed().as_secs_f64() * 1e9 / recs.len() as f64;
+
     let start = Instant::now();
     let mut sum = 0u32;
     for r in recs {
         sum = sum.wrapping_add(tributary::partition_for_key(
-            r.key.as_deref().unwrap_or(&[]),
+            std::hint::black_box(key(r)),
             16,
         ));
     }
     std::hint::black_box(sum);
     let place = per(start);
+
+    let start = Instant::now();
+    let mut sum = 0u32;
+    for r in recs {
+        sum = sum.wrapping_add(tributary::murmur2_partition(
+            std::hint::black_box(key(r)),
+            16,
+        ));
+    }
+    std::hint::black_box(sum);
+    let murmur = per(start);
 
     let start = Instant::now();
     let mut b = BatchBuilder::new();
@@ -152,19 +198,25 @@ fn steps(recs: &[ProduceRecord]) -> [f64; 4] {
         }
         b.push(&rr);
     }
+    batches.push(b);
     let append = per(start);
+
+    let start = Instant::now();
     let bytes: Vec<Vec<u8>> = batches
         .into_iter()
         .map(|b| b.finish(Compression::None).into_bytes())
         .collect();
+    let close = per(start);
 
     let start = Instant::now();
     let mut crc = 0u32;
     for b in &bytes {
-        crc ^= tributary::batch::crc32c(&b[21..]);
+        crc ^= tributary::batch::crc32c(std::hint::black_box(&b[21..]));
     }
     std::hint::black_box(crc);
     let crc = per(start);
+
+    let whole = 1e9 / produce(recs, 16, 1024, RetentionConfig::default()).0;
 
     let start = Instant::now();
     let mut buf: Vec<u8> = Vec::with_capacity(16_384);
@@ -174,12 +226,13 @@ fn steps(recs: &[ProduceRecord]) -> [f64; 4] {
             copied += std::hint::black_box(&buf).len();
             buf.clear();
         }
-        buf.extend_from_slice(r.key.as_deref().unwrap_or(&[]));
+        buf.extend_from_slice(key(r));
         buf.extend_from_slice(&r.value);
     }
     std::hint::black_box(copied);
     let copy = per(start);
-    [place, append, crc, copy]
+
+    [place, murmur, append, close, crc, whole, copy]
 }
 
 fn memory(recs: &[ProduceRecord]) -> (f64, f64) {
@@ -222,12 +275,14 @@ fn main() {
     let (plain, bound) = {
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for _ in 0..reps {
-            a.push(produce(&recs, RetentionConfig::default()));
-            b.push(produce(&recs, bounded));
+            a.push(produce(&recs, 16, 1024, RetentionConfig::default()).0);
+            b.push(produce(&recs, 16, 1024, bounded).0);
         }
         (median(a), median(b))
     };
-    rows.push_str("| workload | median records/s | min – max |\n|---|---:|---:|\n");
+    rows.push_str(
+        "| workload | median records/s | min – max | ns/record |\n|---|---:|---:|---:|\n",
+    );
     for (name, (m, lo, hi)) in [
         ("send + poll, 16 partitions, no retention", plain),
         (
@@ -235,7 +290,10 @@ fn main() {
             bound,
         ),
     ] {
-        rows.push_str(&format!("| {name} | {m:.0} | {lo:.0} – {hi:.0} |\n"));
+        rows.push_str(&format!(
+            "| {name} | {m:.0} | {lo:.0} – {hi:.0} | {:.0} |\n",
+            1e9 / m
+        ));
     }
 
     rows.push_str("\n| codec | median encode MB/s (input) | min – max | compressed / input |\n|---|---:|---:|---:|\n");
@@ -259,7 +317,7 @@ fn main() {
         ));
     }
 
-    let mut per_step: [Vec<f64>; 4] = Default::default();
+    let mut per_step: [Vec<f64>; STEPS.len()] = Default::default();
     for _ in 0..reps {
         for (v, ns) in per_step.iter_mut().zip(steps(&recs)) {
             v.push(ns);
@@ -268,17 +326,26 @@ fn main() {
     rows.push_str(
         "\n| per-record step (alone) | median ns/record | min – max |\n|---|---:|---:|\n",
     );
-    for (name, v) in [
-        "placement: SipHash-2-4 of the key, 16 partitions",
-        "batch append: size check + encoding into 16 KB batches",
-        "CRC-32C of the encoded batches (slicing-by-8)",
-        "copy limit: key + value bytes copied into a 16 KB buffer",
-    ]
-    .into_iter()
-    .zip(per_step)
-    {
+    for (name, v) in STEPS.into_iter().zip(per_step) {
         let (m, lo, hi) = median(v);
         rows.push_str(&format!("| {name} | {m:.1} | {lo:.1} – {hi:.1} |\n"));
+    }
+
+    // Scaling: the whole path by partition count, as benches/js/scaling.mjs runs it
+    // (a poll per 10,000 records, retention 10,000 records per partition).
+    rows.push_str("\n| partitions (send + poll per 10,000 records, retention 10,000/partition) | median ns/record | min – max | records per batch |\n|---:|---:|---:|---:|\n");
+    for partitions in [1, 16, 256, 1024] {
+        let mut ns = Vec::new();
+        let mut per_batch = 0.0;
+        for _ in 0..reps {
+            let (rate, pb) = produce(&recs, partitions, 10_000, bounded);
+            ns.push(1e9 / rate);
+            per_batch = pb;
+        }
+        let (m, lo, hi) = median(ns);
+        rows.push_str(&format!(
+            "| {partitions} | {m:.0} | {lo:.0} – {hi:.0} | {per_batch:.1} |\n"
+        ));
     }
 
     let (held, encoded) = memory(&recs[..n.min(200_000)]);
@@ -297,6 +364,9 @@ fn main() {
         machine()
     );
     println!("{section}");
+    if std::env::var_os("NO_WRITE").is_some() {
+        return;
+    }
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/BENCHMARKS.md");
     let doc = std::fs::read_to_string(path).unwrap_or_else(|_| "# Benchmarks\n".to_owned());
     let doc = match (
