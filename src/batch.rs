@@ -84,21 +84,33 @@ pub struct RecordRef<'a> {
 
 /// Bytes of the record's body that do not depend on its place in a batch: key, value,
 /// headers (everything but the attributes byte and the two deltas).
+#[inline]
 fn fixed_body_len(r: &RecordRef<'_>) -> usize {
     let key = match r.key {
         None => 1,
         Some(k) => 1 + varint_len(k.len() as i64) + k.len(),
     };
-    let mut headers = varint_len(r.headers.len() as i64);
-    for h in r.headers {
-        headers += varint_len(h.name.len() as i64)
+    let headers = if r.headers.is_empty() {
+        1
+    } else {
+        headers_len(r.headers)
+    };
+    key + varint_len(r.value.len() as i64) + r.value.len() + headers
+}
+
+/// Bytes of the header count and the headers.
+fn headers_len(headers: &[Header]) -> usize {
+    let mut n = varint_len(headers.len() as i64);
+    for h in headers {
+        n += varint_len(h.name.len() as i64)
             + h.name.len()
             + varint_len(h.value.len() as i64)
             + h.value.len();
     }
-    key + varint_len(r.value.len() as i64) + r.value.len() + headers
+    n
 }
 
+#[inline]
 fn body_len(r: &RecordRef<'_>, ts_delta: i64, offset_delta: i64) -> usize {
     1 + varint_len(ts_delta) + varint_len(offset_delta) + fixed_body_len(r)
 }
