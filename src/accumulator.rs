@@ -7,6 +7,11 @@
 //! queue until the client's `poll` appends them to the log. The queue is bounded: open and
 //! closed batches together may not pass `batch_queue_size`; a record that would need one
 //! more batch is refused with `QueueFull` and nothing changes.
+//!
+//! A new batch reserves room for the partition's previous batch and a quarter more, at
+//! most `batch_size`: a steady stream encodes each batch into one allocation that never
+//! grows (no copy of the bytes already encoded), and a partition that sees a few records
+//! per linger does not hold `batch_size` bytes per open batch.
 
 use alloc::collections::VecDeque;
 
@@ -37,6 +42,8 @@ pub struct PartitionAccumulator {
     ready: VecDeque<ReadyBatch>,
     next_seq: u64,
     pending_records: u64,
+    /// Size of the last batch closed, which sizes the next one's first allocation.
+    last_size: usize,
 }
 
 /// Limits the accumulator applies.
@@ -70,12 +77,11 @@ impl PartitionAccumulator {
         limits: Limits,
         partition: u32,
     ) -> Result<u64, Error> {
-        let fits = self.open.as_ref().is_some_and(|o| {
-            o.builder
-                .size_with(r)
-                .is_some_and(|size| size <= limits.batch_size)
-        });
-        if !fits {
+        let pushed = self
+            .open
+            .as_mut()
+            .is_some_and(|o| o.builder.push_within(r, limits.batch_size));
+        if !pushed {
             let after = self.ready.len() + 1 + usize::from(self.open.is_some());
             if after > limits.batch_queue_size {
                 return Err(Error::QueueFull {
@@ -84,19 +90,24 @@ impl PartitionAccumulator {
                 });
             }
             self.close(limits.compression);
+            let room = (self.last_size + self.last_size / 4).min(limits.batch_size);
+            let mut builder = BatchBuilder::with_capacity(room);
+            let pushed = builder.push(r);
+            debug_assert!(pushed, "a fresh batch takes any record");
             self.open = Some(OpenBatch {
-                builder: BatchBuilder::new(),
+                builder,
                 first_seq: self.next_seq,
                 opened_at: now_ms,
             });
         }
-        let open = self.open.as_mut().expect("an open batch was ensured");
-        let pushed = open.builder.push(r);
-        debug_assert!(pushed, "a fresh batch takes any record");
         let seq = self.next_seq;
         self.next_seq += 1;
         self.pending_records += 1;
-        if open.builder.size() >= limits.batch_size {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.builder.size() >= limits.batch_size)
+        {
             self.close(limits.compression);
         }
         Ok(seq)
@@ -105,6 +116,7 @@ impl PartitionAccumulator {
     /// Closes the open batch, if any, into the queue.
     pub fn close(&mut self, compression: Compression) {
         if let Some(open) = self.open.take() {
+            self.last_size = open.builder.size();
             self.ready.push_back(ReadyBatch {
                 batch: open.builder.finish(compression),
                 first_seq: open.first_seq,

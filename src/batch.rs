@@ -27,7 +27,6 @@
 //! batch), so our bytes and Fluvio's agree and are also correct zigzag.
 
 use alloc::borrow::ToOwned;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::compression;
@@ -49,20 +48,20 @@ const COMPRESSION_MASK: i16 = 0x07;
 /// CRC-32C (Castagnoli), as in the batch header.
 pub use crate::crc32c::crc32c;
 
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
 /// Bytes the zigzag varint of `v` takes.
 pub fn varint_len(v: i64) -> usize {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    let mut n = 1;
-    while z >= 0x80 {
-        z >>= 7;
-        n += 1;
-    }
-    n
+    // Seven bits per byte; 0 takes one byte. No loop: a count of leading zeros.
+    let bits = 64 - (zigzag(v) | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
 }
 
 /// Appends the zigzag varint of `v`.
 pub fn put_varint(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    let mut z = zigzag(v);
     while z >= 0x80 {
         out.push((z as u8) | 0x80);
         z >>= 7;
@@ -83,28 +82,37 @@ pub struct RecordRef<'a> {
     pub headers: &'a [Header],
 }
 
-fn body_len(r: &RecordRef<'_>, ts_delta: i64, offset_delta: i64) -> usize {
+/// Bytes of the record's body that do not depend on its place in a batch: key, value,
+/// headers (everything but the attributes byte and the two deltas).
+#[inline]
+fn fixed_body_len(r: &RecordRef<'_>) -> usize {
     let key = match r.key {
         None => 1,
         Some(k) => 1 + varint_len(k.len() as i64) + k.len(),
     };
-    let headers: usize = r
-        .headers
-        .iter()
-        .map(|h| {
-            varint_len(h.name.len() as i64)
-                + h.name.len()
-                + varint_len(h.value.len() as i64)
-                + h.value.len()
-        })
-        .sum();
-    1 + varint_len(ts_delta)
-        + varint_len(offset_delta)
-        + key
-        + varint_len(r.value.len() as i64)
-        + r.value.len()
-        + varint_len(r.headers.len() as i64)
-        + headers
+    let headers = if r.headers.is_empty() {
+        1
+    } else {
+        headers_len(r.headers)
+    };
+    key + varint_len(r.value.len() as i64) + r.value.len() + headers
+}
+
+/// Bytes of the header count and the headers.
+fn headers_len(headers: &[Header]) -> usize {
+    let mut n = varint_len(headers.len() as i64);
+    for h in headers {
+        n += varint_len(h.name.len() as i64)
+            + h.name.len()
+            + varint_len(h.value.len() as i64)
+            + h.value.len();
+    }
+    n
+}
+
+#[inline]
+fn body_len(r: &RecordRef<'_>, ts_delta: i64, offset_delta: i64) -> usize {
+    1 + varint_len(ts_delta) + varint_len(offset_delta) + fixed_body_len(r)
 }
 
 /// Encoded size of `r` as the first record of a batch (the size `max_request_size` is
@@ -129,11 +137,27 @@ impl Default for BatchBuilder {
     }
 }
 
+/// Where a record goes in a batch: its deltas and the sizes they give.
+struct Slot {
+    ts_delta: i64,
+    offset_delta: i64,
+    body: usize,
+    /// The batch's size with the record.
+    size: usize,
+}
+
 impl BatchBuilder {
     /// An empty batch.
     pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An empty batch with room for `bytes` bytes (header included) before it grows.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut buf = Vec::with_capacity(bytes.max(BATCH_OVERHEAD));
+        buf.resize(BATCH_OVERHEAD, 0);
         BatchBuilder {
-            buf: vec![0; BATCH_OVERHEAD],
+            buf,
             count: 0,
             first_timestamp: -1,
             max_timestamp: -1,
@@ -159,30 +183,42 @@ impl BatchBuilder {
     /// batch (its timestamp delta would leave the `i32` range, or the batch is full at
     /// `i32::MAX` records).
     pub fn size_with(&self, r: &RecordRef<'_>) -> Option<usize> {
-        let (ts_delta, offset_delta) = self.deltas(r.timestamp)?;
-        let body = body_len(r, ts_delta, offset_delta);
-        Some(self.buf.len() + varint_len(body as i64) + body)
+        self.slot(r).map(|s| s.size)
     }
 
-    fn deltas(&self, timestamp: i64) -> Option<(i64, i64)> {
+    fn slot(&self, r: &RecordRef<'_>) -> Option<Slot> {
         if self.count == i32::MAX as u32 {
             return None;
         }
         let ts_delta = if self.count == 0 {
             0
         } else {
-            timestamp.checked_sub(self.first_timestamp)?
+            r.timestamp.checked_sub(self.first_timestamp)?
         };
         if ts_delta < i64::from(i32::MIN) || ts_delta > i64::from(i32::MAX) {
             return None;
         }
-        Some((ts_delta, i64::from(self.count)))
+        let offset_delta = i64::from(self.count);
+        let body = body_len(r, ts_delta, offset_delta);
+        Some(Slot {
+            ts_delta,
+            offset_delta,
+            body,
+            size: self.buf.len() + varint_len(body as i64) + body,
+        })
     }
 
     /// Appends `r`. Returns false (and changes nothing) when [`BatchBuilder::size_with`]
     /// would return `None`.
     pub fn push(&mut self, r: &RecordRef<'_>) -> bool {
-        let Some((ts_delta, offset_delta)) = self.deltas(r.timestamp) else {
+        self.push_within(r, usize::MAX)
+    }
+
+    /// Appends `r` if the batch then stays within `max_size` bytes; returns false (and
+    /// changes nothing) if it would not, or when [`BatchBuilder::size_with`] would return
+    /// `None`. One sizing for both the check and the encoding.
+    pub fn push_within(&mut self, r: &RecordRef<'_>, max_size: usize) -> bool {
+        let Some(slot) = self.slot(r).filter(|s| s.size <= max_size) else {
             return false;
         };
         if self.count == 0 {
@@ -191,13 +227,12 @@ impl BatchBuilder {
         } else if r.timestamp > self.max_timestamp {
             self.max_timestamp = r.timestamp;
         }
-        let body = body_len(r, ts_delta, offset_delta);
         let b = &mut self.buf;
-        b.reserve(varint_len(body as i64) + body);
-        put_varint(b, body as i64);
+        b.reserve(slot.size - b.len());
+        put_varint(b, slot.body as i64);
         b.push(0); // record attributes
-        put_varint(b, ts_delta);
-        put_varint(b, offset_delta);
+        put_varint(b, slot.ts_delta);
+        put_varint(b, slot.offset_delta);
         match r.key {
             None => b.push(0),
             Some(k) => {
@@ -215,6 +250,7 @@ impl BatchBuilder {
             put_varint(b, h.value.len() as i64);
             b.extend_from_slice(&h.value);
         }
+        debug_assert_eq!(b.len(), slot.size);
         self.count += 1;
         true
     }

@@ -14,10 +14,6 @@
 //!
 //! Golden rule: two records with the same key always go to the same partition.
 
-use core::hash::Hasher;
-
-use siphasher::sip::SipHasher24;
-
 use crate::config::PartitionerKind;
 use crate::error::Error;
 
@@ -34,11 +30,55 @@ pub fn partition_for_key(key: &[u8], partition_count: u32) -> u32 {
 }
 
 /// Fluvio's key hash: SipHash-2-4 with zero keys over `len as u64 (LE) ++ key`.
+///
+/// One pass over the key in 8-byte words, written for this one input shape (what
+/// `siphasher`'s streaming `Hasher` computes for the two writes; a test compares them):
+/// no buffer for partial words, no calls per word, no bounds checks.
 pub fn siphash_key(key: &[u8]) -> u64 {
-    let mut hasher = SipHasher24::new_with_keys(0, 0);
-    hasher.write(&(key.len() as u64).to_le_bytes());
-    hasher.write(key);
-    hasher.finish()
+    // The initial state for k0 = k1 = 0: "somepseudorandomlygeneratedbytes".
+    let mut v = [
+        0x736f_6d65_7073_6575_u64,
+        0x646f_7261_6e64_6f6d,
+        0x6c79_6765_6e65_7261,
+        0x7465_6462_7974_6573,
+    ];
+    fn round(v: &mut [u64; 4]) {
+        v[0] = v[0].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(13) ^ v[0];
+        v[0] = v[0].rotate_left(32);
+        v[2] = v[2].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(16) ^ v[2];
+        v[0] = v[0].wrapping_add(v[3]);
+        v[3] = v[3].rotate_left(21) ^ v[0];
+        v[2] = v[2].wrapping_add(v[1]);
+        v[1] = v[1].rotate_left(17) ^ v[2];
+        v[2] = v[2].rotate_left(32);
+    }
+    // Two compression rounds per message word (the "2" of SipHash-2-4).
+    fn word(v: &mut [u64; 4], m: u64) {
+        v[3] ^= m;
+        round(v);
+        round(v);
+        v[0] ^= m;
+    }
+    word(&mut v, key.len() as u64);
+    let mut rest = key;
+    while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+        word(&mut v, u64::from_le_bytes(*w));
+        rest = tail;
+    }
+    // The last word: the 0-7 bytes left, and the message length (mod 256) in the top byte.
+    let mut last = (8 + key.len() as u64) << 56;
+    for (i, &b) in rest.iter().enumerate() {
+        last |= u64::from(b) << (8 * i);
+    }
+    word(&mut v, last);
+    // Four finalisation rounds (the "4").
+    v[2] ^= 0xff;
+    for _ in 0..4 {
+        round(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
 }
 
 /// Kafka's murmur2 (seed `0x9747b28c`), as the Java client and kafkajs compute it.
@@ -172,11 +212,31 @@ mod tests {
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn equals_hashing_through_hash_on_64_bit() {
-        use core::hash::Hash;
+        use core::hash::{Hash, Hasher};
+        use siphasher::sip::SipHasher24;
         for key in [&b""[..], b"a", b"user-1", b"some longer key with spaces"] {
             let mut h = SipHasher24::new_with_keys(0, 0);
             key.hash(&mut h);
             assert_eq!(h.finish(), siphash_key(key));
+        }
+    }
+
+    // proptest and siphasher are native dev-dependencies.
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Any key of any length (every tail length, several words): the one-pass hash is
+        /// `siphasher`'s SipHash-2-4 over the length prefix and the key, written apart.
+        #[test]
+        fn siphash_key_equals_siphasher(
+            key in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..100),
+        ) {
+            use core::hash::Hasher;
+            let mut h = siphasher::sip::SipHasher24::new_with_keys(0, 0);
+            h.write(&(key.len() as u64).to_le_bytes());
+            h.write(&key);
+            proptest::prop_assert_eq!(siphash_key(&key), h.finish());
         }
     }
 
