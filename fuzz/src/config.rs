@@ -699,7 +699,7 @@ impl Fake {
         if record.value.len() as u64 > self.max_payload {
             // Too large for the server: the host says so; given up and reported.
             self.sink.on_too_large(client, partition, offset, NOW);
-            assert_eq!(self.sink.failed_ranges(partition), [(offset, offset + 1)]);
+            assert_eq!(self.sink.given_up(partition), [offset]);
             assert_eq!(self.sink.stats().failed_records, 1);
             assert_eq!(
                 self.sink.take_actions(),
