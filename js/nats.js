@@ -599,7 +599,7 @@ const clean = (r) => [...r].slice(0, 200).map((c) => (/\p{Cc}/u.test(c) ? " " : 
 
 function detach(s) {
   const ws = s.ws;
-  s.ws = null;
+  s.ws = s.out = null;
   s.gen++;
   s.phase = "";
   if (!ws) return;
@@ -667,12 +667,23 @@ function lost(s, why, kind = CLOSED) {
 
 const stop = (s, why) => lost(s, why, FAIL);
 
+/** Queues bytes for the socket: what one turn of the event loop writes goes as one frame. */
 function send(s, bytes) {
-  try {
-    s.ws.send(bytes);
-  } catch (e) {
-    if (s.ws) lost(s, fail("SINK_DISCONNECTED", `the connection to ${s.url} failed: ${reasonOf(e)}`));
+  if (!s.out) {
+    const parts = (s.out = []), ws = s.ws;
+    queueMicrotask(() => {
+      if (s.out === parts) s.out = null;
+      // A socket replaced or closed since takes its bytes with it (detach empties the queue).
+      if (ws && ws === s.ws) {
+        try {
+          ws.send(cat(parts));
+        } catch (e) {
+          lost(s, fail("SINK_DISCONNECTED", `the connection to ${s.url} failed: ${reasonOf(e)}`));
+        }
+      }
+    });
   }
+  s.out.push(bytes);
 }
 
 function data(s, e) {
