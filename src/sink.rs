@@ -172,8 +172,8 @@ pub enum Action {
 }
 
 /// Acknowledged records of one partition, reported once per move of its cursor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Acked {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acked<'a> {
     /// The partition.
     pub partition: u32,
     /// Every offset below this is now settled: acknowledged, or given up (`given_up`).
@@ -182,7 +182,7 @@ pub struct Acked {
     pub stream_seq: u64,
     /// The `[from, to)` ranges below `acked_offset` given up since the last report of this
     /// partition: passed by the cursor, but not delivered.
-    pub given_up: Vec<(i64, i64)>,
+    pub given_up: &'a [i64],
 }
 
 /// How a flush waiter settled.
@@ -256,9 +256,11 @@ struct Part {
     attempts: u32,
     /// No handing out on this partition before this time (retry backoff).
     hold_until: i64,
-    /// Offsets given up, in order, each with the settle round that first named it to a
-    /// flush waiter ([`UNNAMED`]: none yet).
-    failed: Vec<(i64, u32)>,
+    /// Offsets given up, in order.
+    failed: Vec<i64>,
+    /// For each of `failed`, the settle round that first named it to a flush waiter
+    /// ([`UNNAMED`]: none yet).
+    named: Vec<u32>,
     /// How many of `failed` an [`Acked`] has reported.
     failed_reported: usize,
     last_seq: u64,
@@ -418,9 +420,9 @@ impl Sink {
         core::mem::take(&mut self.actions)
     }
 
-    /// Acknowledgement progress since the last call, one entry per partition that moved.
-    pub fn take_acked(&mut self) -> Vec<Acked> {
-        let mut out = Vec::new();
+    /// Hands `acked` the acknowledgement progress since the last call, one entry per
+    /// partition whose cursor moved.
+    pub fn take_acked(&mut self, acked: &mut dyn FnMut(Acked<'_>)) {
         for p in core::mem::take(&mut self.moved) {
             let part = &mut self.parts[p as usize];
             part.moved = false;
@@ -435,29 +437,28 @@ impl Sink {
                 }
             }
             part.reported = cursor;
-            let mut given_up = Vec::new();
-            while let Some(&(from, _)) = part.failed.get(part.failed_reported) {
-                if from >= cursor {
-                    break;
-                }
-                given_up.push((from, from + 1));
+            let from = part.failed_reported;
+            while part
+                .failed
+                .get(part.failed_reported)
+                .is_some_and(|&o| o < cursor)
+            {
                 part.failed_reported += 1;
             }
-            out.push(Acked {
+            acked(Acked {
                 partition: p,
                 acked_offset: cursor,
                 stream_seq: part.last_seq,
-                given_up,
+                given_up: &part.failed[from..part.failed_reported],
             });
         }
-        out
     }
 
     /// The offsets of `partition` given up, in order.
     pub fn given_up(&self, partition: u32) -> Vec<i64> {
         self.parts
             .get(partition as usize)
-            .map_or(Vec::new(), |p| p.failed.iter().map(|&(o, _)| o).collect())
+            .map_or(Vec::new(), |p| p.failed.clone())
     }
 
     /// The earliest time [`Sink::poll`] has work to do (a reconnect, a timeout, a retry).
@@ -529,9 +530,9 @@ impl Sink {
             }
             let mut lacks = self.unacked_below(&w.targets);
             for (p, (part, &t)) in self.parts.iter_mut().zip(&w.targets).enumerate() {
-                for (o, named) in &mut part.failed {
-                    if *o < t && (*named == UNNAMED || *named >= w.created) {
-                        lacks.push((p as u32, *o, *o + 1));
+                for (&o, named) in part.failed.iter().zip(&mut part.named) {
+                    if o < t && (*named == UNNAMED || *named >= w.created) {
+                        lacks.push((p as u32, o, o + 1));
                         *named = (*named).min(round);
                     }
                 }
@@ -706,7 +707,8 @@ impl Sink {
             return;
         };
         if !part.is_failed(offset) {
-            part.failed.push((offset, UNNAMED));
+            part.failed.push(offset);
+            part.named.push(UNNAMED);
             self.stats.failed_records += 1;
             self.actions.push(Action::GivenUp { partition, offset });
         }
@@ -787,11 +789,7 @@ impl Sink {
             self.stats.disconnects += 1;
             // Every record in flight was an attempt: the first unacknowledged record of each
             // partition counts one against its budget.
-            let given_up = self.charge_in_flight();
-            self.rewind_all(now_ms);
-            for p in given_up {
-                self.advance(client, p, now_ms);
-            }
+            self.charge_in_flight(client, now_ms);
         }
         self.rewind_all(now_ms);
         if matches!(self.state, SinkState::Failed | SinkState::Closed) {
@@ -813,28 +811,24 @@ impl Sink {
     }
 
     /// Counts an attempt on each partition's first record still in flight (its connection
-    /// is gone), giving up those past the budget.
-    fn charge_in_flight(&mut self) -> Vec<u32> {
-        let mut given_up = Vec::new();
+    /// is gone), giving up those past the budget (the cursor passes them).
+    fn charge_in_flight(&mut self, client: &mut Client, now_ms: i64) {
         let Some(max) = self.config.max_retries else {
-            return given_up;
+            return;
         };
-        for p in 0..self.parts.len() {
-            let part = &mut self.parts[p];
-            let Some(first) = part.flights.iter().find(|f| !f.acked).map(|f| f.offset) else {
-                continue;
-            };
-            // Only the partition's first unacknowledged record carries the count.
-            if part.flights.front().map(|f| f.offset) != Some(first) {
+        for p in 0..self.parts.len() as u32 {
+            let part = &mut self.parts[p as usize];
+            // Only the partition's first unacknowledged record carries the count (a settled
+            // front is passed by the next advance).
+            if part.flights.front().is_none_or(|f| f.acked) {
                 continue;
             }
             part.attempts = part.attempts.saturating_add(1);
             if part.attempts > max {
-                self.give_up_front(p as u32);
-                given_up.push(p as u32);
+                self.give_up_front(p);
+                self.advance(client, p, now_ms);
             }
         }
-        given_up
     }
 
     fn shrink_window(&mut self) {
@@ -899,7 +893,8 @@ impl Sink {
             return;
         };
         if !part.is_failed(first) {
-            part.failed.push((first, UNNAMED));
+            part.failed.push(first);
+            part.named.push(UNNAMED);
             self.stats.failed_records += 1;
             self.actions.push(Action::GivenUp {
                 partition: p,
@@ -1110,7 +1105,7 @@ impl Part {
     }
 
     fn is_failed(&self, offset: i64) -> bool {
-        self.failed.iter().rev().any(|&(o, _)| o == offset)
+        self.failed.iter().rev().any(|&o| o == offset)
     }
 
     /// Makes the cache hold `next`; false when the log has nothing there.

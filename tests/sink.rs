@@ -122,14 +122,15 @@ impl World {
                     }
                 }
             }
-            for a in self.sink.take_acked() {
-                let c = self.cursors.entry(a.partition).or_default();
+            let (cursors, reported) = (&mut self.cursors, &mut self.given_up_reported);
+            self.sink.take_acked(&mut |a| {
+                let c = cursors.entry(a.partition).or_default();
                 assert!(a.acked_offset > *c, "a cursor only moves forward");
                 *c = a.acked_offset;
-                for (from, to) in a.given_up {
-                    self.given_up_reported.push((a.partition, from, to));
+                for &o in a.given_up {
+                    reported.push((a.partition, o, o + 1));
                 }
-            }
+            });
             let mut settled = Vec::new();
             self.sink.take_settled(self.now, &mut |id, outcome, lacks| {
                 settled.push((id, outcome, lacks.to_vec()))
@@ -458,11 +459,13 @@ fn an_ack_costs_the_same_on_65536_partitions() {
     let mut entries = 0;
     while let Some((p, o)) = w.wire.pop_front() {
         w.sink.on_ack(&mut w.client, p, o, 1, false, w.now);
-        let acked = w.sink.take_acked();
+        let mut acked = Vec::new();
+        w.sink
+            .take_acked(&mut |a| acked.push((a.partition, a.acked_offset)));
         entries += acked.len();
         assert!(acked.len() <= 1, "one progress entry per ack");
-        for a in acked {
-            w.cursors.insert(a.partition, a.acked_offset);
+        for (p, o) in acked {
+            w.cursors.insert(p, o);
         }
         w.turn();
     }

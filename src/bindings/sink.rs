@@ -92,8 +92,8 @@ fn answer(slot: &mut Slot, client: &mut crate::Client, t: i64, head: &mut Vec<u8
     let mut out = Vec::new();
     slot.sink
         .poll(client, t, &mut |p, r| put_record(&mut out, p, r));
-    for a in slot.sink.take_actions() {
-        match a {
+    for a in &slot.sink.take_actions() {
+        match *a {
             Action::Open { server } => {
                 head.push(1);
                 u32le(head, server as u32);
@@ -108,17 +108,17 @@ fn answer(slot: &mut Slot, client: &mut crate::Client, t: i64, head: &mut Vec<u8
         }
     }
     head.extend_from_slice(&out);
-    for a in slot.sink.take_acked() {
+    slot.sink.take_acked(&mut |a| {
         head.push(5);
         u32le(head, a.partition);
         f64le(head, a.acked_offset as f64);
         f64le(head, a.stream_seq as f64);
         u32le(head, a.given_up.len() as u32);
-        for (from, to) in a.given_up {
-            f64le(head, from as f64);
-            f64le(head, to as f64);
+        for &o in a.given_up {
+            f64le(head, o as f64);
+            f64le(head, (o + 1) as f64);
         }
-    }
+    });
     slot.sink.take_settled(t, &mut |id, outcome, lacks| {
         head.push(7);
         u32le(head, id);
