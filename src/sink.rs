@@ -340,22 +340,15 @@ impl Sink {
         now_ms: i64,
     ) -> Result<Sink, Error> {
         config.validate()?;
-        let appends = client.appends();
         let logs = client.logs_mut(topic)?;
         let mut parts = Vec::with_capacity(logs.len());
-        let mut ready = VecDeque::new();
-        for (p, log) in logs.iter_mut().enumerate() {
+        for log in logs.iter_mut() {
             log.track_sink();
             let acked = log.info().acked_offset.unwrap_or(0);
-            let queued = acked < log.high_watermark();
-            if queued {
-                ready.push_back(p as u32);
-            }
             parts.push(Part {
                 next: acked,
                 reported: acked,
                 sent_high: acked,
-                queued,
                 ..Part::default()
             });
         }
@@ -374,10 +367,11 @@ impl Sink {
             window,
             ping_sent_at: None,
             actions: Vec::new(),
-            ready,
+            ready: VecDeque::new(),
             moved: Vec::new(),
             sent: VecDeque::new(),
-            appends,
+            // The first poll looks at every partition for records to send.
+            appends: u64::MAX,
             stats: SinkStats::default(),
             rng: Rng::new(random_seed),
             waiters: Vec::new(),
