@@ -9,7 +9,10 @@
 // offset:f64 timestamp:f64 keyLen:i32 (-1 none) valueLen:u32 headers:u32
 // {nameLen:u32 valueLen:u32}* key value {name value}* | 5 ACKED partition:u32
 // cursor:f64 seq:f64 ranges:u32 {from:f64 to:f64}* | 6 GIVEN_UP partition:u32 offset:f64
-// | 0 END state:u8 cause:u8 server:u32 deadline:f64 (NaN: none).
+// | 7 SETTLED waiter:u32 how:u8 (0 delivered, 1 given up, 2 timed out, 3 stopped) RANGES
+// | 0 END state:u8 cause:u8 server:u32 deadline:f64
+// (NaN: none); RANGES = n:u32 {partition:u32 from:f64 to:f64}*. What flush and close wait
+// for is the core's (waiters under ids chosen here: src/sink.rs).
 //
 // It ships minified inside every sink variant's errors.js (BENCHMARKS.md, "What the sink
 // costs"): it is written for size as well as for reading. One helper per repeated shape
@@ -24,7 +27,7 @@ const latin = new TextDecoder("latin1");
 const STATES = "connecting connected reconnecting offline failed closed".split(" ");
 // sinkDo kinds (src/bindings/sink.rs).
 const POLL = 0, UP = 1, CLOSED = 2, PONG = 3, PAUSE = 4, RESUME = 5, CLOSE = 6, TOO_LARGE = 7, NAK = 8, FAIL = 9;
-const ACKS = 10, STATS = 11, MARKS = 12, MARKS_APPENDED = 13, BACKLOG = 14;
+const ACKS = 10, STATS = 11, WAIT = 12, WAIT_APPENDED = 13, BACKLOG = 14;
 const none = new Float64Array(0);
 /** Numbers the core answers (little-endian f64s), or undefined when the sink is gone. */
 const numbers = (s, kind) => {
@@ -376,7 +379,7 @@ export function installSink(Tributary, TopicProducer) {
     configurable: true, writable: true,
     /** Connects `topic` to NATS JetStream over a WebSocket (options: README, SinkOptions). */
     value: function connect(topic, options) {
-      this.sinkCheck(topic);
+      this.sinkOpen(topic, none); // only checks that it may go on
       const cfg = sinkOptions(topic, options);
       if (cfg.msgIdPrefix === undefined) {
         if (!prefixes.has(this)) prefixes.set(this, randomHex());
@@ -384,7 +387,7 @@ export function installSink(Tributary, TopicProducer) {
       }
       const sink = new Sink(sinks);
       // The sink's state (fields not set here start undefined: falsy, like their defaults).
-      const s = { cfg, client: this, state: 0, error: null, server: 0, gen: 0, acked: [], waiters: [], given: [], settles: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
+      const s = { cfg, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
       const wake = () => {
         if (s.woken || s.gone) return;
         s.woken = true;
@@ -397,7 +400,6 @@ export function installSink(Tributary, TopicProducer) {
       s.id = info[0];
       s.parts = info[1];
       s.topicInfo = info;
-      s.acked = Array.from(numbers(s, MARKS).subarray(s.parts));
       sinks.set(sink, s);
       if (!clientSinks.has(this)) clientSinks.set(this, new Set());
       clientSinks.get(this).add(s);
@@ -439,67 +441,39 @@ async function closeSink(s, timeoutMs) {
   if (s.gone) return;
   timeoutMs ??= s.cfg.closeTimeoutMs;
   // Waits only for a sink that may deliver now: connecting (first attempt) or connected.
-  if (timeoutMs > 0 && s.state < 2) {
-    try {
-      numbers(s, MARKS_APPENDED);
-    } catch {}
-    await wait(s, timeoutMs, false).catch(() => {});
-  }
-  const marks = !s.gone && numbers(s, MARKS);
-  if (!marks) return gone(s);
-  const missing = undelivered(s, marks.subarray(0, s.parts));
-  if (missing.length) s.error = Object.assign(closedEarly(), { undelivered: missing });
+  if (timeoutMs > 0 && s.state < 2) await wait(s, timeoutMs, true).catch(() => {});
+  if (s.gone) return;
   s.last = numbers(s, STATS) ?? s.last;
-  drive(s, CLOSE);
+  // Close's report: a waiter the close stops names what was not delivered (`sink.error`).
+  const id = ++s.waits;
+  s.waiters.set(id, [() => {}, (e) => e.code === "SINK_CLOSED" && (s.error = e)]);
+  drive(s, CLOSE, id);
 }
 
-// ---- flush waiters ----------------------------------------------------------------------
+// ---- flush waiters (the core decides when each settles and what it lacks) ---------------
 
 function wait(s, timeoutMs, own) {
-  let targets;
-  try {
-    targets = !s.gone && Array.from(numbers(s, own ? MARKS_APPENDED : MARKS).subarray(0, s.parts));
-  } catch {}
-  if (!targets) return Promise.resolve();
+  if (s.gone) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const remaining = targets.filter((t, p) => s.acked[p] < t).length;
-    s.waiters.push({ targets, remaining, created: s.settles, deadline: timeoutMs === undefined ? Infinity : Date.now() + timeoutMs, resolve, reject });
-    settle(s);
-    arm(s);
+    const id = ++s.waits;
+    s.waiters.set(id, [resolve, reject]);
+    drive(s, own ? WAIT_APPENDED : WAIT, id, timeoutMs ?? -1);
   });
 }
 
-/** What a flush with these targets lacks: unacknowledged ranges, and given-up ones (each reported once to waiter `w`). */
-function undelivered(s, targets, w) {
-  const out = [];
-  const add = (partition, fromOffset, toOffset) => out.push({ partition, fromOffset, toOffset });
-  targets.forEach((t, p) => s.acked[p] < t && add(p, s.acked[p], t));
-  for (const g of w ? s.given : []) {
-    if (g.from < targets[g.p] && (g.at === undefined || g.at >= w.created)) {
-      add(g.p, g.from, Math.min(g.to, targets[g.p]));
-      g.at ??= s.settles;
-    }
-  }
-  return out;
-}
-
-function settle(s) {
-  const now = Date.now(), stopped = s.state > 3;
-  const before = s.waiters.length;
-  s.waiters = s.waiters.filter((w) => {
-    const reached = !w.remaining;
-    if (!(reached || stopped || now >= w.deadline)) return true;
-    const missing = undelivered(s, w.targets, w);
-    if (!missing.length) return w.resolve();
-    const e = reached ? fail("SINK_UNDELIVERED", "some records were given up (see `undelivered`)")
-      : !stopped ? timedOut()
-        : s.state === 4 && s.error ? fail(s.error.code, s.error.message)
-          : closedEarly();
-    e.undelivered = missing;
-    if (s.error) e.cause = s.error;
-    w.reject(e);
-  });
-  if (s.waiters.length < before) s.settles++;
+/** Waiter `id` settled `how` (SETTLED), lacking `missing`. */
+function settle(s, id, how, missing) {
+  const w = s.waiters.get(id);
+  if (!w) return;
+  s.waiters.delete(id);
+  if (!how) return w[0]();
+  const e = how === 1 ? fail("SINK_UNDELIVERED", "some records were given up (see `undelivered`)")
+    : how === 2 ? timedOut()
+      : s.state === 4 && s.error ? fail(s.error.code, s.error.message)
+        : closedEarly();
+  e.undelivered = missing;
+  if (s.error) e.cause = s.error;
+  w[1](e);
 }
 
 // ---- driving the core ------------------------------------------------------------------
@@ -534,11 +508,12 @@ function apply(s, out) {
   if (!out) gone(s);
   else {
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const w = [], progress = [];
+    const w = [], progress = [], settled = [];
     let at = 0;
     const u32 = () => v.getUint32((at += 4) - 4, true);
     const f64 = () => v.getFloat64((at += 8) - 8, true);
     const bytes = (n) => out.subarray(at, (at += n));
+    const ranges = () => Array.from({ length: u32() }, () => ({ partition: u32(), fromOffset: f64(), toOffset: f64() }));
     for (;;) {
       const op = out[at++];
       if (op === 0) {
@@ -563,21 +538,19 @@ function apply(s, out) {
         const p = u32(), cursor = f64(), streamSeq = f64(), n = u32();
         const item = { partition: p, ackedOffset: cursor, streamSeq };
         if (n) item.givenUp = Array.from({ length: n }, () => ({ partition: p, fromOffset: f64(), toOffset: f64() }));
-        for (const wt of s.waiters) if (wt.targets[p] > s.acked[p] && wt.targets[p] <= cursor) wt.remaining--;
-        s.acked[p] = cursor;
         progress.push(item);
       } else if (op === 6) {
         const p = u32(), offset = f64();
-        s.given.push({ p, from: offset, to: offset + 1 });
         s.error = fail("SINK_UNDELIVERED", `record ${offset} of partition ${p} was not delivered`);
-      } else break; // not ours: stop reading
+      } else if (op === 7) settled.push([u32(), out[at++], ranges()]);
+      else break; // not ours: stop reading
     }
     if (w.length) send(s, cat(w));
     if (progress.length && s.cfg.onAck) s.calls.push([s.cfg.onAck, progress]);
+    for (const [id, how, missing] of settled) settle(s, id, how, missing);
   }
   if (s.state === 5) gone(s);
   if (s.state !== before && s.cfg.onStateChange) s.calls.push([s.cfg.onStateChange, STATES[s.state], s.error ?? undefined]);
-  settle(s);
   arm(s);
 }
 
@@ -588,6 +561,8 @@ function gone(s) {
   detach(s);
   clearTimeout(s.timer);
   clientSinks.get(s.client)?.delete(s);
+  // Gone without the core's answer (the client closed under it): what was not delivered is not known here.
+  for (const id of [...s.waiters.keys()]) settle(s, id, 3, []);
 }
 
 /** When provisioning asks JetStream again (Infinity: it is not provisioning). */
@@ -595,7 +570,7 @@ const askAgain = (s) => (s.phase === "provision" ? s.provAsked + s.cfg.ackTimeou
 
 function arm(s) {
   if (s.gone) return;
-  const due = Math.min(Number.isNaN(s.deadline) ? Infinity : s.deadline, askAgain(s), ...s.waiters.map((w) => w.deadline));
+  const due = Math.min(Number.isNaN(s.deadline) ? Infinity : s.deadline, askAgain(s));
   if (due === s.due && s.timer) return;
   clearTimeout(s.timer);
   s.timer = null;
@@ -624,7 +599,7 @@ const clean = (r) => [...r].slice(0, 200).map((c) => (/\p{Cc}/u.test(c) ? " " : 
 
 function detach(s) {
   const ws = s.ws;
-  s.ws = null;
+  s.ws = s.out = null;
   s.gen++;
   s.phase = "";
   if (!ws) return;
@@ -692,12 +667,23 @@ function lost(s, why, kind = CLOSED) {
 
 const stop = (s, why) => lost(s, why, FAIL);
 
+/** Queues bytes for the socket: what one turn of the event loop writes goes as one frame. */
 function send(s, bytes) {
-  try {
-    s.ws.send(bytes);
-  } catch (e) {
-    if (s.ws) lost(s, fail("SINK_DISCONNECTED", `the connection to ${s.url} failed: ${reasonOf(e)}`));
+  if (!s.out) {
+    const parts = (s.out = []), ws = s.ws;
+    queueMicrotask(() => {
+      if (s.out === parts) s.out = null;
+      // A socket replaced or closed since takes its bytes with it (detach empties the queue).
+      if (ws && ws === s.ws) {
+        try {
+          ws.send(cat(parts));
+        } catch (e) {
+          lost(s, fail("SINK_DISCONNECTED", `the connection to ${s.url} failed: ${reasonOf(e)}`));
+        }
+      }
+    });
   }
+  s.out.push(bytes);
 }
 
 function data(s, e) {

@@ -71,8 +71,11 @@ def build_variant(m, variant, out):
     # With the sink, errors.js also carries the sink's wire (js/nats.js, bundled by
     # js/sink.js): the same module list for every runtime.
     src = ROOT / "js" / ("sink.js" if has_sink(variant) else "errors.js")
+    # The sink state's internal fields get one- or two-letter names (wasm-pack.toml [js]).
+    props = m.get("js", {}).get("mangle-props", [])
+    mangle = [f"--mangle-props=^({'|'.join(props)})$"] if props and has_sink(variant) else []
     run(ROOT / "node_modules/.bin/esbuild", src, "--bundle", "--minify", "--format=esm",
-        "--target=es2022", "--log-level=warning", f"--outfile={out / 'errors.js'}")
+        "--target=es2022", "--log-level=warning", *mangle, f"--outfile={out / 'errors.js'}")
     gi = out / ".gitignore"
     if gi.exists():
         gi.unlink()

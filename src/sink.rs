@@ -30,6 +30,15 @@
 //! Work per event is bounded by what the event touches, not by the partition count:
 //! partitions with records to send wait in a ready queue, timeouts in send order.
 //!
+//! **What `flush` and `close` wait for.** A waiter ([`Sink::wait`], under an id the host
+//! chose) takes each partition's high watermark as its target and settles
+//! ([`Sink::take_settled`]) once every cursor reached its target (delivered, or
+//! [`Outcome::GivenUp`] when records below a target were given up), at its deadline
+//! ([`Outcome::TimedOut`]), or when the sink stops ([`Outcome::Stopped`]); a settled waiter
+//! names what it lacks: the unacknowledged `[cursor, target)` ranges and the given-up ones.
+//! A given-up range is named to the waiters pending when it is first named, not to later
+//! ones. Work per ack is one step per waiter, not per partition.
+//!
 //! Records are handed out from a per-partition cache of decoded batches: each batch is
 //! decoded once on its way out (and again only after a rewind past the cache).
 
@@ -163,8 +172,8 @@ pub enum Action {
 }
 
 /// Acknowledged records of one partition, reported once per move of its cursor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Acked {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Acked<'a> {
     /// The partition.
     pub partition: u32,
     /// Every offset below this is now settled: acknowledged, or given up (`given_up`).
@@ -173,7 +182,36 @@ pub struct Acked {
     pub stream_seq: u64,
     /// The `[from, to)` ranges below `acked_offset` given up since the last report of this
     /// partition: passed by the cursor, but not delivered.
-    pub given_up: Vec<(i64, i64)>,
+    pub given_up: &'a [i64],
+}
+
+/// How a flush waiter settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Outcome {
+    /// Every record below the targets was acknowledged.
+    Delivered = 0,
+    /// Every cursor reached its target, but some records below were given up.
+    GivenUp = 1,
+    /// The deadline passed first.
+    TimedOut = 2,
+    /// The sink stopped (failed or closed) first.
+    Stopped = 3,
+}
+
+/// Records `[from, to)` of a partition: `(partition, from, to)`.
+pub type Range = (u32, i64, i64);
+
+#[derive(Debug)]
+struct Waiter {
+    id: u32,
+    /// Per partition, the high watermark when it began.
+    targets: Vec<i64>,
+    /// Partitions whose reported cursor is still below its target.
+    remaining: usize,
+    /// The settle round it began in.
+    created: u32,
+    deadline: Option<i64>,
 }
 
 /// A sink's counters.
@@ -218,8 +256,11 @@ struct Part {
     attempts: u32,
     /// No handing out on this partition before this time (retry backoff).
     hold_until: i64,
-    /// Offsets given up, as `[from, to)` ranges, in order.
-    failed: Vec<(i64, i64)>,
+    /// Offsets given up, in order.
+    failed: Vec<i64>,
+    /// For each of `failed`, the settle round that first named it to a flush waiter
+    /// ([`UNNAMED`]: none yet).
+    named: Vec<u32>,
     /// How many of `failed` an [`Acked`] has reported.
     failed_reported: usize,
     last_seq: u64,
@@ -273,12 +314,18 @@ pub struct Sink {
     appends: u64,
     stats: SinkStats,
     rng: Rng,
+    /// Flush waiters, in the order they began.
+    waiters: Vec<Waiter>,
+    /// Settle rounds that settled a waiter.
+    rounds: u32,
 }
 
 /// Messages in flight on a fresh sink before acks widen the window.
 const INITIAL_WINDOW: usize = 64;
 /// Records decoded into a partition's cache at a time (whole batches, at least this many).
 const CACHE_RECORDS: usize = 256;
+/// A given-up record no flush waiter was told of yet.
+const UNNAMED: u32 = u32::MAX;
 
 impl Sink {
     /// A sink for `topic` of `client`; starts tracking the topic's partitions (every record
@@ -293,22 +340,15 @@ impl Sink {
         now_ms: i64,
     ) -> Result<Sink, Error> {
         config.validate()?;
-        let appends = client.appends();
         let logs = client.logs_mut(topic)?;
         let mut parts = Vec::with_capacity(logs.len());
-        let mut ready = VecDeque::new();
-        for (p, log) in logs.iter_mut().enumerate() {
+        for log in logs.iter_mut() {
             log.track_sink();
             let acked = log.info().acked_offset.unwrap_or(0);
-            let queued = acked < log.high_watermark();
-            if queued {
-                ready.push_back(p as u32);
-            }
             parts.push(Part {
                 next: acked,
                 reported: acked,
                 sent_high: acked,
-                queued,
                 ..Part::default()
             });
         }
@@ -327,12 +367,15 @@ impl Sink {
             window,
             ping_sent_at: None,
             actions: Vec::new(),
-            ready,
+            ready: VecDeque::new(),
             moved: Vec::new(),
             sent: VecDeque::new(),
-            appends,
+            // The first poll looks at every partition for records to send.
+            appends: u64::MAX,
             stats: SinkStats::default(),
             rng: Rng::new(random_seed),
+            waiters: Vec::new(),
+            rounds: 0,
         };
         sink.open(now_ms);
         Ok(sink)
@@ -371,9 +414,9 @@ impl Sink {
         core::mem::take(&mut self.actions)
     }
 
-    /// Acknowledgement progress since the last call, one entry per partition that moved.
-    pub fn take_acked(&mut self) -> Vec<Acked> {
-        let mut out = Vec::new();
+    /// Hands `acked` the acknowledgement progress since the last call, one entry per
+    /// partition whose cursor moved.
+    pub fn take_acked(&mut self, acked: &mut dyn FnMut(Acked<'_>)) {
         for p in core::mem::take(&mut self.moved) {
             let part = &mut self.parts[p as usize];
             part.moved = false;
@@ -381,30 +424,35 @@ impl Sink {
             if cursor <= part.reported {
                 continue;
             }
-            part.reported = cursor;
-            let mut given_up = Vec::new();
-            while let Some(&(from, to)) = part.failed.get(part.failed_reported) {
-                if from >= cursor {
-                    break;
+            for w in &mut self.waiters {
+                let t = w.targets[p as usize];
+                if t > part.reported && t <= cursor {
+                    w.remaining -= 1;
                 }
-                given_up.push((from, to));
+            }
+            part.reported = cursor;
+            let from = part.failed_reported;
+            while part
+                .failed
+                .get(part.failed_reported)
+                .is_some_and(|&o| o < cursor)
+            {
                 part.failed_reported += 1;
             }
-            out.push(Acked {
+            acked(Acked {
                 partition: p,
                 acked_offset: cursor,
                 stream_seq: part.last_seq,
-                given_up,
+                given_up: &part.failed[from..part.failed_reported],
             });
         }
-        out
     }
 
-    /// Offsets given up, per partition, as `[from, to)` ranges.
-    pub fn failed_ranges(&self, partition: u32) -> &[(i64, i64)] {
+    /// The offsets of `partition` given up, in order.
+    pub fn given_up(&self, partition: u32) -> Vec<i64> {
         self.parts
             .get(partition as usize)
-            .map_or(&[], |p| &p.failed[..])
+            .map_or(Vec::new(), |p| p.failed.clone())
     }
 
     /// The earliest time [`Sink::poll`] has work to do (a reconnect, a timeout, a retry).
@@ -433,7 +481,89 @@ impl Sink {
                 }
             }
         }
+        for w in &self.waiters {
+            if let Some(x) = w.deadline {
+                min(x);
+            }
+        }
         d
+    }
+
+    /// Begins flush waiter `id` (an id the host chose, not in use): it waits for every
+    /// record appended to the topic so far, until `deadline` (`None`: no deadline). It
+    /// settles through [`Sink::take_settled`], at once if nothing is pending.
+    pub fn wait(&mut self, client: &Client, id: u32, deadline: Option<i64>) {
+        let targets = self.high_watermarks(client);
+        let mut remaining = 0;
+        for (part, &t) in self.parts.iter().zip(&targets) {
+            if part.reported < t {
+                remaining += 1;
+            }
+        }
+        self.waiters.push(Waiter {
+            id,
+            targets,
+            remaining,
+            created: self.rounds,
+            deadline,
+        });
+    }
+
+    /// Hands `settled` the flush waiters that settled by `now_ms` (every cursor at its
+    /// target, the deadline passed, or the sink stopped), in the order they began: the id,
+    /// how, and the `(partition, from, to)` ranges it lacks (unacknowledged, then given up;
+    /// none when [`Outcome::Delivered`]). Call it after [`Sink::take_acked`].
+    pub fn take_settled(&mut self, now_ms: i64, settled: &mut dyn FnMut(u32, Outcome, &[Range])) {
+        let stopped = matches!(self.state, SinkState::Failed | SinkState::Closed);
+        let round = self.rounds;
+        for w in core::mem::take(&mut self.waiters) {
+            let reached = w.remaining == 0;
+            if !(reached || stopped || w.deadline.is_some_and(|d| now_ms >= d)) {
+                self.waiters.push(w);
+                continue;
+            }
+            let mut lacks = self.unacked_below(&w.targets);
+            for (p, (part, &t)) in self.parts.iter_mut().zip(&w.targets).enumerate() {
+                for (&o, named) in part.failed.iter().zip(&mut part.named) {
+                    if o < t && (*named == UNNAMED || *named >= w.created) {
+                        lacks.push((p as u32, o, o + 1));
+                        *named = (*named).min(round);
+                    }
+                }
+            }
+            let outcome = if lacks.is_empty() {
+                Outcome::Delivered
+            } else if reached {
+                Outcome::GivenUp
+            } else if stopped {
+                Outcome::Stopped
+            } else {
+                Outcome::TimedOut
+            };
+            settled(w.id, outcome, &lacks);
+            self.rounds = round + 1;
+        }
+    }
+
+    fn high_watermarks(&self, client: &Client) -> Vec<i64> {
+        let mut v = Vec::new();
+        if let Ok(logs) = client.logs(&self.topic) {
+            for log in logs {
+                v.push(log.high_watermark());
+            }
+        }
+        v
+    }
+
+    /// Per partition, `[cursor, target)` when the reported cursor is below its target.
+    fn unacked_below(&self, targets: &[i64]) -> Vec<Range> {
+        let mut out = Vec::new();
+        for (p, (part, &t)) in self.parts.iter().zip(targets).enumerate() {
+            if part.reported < t {
+                out.push((p as u32, part.reported, t));
+            }
+        }
+        out
     }
 
     /// The host's connection is logged in and ready for records.
@@ -571,7 +701,8 @@ impl Sink {
             return;
         };
         if !part.is_failed(offset) {
-            part.failed.push((offset, offset + 1));
+            part.failed.push(offset);
+            part.named.push(UNNAMED);
             self.stats.failed_records += 1;
             self.actions.push(Action::GivenUp { partition, offset });
         }
@@ -652,11 +783,7 @@ impl Sink {
             self.stats.disconnects += 1;
             // Every record in flight was an attempt: the first unacknowledged record of each
             // partition counts one against its budget.
-            let given_up = self.charge_in_flight();
-            self.rewind_all(now_ms);
-            for p in given_up {
-                self.advance(client, p, now_ms);
-            }
+            self.charge_in_flight(client, now_ms);
         }
         self.rewind_all(now_ms);
         if matches!(self.state, SinkState::Failed | SinkState::Closed) {
@@ -678,28 +805,24 @@ impl Sink {
     }
 
     /// Counts an attempt on each partition's first record still in flight (its connection
-    /// is gone), giving up those past the budget.
-    fn charge_in_flight(&mut self) -> Vec<u32> {
-        let mut given_up = Vec::new();
+    /// is gone), giving up those past the budget (the cursor passes them).
+    fn charge_in_flight(&mut self, client: &mut Client, now_ms: i64) {
         let Some(max) = self.config.max_retries else {
-            return given_up;
+            return;
         };
-        for p in 0..self.parts.len() {
-            let part = &mut self.parts[p];
-            let Some(first) = part.flights.iter().find(|f| !f.acked).map(|f| f.offset) else {
-                continue;
-            };
-            // Only the partition's first unacknowledged record carries the count.
-            if part.flights.front().map(|f| f.offset) != Some(first) {
+        for p in 0..self.parts.len() as u32 {
+            let part = &mut self.parts[p as usize];
+            // Only the partition's first unacknowledged record carries the count (a settled
+            // front is passed by the next advance).
+            if part.flights.front().is_none_or(|f| f.acked) {
                 continue;
             }
             part.attempts = part.attempts.saturating_add(1);
             if part.attempts > max {
-                self.give_up_front(p as u32);
-                given_up.push(p as u32);
+                self.give_up_front(p);
+                self.advance(client, p, now_ms);
             }
         }
-        given_up
     }
 
     fn shrink_window(&mut self) {
@@ -764,7 +887,8 @@ impl Sink {
             return;
         };
         if !part.is_failed(first) {
-            part.failed.push((first, first + 1));
+            part.failed.push(first);
+            part.named.push(UNNAMED);
             self.stats.failed_records += 1;
             self.actions.push(Action::GivenUp {
                 partition: p,
@@ -975,10 +1099,7 @@ impl Part {
     }
 
     fn is_failed(&self, offset: i64) -> bool {
-        self.failed
-            .iter()
-            .rev()
-            .any(|&(from, to)| from <= offset && offset < to)
+        self.failed.iter().rev().any(|&o| o == offset)
     }
 
     /// Makes the cache hold `next`; false when the log has nothing there.

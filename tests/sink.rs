@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use proptest::prelude::*;
-use tributary::sink::{Action, Delivery, Sink, SinkConfig, SinkState, PROVEN_MS};
+use tributary::sink::{Action, Delivery, Outcome, Sink, SinkConfig, SinkState, PROVEN_MS};
 use tributary::{Client, ProduceRecord, ProducerConfig, TopicConfig};
 
 /// What the simulated network and server do next.
@@ -26,6 +26,16 @@ enum Op {
     Cut,
     /// Time passes.
     Tick(u16),
+    /// A flush begins: it waits for what was appended, with this timeout if any.
+    Wait(Option<u16>),
+}
+
+/// A flush waiter as the host sees it.
+struct Waiting {
+    targets: Vec<i64>,
+    /// How many give-ups had happened when it began.
+    given_before: usize,
+    deadline: Option<i64>,
 }
 
 struct World {
@@ -43,6 +53,10 @@ struct World {
     publishes: HashMap<(u32, i64), u32>,
     cursors: HashMap<u32, i64>,
     pong_due: bool,
+    waiting: HashMap<u32, Waiting>,
+    waits: u32,
+    /// Settled waiters: (id, outcome).
+    settled: Vec<(u32, Outcome)>,
 }
 
 const TOPIC: &str = "t";
@@ -69,6 +83,9 @@ impl World {
             publishes: HashMap::new(),
             cursors: HashMap::new(),
             pong_due: false,
+            waiting: HashMap::new(),
+            waits: 0,
+            settled: Vec::new(),
         }
     }
 
@@ -105,17 +122,82 @@ impl World {
                     }
                 }
             }
-            for a in self.sink.take_acked() {
-                let c = self.cursors.entry(a.partition).or_default();
+            let (cursors, reported) = (&mut self.cursors, &mut self.given_up_reported);
+            self.sink.take_acked(&mut |a| {
+                let c = cursors.entry(a.partition).or_default();
                 assert!(a.acked_offset > *c, "a cursor only moves forward");
                 *c = a.acked_offset;
-                for (from, to) in a.given_up {
-                    self.given_up_reported.push((a.partition, from, to));
+                for &o in a.given_up {
+                    reported.push((a.partition, o, o + 1));
                 }
+            });
+            let mut settled = Vec::new();
+            self.sink.take_settled(self.now, &mut |id, outcome, lacks| {
+                settled.push((id, outcome, lacks.to_vec()))
+            });
+            for (id, outcome, lacks) in settled {
+                self.check_settled(id, outcome, &lacks);
             }
             if !again {
                 break;
             }
+        }
+    }
+
+    fn wait(&mut self, timeout: Option<u16>) {
+        self.waits += 1;
+        let deadline = timeout.map(|t| self.now + i64::from(t));
+        let logs = self.client.logs(TOPIC).unwrap();
+        let targets = logs.iter().map(|l| l.high_watermark()).collect();
+        self.sink.wait(&self.client, self.waits, deadline);
+        let given_before = self.given_up_actions.len();
+        self.waiting.insert(
+            self.waits,
+            Waiting {
+                targets,
+                given_before,
+                deadline,
+            },
+        );
+    }
+
+    /// What a settled waiter says holds: it settled once, for its reason, naming what it
+    /// lacks (every record given up during its wait below its targets among them).
+    fn check_settled(&mut self, id: u32, outcome: Outcome, lacks: &[(u32, i64, i64)]) {
+        let w = self.waiting.remove(&id).expect("a waiter settles once");
+        self.settled.push((id, outcome));
+        let reached = w
+            .targets
+            .iter()
+            .enumerate()
+            .all(|(p, &t)| self.cursors.get(&(p as u32)).copied().unwrap_or(0) >= t);
+        let given: HashSet<(u32, i64)> = self.given_up_actions.iter().copied().collect();
+        match outcome {
+            Outcome::Delivered => {
+                assert!(reached, "delivered: every cursor at its target");
+                assert!(lacks.is_empty());
+            }
+            Outcome::GivenUp => {
+                assert!(reached, "given up: every cursor at its target");
+                for &(p, from, to) in lacks {
+                    assert!((from..to).all(|o| given.contains(&(p, o))), "{lacks:?}");
+                }
+            }
+            Outcome::TimedOut => assert!(w.deadline.is_some_and(|d| self.now >= d)),
+            Outcome::Stopped => panic!("the sink never stops here"),
+        }
+        for &(p, o) in &self.given_up_actions[w.given_before..] {
+            if o < w.targets[p as usize] {
+                assert!(
+                    lacks
+                        .iter()
+                        .any(|&(q, from, to)| q == p && from <= o && o < to),
+                    "record {o} of {p} given up during the wait, not named: {lacks:?}"
+                );
+            }
+        }
+        for &(p, from, to) in lacks {
+            assert!(from < to && to <= w.targets[p as usize], "{lacks:?}");
         }
     }
 
@@ -173,6 +255,7 @@ impl World {
                     self.sink.on_closed(&mut self.client, self.now);
                 }
             }
+            Op::Wait(timeout) => self.wait(timeout),
             Op::Tick(ms) => {
                 self.now += i64::from(ms);
                 if self.pong_due && self.up {
@@ -274,6 +357,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Refuse),
         1 => Just(Op::Cut),
         2 => (1u16..3000).prop_map(Op::Tick),
+        1 => proptest::option::of(1u16..3000).prop_map(Op::Wait),
     ]
 }
 
@@ -293,6 +377,7 @@ proptest! {
         }
         w.heal();
         w.check(retries);
+        prop_assert!(w.waiting.is_empty(), "every flush settles once the records are acknowledged");
         if retries.is_none() {
             prop_assert!(w.given_up_actions.is_empty(), "nothing given up without a budget");
         }
@@ -369,16 +454,24 @@ fn an_ack_costs_the_same_on_65536_partitions() {
     let mut w = World::new(65_536, config(None));
     let mut seq = 0;
     w.apply(&Op::Send(200), &mut seq);
+    // A pending flush costs one step per ack, not one per partition.
+    w.wait(None);
     let mut entries = 0;
     while let Some((p, o)) = w.wire.pop_front() {
         w.sink.on_ack(&mut w.client, p, o, 1, false, w.now);
-        let acked = w.sink.take_acked();
+        let mut acked = Vec::new();
+        w.sink
+            .take_acked(&mut |a| acked.push((a.partition, a.acked_offset)));
         entries += acked.len();
         assert!(acked.len() <= 1, "one progress entry per ack");
+        for (p, o) in acked {
+            w.cursors.insert(p, o);
+        }
         w.turn();
     }
     assert_eq!(entries, 200);
     assert_eq!(w.sink.stats().acked, 200);
+    assert_eq!(w.settled, [(1, Outcome::Delivered)]);
 }
 
 #[test]
@@ -430,5 +523,88 @@ fn bad_numbers_are_invalid_config() {
             .unwrap_err()
             .code(),
         "UNKNOWN_TOPIC"
+    );
+}
+
+#[test]
+fn flush_waiters_settle_by_id_with_what_they_lack() {
+    let mut w = World::new(2, config(None));
+    let mut seq = 0;
+    w.apply(&Op::Send(10), &mut seq);
+    w.wait(None); // 1
+    w.wait(Some(500)); // 2
+    w.turn();
+    assert!(w.settled.is_empty(), "nothing acknowledged yet");
+    w.apply(&Op::Tick(500), &mut seq);
+    assert_eq!(w.settled, [(2, Outcome::TimedOut)]);
+    w.heal();
+    assert_eq!(w.settled, [(2, Outcome::TimedOut), (1, Outcome::Delivered)]);
+    // Nothing pending: a new waiter settles at once.
+    w.wait(None);
+    w.turn();
+    assert_eq!(w.settled.last(), Some(&(3, Outcome::Delivered)));
+}
+
+#[test]
+fn a_given_up_record_is_named_to_the_waiters_pending_then_not_later() {
+    let mut w = World::new(1, config(Some(0)));
+    let mut seq = 0;
+    w.apply(&Op::Send(3), &mut seq);
+    w.wait(None); // 1
+    w.wait(None); // 2
+                  // The server refuses what is on the wire once: with no retries, each is given up.
+    w.apply(&Op::Refuse, &mut seq);
+    w.heal();
+    assert_eq!(
+        w.settled,
+        [(1, Outcome::GivenUp), (2, Outcome::GivenUp)],
+        "both pending when the records were given up"
+    );
+    w.wait(None); // 3: later, nothing of its own is missing
+    w.turn();
+    assert_eq!(w.settled.last(), Some(&(3, Outcome::Delivered)));
+}
+
+#[test]
+fn closing_settles_waiters_as_stopped_naming_the_unacknowledged() {
+    let mut client = Client::new(1);
+    let tc = TopicConfig {
+        partitions: 2,
+        ..TopicConfig::default()
+    };
+    client.create_topic(TOPIC, tc).unwrap();
+    let mut sink = Sink::new(&mut client, TOPIC, config(None), 1, 0).unwrap();
+    let producer = client
+        .topic_producer(TOPIC, ProducerConfig::default())
+        .unwrap();
+    for i in 0..4 {
+        let r = ProduceRecord::keyed(format!("k{i}"), "v");
+        client.send(producer, &r, 0).unwrap();
+    }
+    client.flush(0);
+    sink.wait(&client, 7, None);
+    let mut settled = Vec::new();
+    sink.take_settled(0, &mut |id, o, l| settled.push((id, o, l.to_vec())));
+    assert!(settled.is_empty());
+    let hw: Vec<i64> = client
+        .logs(TOPIC)
+        .unwrap()
+        .iter()
+        .map(|l| l.high_watermark())
+        .collect();
+    let expected: Vec<(u32, i64, i64)> = (0..2u32)
+        .filter(|&p| hw[p as usize] > 0)
+        .map(|p| (p, 0, hw[p as usize]))
+        .collect();
+    // Close's report: a waiter begun as it closes.
+    sink.wait(&client, 8, None);
+    sink.close();
+    sink.take_settled(1, &mut |id, o, l| settled.push((id, o, l.to_vec())));
+    assert_eq!(
+        settled,
+        [
+            (7, Outcome::Stopped, expected.clone()),
+            (8, Outcome::Stopped, expected)
+        ]
     );
 }

@@ -1,10 +1,11 @@
 //! The sink's bindings: the core's delivery state machine ([`crate::sink::Sink`]) for
 //! `js/nats.js`, which speaks NATS and owns the socket and the timer.
 //!
-//! Internal methods of `Tributary` (not in the types): `sinkCheck`, `sinkOpen`, `sinkDo`. Each event crosses once and its
-//! answer comes back as one byte buffer (the format is described at the top of
-//! `js/nats.js`): what to open, close, ping, the records to publish with their bytes, the
-//! acknowledgement progress, the state and the next deadline.
+//! Internal methods of `Tributary` (not in the types): `sinkOpen`, `sinkDo`. Each event
+//! crosses once and its answer comes back as one byte buffer (the format is described at
+//! the top of `js/nats.js`): what to open, close, ping, the records to publish with their
+//! bytes, the acknowledgement progress, the flush waiters that settled, the state and the
+//! next deadline.
 
 use alloc::vec::Vec;
 
@@ -40,8 +41,8 @@ const NAK: u32 = 8;
 const FAIL: u32 = 9;
 const ACKS: u32 = 10;
 const STATS: u32 = 11;
-const MARKS: u32 = 12;
-const MARKS_APPENDED: u32 = 13;
+const WAIT: u32 = 12;
+const WAIT_APPENDED: u32 = 13;
 const BACKLOG: u32 = 14;
 
 fn u32le(out: &mut Vec<u8>, v: u32) {
@@ -50,6 +51,16 @@ fn u32le(out: &mut Vec<u8>, v: u32) {
 
 fn f64le(out: &mut Vec<u8>, v: f64) {
     out.extend_from_slice(&v.to_le_bytes());
+}
+
+/// `(partition, from, to)` ranges: a count, then each.
+fn put_ranges(out: &mut Vec<u8>, ranges: &[crate::sink::Range]) {
+    u32le(out, ranges.len() as u32);
+    for &(p, from, to) in ranges {
+        u32le(out, p);
+        f64le(out, from as f64);
+        f64le(out, to as f64);
+    }
 }
 
 /// One record to publish: partition, offset, timestamp, lengths, then the bytes.
@@ -77,47 +88,51 @@ fn put_record(out: &mut Vec<u8>, p: u32, r: &ConsumedRecord) {
 }
 
 /// Polls the sink and writes what the host must do, then the progress and the state.
-fn answer(slot: &mut Slot, client: &mut crate::Client, t: i64) -> Vec<u8> {
+fn answer(slot: &mut Slot, client: &mut crate::Client, t: i64, head: &mut Vec<u8>) {
     let mut out = Vec::new();
     slot.sink
         .poll(client, t, &mut |p, r| put_record(&mut out, p, r));
-    let mut head = Vec::new();
-    for a in slot.sink.take_actions() {
-        match a {
+    for a in &slot.sink.take_actions() {
+        match *a {
             Action::Open { server } => {
                 head.push(1);
-                u32le(&mut head, server as u32);
+                u32le(head, server as u32);
             }
             Action::Close => head.push(2),
             Action::Ping => head.push(3),
             Action::GivenUp { partition, offset } => {
                 head.push(6);
-                u32le(&mut head, partition);
-                f64le(&mut head, offset as f64);
+                u32le(head, partition);
+                f64le(head, offset as f64);
             }
         }
     }
     head.extend_from_slice(&out);
-    for a in slot.sink.take_acked() {
+    slot.sink.take_acked(&mut |a| {
         head.push(5);
-        u32le(&mut head, a.partition);
-        f64le(&mut head, a.acked_offset as f64);
-        f64le(&mut head, a.stream_seq as f64);
-        u32le(&mut head, a.given_up.len() as u32);
-        for (from, to) in a.given_up {
-            f64le(&mut head, from as f64);
-            f64le(&mut head, to as f64);
+        u32le(head, a.partition);
+        f64le(head, a.acked_offset as f64);
+        f64le(head, a.stream_seq as f64);
+        u32le(head, a.given_up.len() as u32);
+        for &o in a.given_up {
+            f64le(head, o as f64);
+            f64le(head, (o + 1) as f64);
         }
-    }
+    });
+    slot.sink.take_settled(t, &mut |id, outcome, lacks| {
+        head.push(7);
+        u32le(head, id);
+        head.push(outcome as u8);
+        put_ranges(head, lacks);
+    });
     head.push(0);
     head.push(slot.sink.state() as u8);
     head.push(slot.sink.cause() as u8);
-    u32le(&mut head, slot.sink.server() as u32);
+    u32le(head, slot.sink.server() as u32);
     f64le(
-        &mut head,
+        head,
         slot.sink.next_deadline().map_or(f64::NAN, |d| d as f64),
     );
-    head
 }
 
 impl Inner {
@@ -138,33 +153,30 @@ fn num(v: Option<f64>) -> f64 {
 
 #[wasm_bindgen]
 impl Tributary {
-    /// Whether `connect(topic, ...)` may go on: `CLOSED`, `INVALID_ARGUMENT`,
-    /// `UNKNOWN_TOPIC`, `SINK_EXISTS` otherwise.
-    #[wasm_bindgen(js_name = "sinkCheck", skip_typescript)]
-    pub fn sink_check(&self, topic: JsValue) -> JsResult<()> {
-        self.check_open()?;
-        let topic = convert::topic(&topic)?;
-        let i = self.inner.borrow();
-        i.client.topic_config(&topic).map_err(|e| from_core(&e))?;
-        if i.sinks.iter().any(|s| s.sink.topic() == topic) {
-            return Err(from_core(&Error::SinkExists { topic }));
-        }
-        Ok(())
-    }
-
-    /// Starts the core's sink on `topic`: `config` is `[servers, atLeastOnce,
-    /// maxRetries (-1: none), ackTimeoutMs, connectTimeoutMs, backoffInitialMs,
-    /// backoffMaxMs, maxInFlight]`. Returns `[id, partitions, replicationFactor,
-    /// maxAgeMs, maxBytes]` (-1: unbounded).
+    /// Starts the core's sink on `topic`, if `connect(topic, ...)` may go on (`CLOSED`,
+    /// `INVALID_ARGUMENT`, `UNKNOWN_TOPIC`, `SINK_EXISTS` otherwise; with no `config`, only
+    /// that check, answering nothing): `config` is `[servers, atLeastOnce, maxRetries (-1:
+    /// none), ackTimeoutMs, connectTimeoutMs, backoffInitialMs, backoffMaxMs,
+    /// maxInFlight]`. Returns `[id, partitions, replicationFactor, maxAgeMs, maxBytes]`
+    /// (-1: unbounded).
     #[wasm_bindgen(js_name = "sinkOpen", skip_typescript)]
     pub fn sink_open(
         &self,
         topic: JsValue,
         config: &[f64],
         wake: Function,
-    ) -> JsResult<Float64Array> {
-        self.sink_check(topic.clone())?;
+    ) -> JsResult<Option<Float64Array>> {
+        self.check_open()?;
         let topic = convert::topic(&topic)?;
+        let mut guard = self.inner.borrow_mut();
+        let i = &mut *guard;
+        let tc = *i.client.topic_config(&topic).map_err(|e| from_core(&e))?;
+        if i.sinks.iter().any(|s| s.sink.topic() == topic) {
+            return Err(from_core(&Error::SinkExists { topic }));
+        }
+        if config.is_empty() {
+            return Ok(None);
+        }
         let n = |i: usize| config.get(i).copied().unwrap_or(0.0);
         let c = SinkConfig {
             servers: n(0) as usize,
@@ -180,9 +192,6 @@ impl Tributary {
             backoff_max_ms: n(6) as u64,
             max_in_flight: n(7) as usize,
         };
-        let mut guard = self.inner.borrow_mut();
-        let i = &mut *guard;
-        let tc = *i.client.topic_config(&topic).map_err(|e| from_core(&e))?;
         let sink = Sink::new(
             &mut i.client,
             &topic,
@@ -194,7 +203,7 @@ impl Tributary {
         i.ids = i.ids.wrapping_add(1);
         let id = i.ids;
         i.sinks.push(Slot { sink, id, wake });
-        Ok(Float64Array::from(
+        Ok(Some(Float64Array::from(
             &[
                 f64::from(id),
                 f64::from(tc.partitions),
@@ -202,16 +211,16 @@ impl Tributary {
                 num(tc.retention.max_age_ms.map(|v| v as f64)),
                 num(tc.retention.max_bytes.map(|v| v as f64)),
             ][..],
-        ))
+        )))
     }
 
     /// What `js/nats.js` asks of sink `id`, by `kind`: an event (poll, up, closed, pong,
     /// pause, resume, close, too large, refused, failed; `partition`/`offset` for the
     /// record ones), acknowledgements (`acks`: partition, offset, stream sequence,
-    /// duplicate, four numbers each), each then a poll answering what to do, as bytes; or
-    /// numbers as little-endian f64 bytes: the counters, the marks (per partition the high
-    /// watermarks, then the acknowledged cursors; appending open batches first for a
-    /// flush), whether records still wait in producers. A sink that is gone answers
+    /// duplicate, four numbers each), a flush waiter (id `partition`, timeout `offset` ms,
+    /// negative: none; appending open batches first for the sink's own flush), each then
+    /// a poll answering what to do, as bytes; or numbers as little-endian f64 bytes: the
+    /// counters, whether records still wait in producers. A sink that is gone answers
     /// nothing (`undefined`).
     #[wasm_bindgen(js_name = "sinkDo", skip_typescript)]
     pub fn sink_do(
@@ -226,7 +235,7 @@ impl Tributary {
         if kind == BACKLOG {
             return Some(alloc::vec![u8::from(self.inner.borrow().backlog())]);
         }
-        if kind == MARKS_APPENDED {
+        if kind == WAIT_APPENDED {
             run_poll(&self.inner, true);
         }
         let out = {
@@ -234,14 +243,18 @@ impl Tributary {
             let (slot, client) = guard.slot(id)?;
             let s = &mut slot.sink;
             let o = offset as i64;
-            let mut numbers = Vec::new();
             match kind {
                 UP => s.on_up(t),
                 CLOSED => s.on_closed(client, t),
                 PONG => s.on_pong(),
                 PAUSE => s.pause(t),
                 RESUME => s.resume(t),
-                CLOSE => s.close(),
+                // Close's report: waiter `partition`, which the close stops, names what
+                // is not delivered.
+                CLOSE => {
+                    s.wait(client, partition, None);
+                    s.close();
+                }
                 TOO_LARGE => s.on_too_large(client, partition, o, t),
                 NAK => s.on_nak(client, partition, o, t),
                 FAIL => s.fail(t),
@@ -259,7 +272,8 @@ impl Tributary {
                 }
                 STATS => {
                     let x = s.stats();
-                    numbers = alloc::vec![
+                    let mut b = Vec::new();
+                    for n in [
                         x.published,
                         x.acked,
                         x.duplicates,
@@ -270,21 +284,15 @@ impl Tributary {
                         x.connects,
                         x.disconnects,
                         x.in_flight,
-                    ];
+                    ] {
+                        f64le(&mut b, n as f64);
+                    }
+                    return Some(b);
                 }
-                MARKS | MARKS_APPENDED => {
-                    let logs = client.logs(s.topic()).ok()?;
-                    numbers.extend(logs.iter().map(|l| l.high_watermark() as u64));
-                    numbers.extend(logs.iter().map(|l| l.acked_offset().unwrap_or(0) as u64));
+                WAIT | WAIT_APPENDED => {
+                    s.wait(client, partition, (offset >= 0.0).then(|| t + o));
                 }
                 _ => {}
-            }
-            if kind >= STATS {
-                let mut b = Vec::with_capacity(numbers.len() * 8);
-                for n in numbers {
-                    f64le(&mut b, n as f64);
-                }
-                return Some(b);
             }
             if kind == ACKS {
                 // Acks free outbox room: waiting sends are admitted first, then it publishes.
@@ -293,7 +301,8 @@ impl Tributary {
                 guard = self.inner.borrow_mut();
             }
             let (slot, client) = guard.slot(id)?;
-            let out = answer(slot, client, t);
+            let mut out = Vec::new();
+            answer(slot, client, t, &mut out);
             if kind == CLOSE {
                 guard.sinks.retain(|s| s.id != id);
             }
