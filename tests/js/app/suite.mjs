@@ -186,6 +186,17 @@ export const cases = {
     assert.equal((await p).offset, 1);
   },
 
+  async "close appends what a linger holds, at once"({ Tributary }, assert) {
+    const client = new Tributary();
+    client.createTopic("t");
+    const producer = client.topicProducer("t", { linger: 60_000 });
+    const sent = producer.send(null, "v");
+    await client.close();
+    // Resolves at once: close flushed the batch its minute-long linger would have held.
+    assert.equal((await sent).offset, 0);
+    assert.equal(catchSync(() => client.createTopic("u")).code, "CLOSED");
+  },
+
   // Issue 14's misuse defects (tests/js/app/misuse.mjs).
   ...misuse,
 };
