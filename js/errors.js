@@ -58,19 +58,23 @@ function put(u8, at, v) {
 /** What a ticket settles: one `send`'s promise (`out` null), or a `sendAll`'s (its
  * records' tickets from `first`; `left` to go). */
 class Entry {
-  constructor(topic, first, n) {
+  constructor(topic, first, n, res, rej) {
     this.topic = topic;
     this.first = first;
     this.out = n < 0 ? null : new Array(n);
     this.left = n;
     this.failed = false;
-    this.res = this.rej = undefined;
-    this.promise = new Promise((a, b) => {
-      this.res = a;
-      this.rej = b;
-    });
+    this.res = res;
+    this.rej = rej;
   }
 }
+
+// One executor for every promise (no closure per record): it hands out the functions.
+let R, J;
+const grab = (a, b) => {
+  R = a;
+  J = b;
+};
 
 /** One client's records on their way: the entry of each ticket (from `base`). */
 class Flight {
@@ -128,18 +132,19 @@ class Flight {
     return this.u8;
   }
   one(ticket, topic) {
-    const e = new Entry(topic, ticket, -1);
-    this.slots[ticket - this.base] = e;
+    const p = new Promise(grab);
+    this.slots[ticket - this.base] = new Entry(topic, ticket, -1, R, J);
     this.schedule();
-    return e.promise;
+    return p;
   }
   group(first, n, topic) {
-    const e = new Entry(topic, first, n);
+    const p = new Promise(grab);
+    const e = new Entry(topic, first, n, R, J);
     if (n === 0) e.res(e.out);
     const { slots } = this;
     for (let i = first - this.base, end = i + n; i < end; i++) slots[i] = e;
     this.schedule();
-    return e.promise;
+    return p;
   }
   settle(ptr, n, errors) {
     const o = new Float64Array(this.memory.buffer, ptr, 2 + 4 * n);
