@@ -90,6 +90,7 @@ class Flight {
     this.due = Infinity;
     this.ptr = 0;
     this.cap = 0;
+    this.dead = false; // the client closed: its staging area takes no more writes
     this.u8 = this.u32 = undefined;
     this.tick = () => {
       this.queued = false;
@@ -113,6 +114,7 @@ class Flight {
     }
   }
   stop() {
+    this.dead = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.due = Infinity;
@@ -230,7 +232,7 @@ export function installProducer(Tributary, TopicProducer, memory) {
     let t;
     try {
       const kn = key == null ? 0 : room(key), vn = room(value);
-      if (options === undefined && kn >= 0 && vn >= 0) {
+      if (options === undefined && kn >= 0 && vn >= 0 && !f.dead) {
         const u8 = f.views(this, 8 + kn + vn);
         const kw = key == null ? 0 : put(u8, 8, key);
         const kl = key == null ? 0 : kw + 1;
@@ -280,6 +282,8 @@ export function installProducer(Tributary, TopicProducer, memory) {
     } catch {
       return general(this, records);
     }
+    // A getter read above may have closed the client (then the general path says CLOSED).
+    if (f.dead) return general(this, records);
     let first;
     try {
       const u8 = f.views(this, 8 * n + size);

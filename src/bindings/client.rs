@@ -500,7 +500,8 @@ impl Tributary {
             let report = i.driver.close(&mut i.client, now());
             i.client = Client::new(0);
             i.driver = Driver::new();
-            i.stage = Vec::new();
+            // The staging area stays until the client is dropped: js/errors.js may hold
+            // its address (it writes no more once it saw the close, see `Flight.dead`).
             report
         };
         deliver(&self.inner, report);
@@ -668,10 +669,8 @@ impl TopicProducer {
                 _ => Err(invalid_argument("push: the staged records do not add up")),
             }
         };
-        let mut i = self.inner.borrow_mut();
-        if i.stage.is_empty() && !i.closed {
-            i.stage = stage;
-        }
+        // Back in place (the same allocation: js/errors.js holds its address).
+        self.inner.borrow_mut().stage = stage;
         result
     }
 

@@ -214,6 +214,11 @@ export const cases = {
     await check(await producer.sendAll(entries));
     await check(await Promise.all(entries.map(([k, v]) => producer.send(k, v))));
     await client.close();
+    // Closed: send and sendAll are CLOSED (the fast path writes nothing more into the
+    // staging area; the soak's clients phase found writes after close corrupting the heap).
+    const big = "x".repeat(100_000);
+    assert.equal(await producer.send("k", big).then(() => "sent", (e) => e.code), "CLOSED");
+    assert.equal(await producer.sendAll([["k", big]]).then(() => "sent", (e) => e.code), "CLOSED");
   },
 
   async "close appends what a linger holds, at once"({ Tributary }, assert) {
