@@ -105,7 +105,7 @@ WASM_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
   cargo test --target wasm32-unknown-unknown --lib --test wasm
 
 test-wasm: setup-rust setup-system
-	@echo "==> [test] wasm32 tests (bindings: timers, JS values; partition table) under Node (wasm-bindgen-test-runner)"
+	@echo "==> [test] wasm32 tests (bindings: JS values, a poll's report; partition table) under Node (wasm-bindgen-test-runner)"
 	@$(WASM_TEST)
 	@echo "==> [test] the same wasm32 tests in headless Chromium (chromedriver, tests/wasm/webdriver.json)"
 	@WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \

@@ -4,16 +4,16 @@
 // The fetch and instantiation are here rather than in the glue's `init` (build_pkg.py
 // leaves that out: its fallbacks and deprecation paths were ~500 B gzip).
 import { __wbg_get_imports, __wbg_finalize_init, setErrorClass, Tributary, TopicProducer } from "./tributary.js";
-import { TributaryError, installPackedSendAll, guard } from "./errors.js";
+import { TributaryError, installProducer, guard } from "./errors.js";
 import { installSink } from "./errors.js"; // sink
 
 const url = new URL("./tributary_bg.wasm", import.meta.url);
 const response = await fetch(url);
 if (!response.ok) throw new Error(`fetching ${url} failed: ${response.status}`);
 const { instance, module } = await WebAssembly.instantiate(await response.arrayBuffer(), __wbg_get_imports());
-__wbg_finalize_init(instance, module);
+const { memory } = __wbg_finalize_init(instance, module);
 setErrorClass(TributaryError);
-installPackedSendAll(TopicProducer);
+installProducer(Tributary, TopicProducer, memory);
 installSink(Tributary, TopicProducer); // sink
 guard({ Tributary, TopicProducer });
 

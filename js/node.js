@@ -1,12 +1,12 @@
 // Entry for Node, Deno and Bun: the .wasm is read from disk next to this module.
 import { readFileSync } from "node:fs";
 import { initSync, setErrorClass, Tributary, TopicProducer } from "./tributary.js";
-import { TributaryError, installPackedSendAll, guard } from "./errors.js";
+import { TributaryError, installProducer, guard } from "./errors.js";
 import { installSink } from "./errors.js"; // sink
 
-initSync({ module: readFileSync(new URL("./tributary_bg.wasm", import.meta.url)) });
+const { memory } = initSync({ module: readFileSync(new URL("./tributary_bg.wasm", import.meta.url)) });
 setErrorClass(TributaryError);
-installPackedSendAll(TopicProducer);
+installProducer(Tributary, TopicProducer, memory);
 installSink(Tributary, TopicProducer); // sink
 guard({ Tributary, TopicProducer });
 

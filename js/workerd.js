@@ -2,12 +2,12 @@
 // wasm bytes: the .wasm is imported as a module.
 import wasmModule from "./tributary_bg.wasm";
 import { initSync, setErrorClass, Tributary, TopicProducer } from "./tributary.js";
-import { TributaryError, installPackedSendAll, guard } from "./errors.js";
+import { TributaryError, installProducer, guard } from "./errors.js";
 import { installSink } from "./errors.js"; // sink
 
-initSync({ module: wasmModule });
+const { memory } = initSync({ module: wasmModule });
 setErrorClass(TributaryError);
-installPackedSendAll(TopicProducer);
+installProducer(Tributary, TopicProducer, memory);
 installSink(Tributary, TopicProducer); // sink
 guard({ Tributary, TopicProducer });
 

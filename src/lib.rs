@@ -7,7 +7,7 @@
 //!
 //! This crate is one crate with an inner wall. The core modules ([`config`], [`record`],
 //! [`partitioner`], [`batch`], [`compression`], [`accumulator`], [`log`], [`producer`],
-//! [`error`]) use no wasm-bindgen, js-sys or web-sys, never read a clock (time is an
+//! [`driver`], [`error`]) use no wasm-bindgen, js-sys or web-sys, never read a clock (time is an
 //! argument, `now_ms`), and are tested natively. The bindings layer (`bindings`, wasm32
 //! only) converts JS values and exposes classes.
 //!
@@ -44,6 +44,7 @@ pub mod batch;
 pub mod compression;
 pub mod config;
 mod crc32c;
+pub mod driver;
 pub mod error;
 pub mod log;
 pub mod partitioner;
@@ -60,6 +61,7 @@ mod bindings;
 pub use config::{
     Compression, PartitionerKind, ProducerConfig, RetentionConfig, TopicConfig, UnackedPolicy,
 };
+pub use driver::{Driver, Landed, OnFull, Report, Ticket};
 pub use error::{DecodeError, Error, MAX_SAFE_OFFSET};
 pub use log::{PartitionInfo, PartitionLog};
 pub use partitioner::{murmur2_partition, partition_for_key};

@@ -1,129 +1,33 @@
-//! `Tributary` and `TopicProducer`: the JS classes over [`crate::Client`].
+//! `Tributary` and `TopicProducer`: the JS classes over [`crate::Client`] and its
+//! [`Driver`].
 //!
-//! The core does the work; this file converts arguments, keeps the promise of every
-//! record until its batch is in the log, and schedules the core's `poll`: as a microtask
-//! after a `send` (linger 0: "the next turn of the event loop"), and with a timer
-//! (the host's `setTimeout`, cleared when dropped) at the earliest linger deadline.
+//! The core decides (the driver gives every record a ticket and reports, per poll, which
+//! tickets landed and which failed); this file converts arguments, and hands each poll's
+//! report to the package's JS (`js/errors.js`), which keeps the promises, builds the
+//! `RecordMetadata` objects and schedules the next poll (one microtask, one timer).
+//!
+//! Records cross in bulk: `js/errors.js` writes them into the client's staging area (one
+//! per client, in wasm memory: `stage`), then one call (`push`) takes them all.
+//! Internal methods (names starting with `_`, not in the types, taken off the prototypes
+//! by `js/errors.js`): `_hook`, `_poll` on `Tributary`; `_stage`, `_push`, `_send`,
+//! `_sendAll` on `TopicProducer`.
 
-use alloc::collections::VecDeque;
-use alloc::rc::{Rc, Weak};
+use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use super::convert::{self, JsResult, OnFull};
+use super::convert::{self, JsResult};
 use super::error::{from_core, invalid_argument};
-use super::timer::Timeout;
-use crate::producer::{PollOutcome, ProducerId};
-use crate::{Client, Error, ProduceRecord, RecordParts, MAX_SAFE_OFFSET};
-
-/// What a group's promise resolves with: `RecordMetadata` objects (`sendAll`), or
-/// `[partition, offset, timestamp]` triples in one `Float64Array` (`sendPacked`, from
-/// which the entry module builds the objects in JS).
-enum Results {
-    Objects(Array),
-    Packed(Vec<f64>),
-}
-
-struct Group {
-    results: Results,
-    remaining: u32,
-    resolve: Function,
-    reject: Function,
-    failed: bool,
-}
-
-impl Group {
-    /// Resolves the group's promise with its results.
-    fn resolution(&self) -> Outcome {
-        let value = match &self.results {
-            Results::Objects(a) => a.clone().into(),
-            Results::Packed(v) => js_sys::Float64Array::from(&v[..]).into(),
-        };
-        Outcome::Resolve(self.resolve.clone(), value)
-    }
-}
-
-enum Settle {
-    One {
-        resolve: Function,
-        reject: Function,
-    },
-    Group {
-        group: Rc<RefCell<Group>>,
-        index: u32,
-    },
-}
-
-struct Pending {
-    seq: u64,
-    timestamp: i64,
-    settle: Settle,
-}
-
-struct Waiting {
-    producer: ProducerId,
-    record: ProduceRecord,
-    settle: Settle,
-}
-
-struct ProducerMeta {
-    /// The topic's name as a JS string, for the metadata of every record.
-    topic: JsValue,
-    on_full: OnFull,
-    /// Records of this producer in `Inner::waiting`: while any wait, later ones queue
-    /// behind them (order), without scanning the queue.
-    waiting: usize,
-    /// Per partition: records sent and not yet in the log, in sequence order.
-    pending: Vec<VecDeque<Pending>>,
-    /// Its `TopicProducer` was dropped with records on their way: it is closed once they
-    /// are settled (`Inner::reap_orphans`).
-    orphaned: bool,
-}
-
-impl ProducerMeta {
-    /// Records of it not yet in the log, or waiting for room.
-    fn busy(&self) -> bool {
-        self.waiting > 0 || self.pending.iter().any(|q| !q.is_empty())
-    }
-}
-
-/// The producers' metadata by `ProducerId` (the core hands out small, reused indices).
-#[derive(Default)]
-struct Producers(Vec<Option<ProducerMeta>>);
-
-impl Producers {
-    fn get(&self, id: ProducerId) -> Option<&ProducerMeta> {
-        self.0.get(id.0 as usize).and_then(Option::as_ref)
-    }
-
-    fn get_mut(&mut self, id: ProducerId) -> Option<&mut ProducerMeta> {
-        self.0.get_mut(id.0 as usize).and_then(Option::as_mut)
-    }
-
-    fn insert(&mut self, id: ProducerId, meta: ProducerMeta) {
-        let i = id.0 as usize;
-        if self.0.len() <= i {
-            self.0.resize_with(i + 1, || None);
-        }
-        self.0[i] = Some(meta);
-    }
-
-    fn remove(&mut self, id: ProducerId) -> Option<ProducerMeta> {
-        self.0.get_mut(id.0 as usize).and_then(Option::take)
-    }
-
-    /// The queue of records pending in `partition`.
-    fn pending(&mut self, id: ProducerId, partition: u32) -> Option<&mut VecDeque<Pending>> {
-        self.get_mut(id)
-            .and_then(|m| m.pending.get_mut(partition as usize))
-    }
-}
+use crate::driver::Report;
+use crate::producer::ProducerId;
+use crate::{Client, Driver, Error, ProduceRecord, RecordParts, MAX_SAFE_OFFSET};
 
 pub(super) struct Inner {
     pub(super) client: Client,
+    driver: Driver,
     #[cfg(feature = "sink")]
     pub(super) sinks: Vec<super::sink::Slot>,
     /// The counter of sink handles.
@@ -132,127 +36,39 @@ pub(super) struct Inner {
     /// The client's `appends()` when the sinks were last woken: any append since (a
     /// producer's batch, a `restore`) wakes them again.
     #[cfg(feature = "sink")]
-    woken: u64,
+    pub(super) woken: u64,
     closed: bool,
-    producers: Producers,
-    meta_keys: MetaKeys,
-    waiting: VecDeque<Waiting>,
-    poll_scheduled: bool,
-    microtask: Option<Closure<dyn FnMut(JsValue)>>,
-    timer: Option<(i64, Timeout)>,
-}
-
-/// A settled promise or a user callback, applied once no borrow of `Inner` is held (a
-/// callback may call back into the client).
-pub(super) enum Outcome {
-    Resolve(Function, JsValue),
-    Reject(Function, JsValue),
-}
-
-pub(super) fn apply(outcomes: Vec<Outcome>) {
-    for o in outcomes {
-        let _ = match o {
-            Outcome::Resolve(f, v) => f.call1(&JsValue::UNDEFINED, &v),
-            Outcome::Reject(f, e) => f.call1(&JsValue::UNDEFINED, &e),
-        };
-    }
+    /// Where `js/errors.js` writes records for `push` (8 spare bytes to align its start).
+    stage: Vec<u8>,
+    /// The last report for JS: next deadline (NaN: none), poll again (0/1), then per
+    /// settled ticket (ticket, partition or -1 for a failure, offset, timestamp).
+    out: Vec<f64>,
+    /// `js/errors.js`'s receiver of reports: `(out pointer, settled count, errors)`.
+    hook: Option<Function>,
 }
 
 pub(super) fn set(obj: &Object, key: &str, value: &JsValue) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), value);
 }
 
-/// The property names of `RecordMetadata`, made into JS strings once per client rather
-/// than once per record (each `JsValue::from_str` decodes UTF-8 in JS).
-struct MetaKeys([JsValue; 4]);
-
-impl MetaKeys {
-    fn new() -> Self {
-        MetaKeys(["topic", "partition", "offset", "timestamp"].map(JsValue::from_str))
-    }
-
-    fn make(&self, topic: &JsValue, partition: u32, offset: i64, timestamp: i64) -> JsValue {
-        let o = Object::new();
-        let [t, p, off, ts] = &self.0;
-        let _ = Reflect::set(&o, t, topic);
-        let _ = Reflect::set(&o, p, &JsValue::from(partition));
-        let _ = Reflect::set(&o, off, &JsValue::from(offset as f64));
-        let _ = Reflect::set(&o, ts, &JsValue::from(timestamp as f64));
-        o.into()
-    }
-}
-
-/// Where a record landed, for its promise.
-struct Landed<'a> {
-    keys: &'a MetaKeys,
-    topic: &'a JsValue,
-    partition: u32,
-    offset: i64,
-    timestamp: i64,
-}
-
-impl Landed<'_> {
-    fn object(&self) -> JsValue {
-        self.keys
-            .make(self.topic, self.partition, self.offset, self.timestamp)
-    }
-}
-
-fn settle_ok(settle: Settle, landed: &Landed<'_>, out: &mut Vec<Outcome>) {
-    match settle {
-        Settle::One { resolve, .. } => out.push(Outcome::Resolve(resolve, landed.object())),
-        Settle::Group { group, index } => {
-            let mut g = group.borrow_mut();
-            match &mut g.results {
-                Results::Objects(a) => a.set(index, landed.object()),
-                Results::Packed(v) => {
-                    let at = index as usize * 3;
-                    v[at] = f64::from(landed.partition);
-                    v[at + 1] = landed.offset as f64;
-                    v[at + 2] = landed.timestamp as f64;
-                }
-            }
-            g.remaining -= 1;
-            if g.remaining == 0 && !g.failed {
-                out.push(g.resolution());
-            }
-        }
-    }
-}
-
-fn settle_err(settle: Settle, error: JsValue, out: &mut Vec<Outcome>) {
-    match settle {
-        Settle::One { reject, .. } => out.push(Outcome::Reject(reject, error)),
-        Settle::Group { group, .. } => {
-            let mut g = group.borrow_mut();
-            g.remaining -= 1;
-            if !g.failed {
-                g.failed = true;
-                out.push(Outcome::Reject(g.reject.clone(), error));
-            }
-        }
-    }
-}
-
-/// The records `sendPacked` received: `lens` has (key length + 1 or 0, value length)
-/// per record, the bytes follow each other in `data`. `None` when they disagree.
-fn unpack<'a>(data: &'a [u8], lens: &[u32]) -> Option<Vec<RecordParts<'a>>> {
-    if lens.len() % 2 != 0 {
-        return None;
-    }
+/// The records `push` finds in the staging area: `words` has (key length + 1 or 0,
+/// value length) per record, the bytes follow each other in `data`. `None` when they
+/// disagree.
+fn unpack<'a>(data: &'a [u8], words: &[u8]) -> Option<Vec<RecordParts<'a>>> {
     let mut at = 0usize;
     let mut take = |n: usize| -> Option<&'a [u8]> {
         let s = data.get(at..at.checked_add(n)?)?;
         at += n;
         Some(s)
     };
-    let mut out = Vec::with_capacity(lens.len() / 2);
-    for pair in lens.chunks_exact(2) {
-        let key = match pair[0] {
+    let word = |w: &[u8]| u32::from_le_bytes([w[0], w[1], w[2], w[3]]) as usize;
+    let mut out = Vec::with_capacity(words.len() / 8);
+    for pair in words.chunks_exact(8) {
+        let key = match word(&pair[..4]) {
             0 => None,
-            n => Some(take(n as usize - 1)?),
+            n => Some(take(n - 1)?),
         };
-        let value = take(pair[1] as usize)?;
+        let value = take(word(&pair[4..]))?;
         out.push(RecordParts {
             key,
             value,
@@ -264,220 +80,56 @@ fn unpack<'a>(data: &'a [u8], lens: &[u32]) -> Option<Vec<RecordParts<'a>>> {
     (at == data.len()).then_some(out)
 }
 
-/// A borrowed record made owned: only records that must wait for room are copied.
-fn owned(r: &RecordParts<'_>) -> ProduceRecord {
-    ProduceRecord {
-        key: r.key.map(<[u8]>::to_vec),
-        value: r.value.to_vec(),
-        timestamp: r.timestamp,
-        headers: r.headers.to_vec(),
-        partition: r.partition,
-    }
-}
-
 pub(super) fn now() -> i64 {
     js_sys::Date::now() as i64
 }
 
-impl Inner {
-    fn accept(
-        &mut self,
-        producer: ProducerId,
-        record: &RecordParts<'_>,
-        settle: Settle,
-        now_ms: i64,
-        out: &mut Vec<Outcome>,
-    ) -> Option<(Settle, Error)> {
-        match self.client.send_ref(producer, record, now_ms) {
-            Ok(r) => {
-                if let Some(queue) = self.producers.pending(producer, r.partition) {
-                    queue.push_back(Pending {
-                        seq: r.seq,
-                        timestamp: r.timestamp,
-                        settle,
-                    });
-                }
-                None
-            }
-            Err(e @ Error::QueueFull { .. }) => Some((settle, e)),
-            Err(e) => {
-                settle_err(settle, from_core(&e), out);
-                None
-            }
-        }
-    }
-
-    fn settle_outcome(&mut self, outcome: PollOutcome, out: &mut Vec<Outcome>) {
-        for a in outcome.appended {
-            let Some(meta) = self.producers.get_mut(a.producer) else {
-                continue;
-            };
-            let Some(queue) = meta.pending.get_mut(a.partition as usize) else {
-                continue;
-            };
-            let topic = &meta.topic;
-            let keys = &self.meta_keys;
-            let end = a.first_seq + u64::from(a.count);
-            while queue.front().is_some_and(|p| p.seq < end) {
-                let p = queue.pop_front().expect("front exists");
-                let landed = Landed {
-                    keys,
-                    topic,
-                    partition: a.partition,
-                    offset: a.base_offset + (p.seq - a.first_seq) as i64,
-                    timestamp: p.timestamp,
-                };
-                settle_ok(p.settle, &landed, out);
-            }
-        }
-        for r in outcome.rejected {
-            let Some(queue) = self.producers.pending(r.producer, r.partition) else {
-                continue;
-            };
-            let end = r.first_seq + u64::from(r.count);
-            while queue.front().is_some_and(|p| p.seq < end) {
-                let p = queue.pop_front().expect("front exists");
-                settle_err(p.settle, from_core(&r.error), out);
-            }
-        }
-    }
-
-    /// Closes producer `id` (appending what it can) and forgets it: its records that are
-    /// not in the log, or wait for room, reject with `CLOSED`.
-    #[inline(never)]
-    fn remove_producer(&mut self, id: ProducerId, out: &mut Vec<Outcome>) {
-        if let Ok(outcome) = self.client.close_producer(id, now()) {
-            self.settle_outcome(outcome, out);
-        }
-        if let Some(meta) = self.producers.remove(id) {
-            reject_pending(meta, out);
-        }
-        // Its records waiting for room, in a queue it shares with other producers.
-        for _ in 0..self.waiting.len() {
-            let Some(w) = self.waiting.pop_front() else {
-                break;
-            };
-            if w.producer == id {
-                settle_err(w.settle, from_core(&Error::Closed), out);
-            } else {
-                self.waiting.push_back(w);
-            }
-        }
-    }
-
-    /// Closes the producers dropped with records on their way once those are settled.
-    fn reap_orphans(&mut self, out: &mut Vec<Outcome>) {
-        for n in 0..self.producers.0.len() {
-            if self.producers.0[n]
-                .as_ref()
-                .is_some_and(|m| m.orphaned && !m.busy())
-            {
-                self.remove_producer(ProducerId(n as u32), out);
-            }
-        }
-    }
-
-    /// Moves waiting records into the accumulators while there is room; returns how many.
-    fn admit_waiting(&mut self, out: &mut Vec<Outcome>) -> usize {
-        let now_ms = now();
-        let mut admitted = 0;
-        while let Some(w) = self.waiting.pop_front() {
-            let parts = w.record.parts();
-            if let Some((settle, _)) = self.accept(w.producer, &parts, w.settle, now_ms, out) {
-                self.waiting.push_front(Waiting {
-                    producer: w.producer,
-                    record: w.record,
-                    settle,
-                });
-                break;
-            }
-            if let Some(m) = self.producers.get_mut(w.producer) {
-                m.waiting = m.waiting.saturating_sub(1);
-            }
-            admitted += 1;
-        }
-        admitted
-    }
-
-    fn wait(&mut self, producer: ProducerId, record: ProduceRecord, settle: Settle) {
-        if let Some(m) = self.producers.get_mut(producer) {
-            m.waiting += 1;
-        }
-        self.waiting.push_back(Waiting {
-            producer,
-            record,
-            settle,
-        });
-    }
-
-    /// Takes `record` into its batch, or, if it must wait (records of this producer
-    /// already wait, or its partition queue is full under `OnFull::Wait`), into the
-    /// waiting queue; otherwise settles it with its error.
-    fn enqueue(
-        &mut self,
-        producer: ProducerId,
-        record: &RecordParts<'_>,
-        settle: Settle,
-        on_full: OnFull,
-        now_ms: i64,
-        out: &mut Vec<Outcome>,
-    ) {
-        if self.producers.get(producer).is_some_and(|m| m.waiting > 0) {
-            return self.wait(producer, owned(record), settle);
-        }
-        if let Some((settle, error)) = self.accept(producer, record, settle, now_ms, out) {
-            match on_full {
-                OnFull::Error => settle_err(settle, from_core(&error), out),
-                OnFull::Wait => self.wait(producer, owned(record), settle),
-            }
-        }
-    }
-}
-
-fn schedule_poll(inner: &Rc<RefCell<Inner>>) {
-    let mut i = inner.borrow_mut();
-    if i.poll_scheduled {
-        return;
-    }
-    i.poll_scheduled = true;
-    if let Some(cb) = i.microtask.as_ref() {
-        let _ = Promise::resolve(&JsValue::UNDEFINED).then(cb);
-    }
-}
-
-pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
-    let mut out = Vec::new();
-    let (deadline, reschedule) = {
+/// Hands `report` to the package's JS (the promises and the timer are there).
+fn deliver(inner: &Rc<RefCell<Inner>>, report: Report) {
+    let hook = {
         let mut i = inner.borrow_mut();
-        i.poll_scheduled = false;
-        loop {
-            let outcome = if flush_all {
-                i.client.flush(now())
-            } else {
-                i.client.poll(now())
-            };
-            let next = outcome.next_deadline;
-            i.settle_outcome(outcome, &mut out);
-            let admitted = i.admit_waiting(&mut out);
-            i.reap_orphans(&mut out);
-            // A flush goes on until the records it admitted are appended too; when nothing
-            // was admitted (queues full behind a full outbox) it can do no more now.
-            if !flush_all || admitted == 0 {
-                // Admitted records sit in open batches: the next turn appends them. With
-                // no progress, what still waits is woken by acks (the sink) or a timer.
-                break (next, admitted > 0);
-            }
+        let Some(hook) = i.hook.clone() else {
+            return;
+        };
+        let n = report.landed.len() + report.failed.len();
+        let out = &mut i.out;
+        out.clear();
+        out.push(report.next_deadline.map_or(f64::NAN, |d| d as f64));
+        out.push(f64::from(u8::from(report.again)));
+        for l in &report.landed {
+            out.extend_from_slice(&[
+                l.ticket as f64,
+                f64::from(l.partition),
+                l.offset as f64,
+                l.timestamp as f64,
+            ]);
         }
+        let errors = Array::new();
+        for (t, e) in &report.failed {
+            out.extend_from_slice(&[*t as f64, -1.0, 0.0, 0.0]);
+            errors.push(&from_core(e));
+        }
+        (hook, i.out.as_ptr() as u32, n as u32, errors)
     };
-    if reschedule {
-        schedule_poll(inner);
-    }
-    if let Some(d) = deadline {
-        arm_timer(inner, d);
-    }
-    apply(out);
-    // The sinks publish what was appended since they were last woken, by a producer or
-    // by `restore` (each at its next microtask).
+    let (f, ptr, n, errors) = hook;
+    let _ = f.call3(&JsValue::UNDEFINED, &ptr.into(), &n.into(), &errors);
+}
+
+/// Polls the driver (`flush_all`: every open batch) and hands JS what settled.
+pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
+    let report = {
+        let mut guard = inner.borrow_mut();
+        let i = &mut *guard;
+        i.driver.poll(&mut i.client, now(), flush_all)
+    };
+    deliver(inner, report);
+    wake_sinks(inner);
+}
+
+/// The sinks publish what was appended since they were last woken, by a producer or by
+/// `restore` (each at its next microtask).
+#[cfg_attr(not(feature = "sink"), allow(unused_variables))]
+fn wake_sinks(inner: &Rc<RefCell<Inner>>) {
     #[cfg(feature = "sink")]
     {
         let wakes = {
@@ -496,54 +148,12 @@ pub(super) fn run_poll(inner: &Rc<RefCell<Inner>>, flush_all: bool) {
     }
 }
 
-pub(super) fn arm_timer(inner: &Rc<RefCell<Inner>>, deadline: i64) {
-    let mut i = inner.borrow_mut();
-    if i.timer.as_ref().is_some_and(|(d, _)| *d <= deadline) {
-        return;
-    }
-    let weak: Weak<RefCell<Inner>> = Rc::downgrade(inner);
-    let delay = (deadline - now()).clamp(0, i64::from(i32::MAX)) as u32;
-    let t = Timeout::new(delay, move || {
-        if let Some(rc) = weak.upgrade() {
-            rc.borrow_mut().timer = None;
-            run_poll(&rc, false);
-        }
-    });
-    i.timer = Some((deadline, t));
-}
-
-/// Appends everything (the package's JS waits for the sinks, `js/nats.js`).
-fn flush_all(inner: &Rc<RefCell<Inner>>) -> Promise {
-    run_poll(inner, true);
-    Promise::resolve(&JsValue::UNDEFINED)
-}
-
 #[cfg(feature = "sink")]
 impl Inner {
     /// Whether records are still queued in producers or waiting for room.
     pub(super) fn backlog(&self) -> bool {
-        !self.waiting.is_empty()
-            || self.producers.0.iter().enumerate().any(|(n, m)| {
-                m.is_some()
-                    && self
-                        .client
-                        .producer_stats(ProducerId(n as u32))
-                        .is_ok_and(|s| s.queued_records > 0)
-            })
+        self.driver.backlog(&self.client)
     }
-}
-
-fn new_promise(f: impl FnOnce(Function, Function)) -> Promise {
-    let mut f = Some(f);
-    Promise::new(&mut |resolve, reject| {
-        if let Some(f) = f.take() {
-            f(resolve, reject)
-        }
-    })
-}
-
-fn rejected(e: JsValue) -> Promise {
-    Promise::reject(&e)
 }
 
 /// A tributary client: topics with in-memory partition logs, and the producers writing
@@ -591,28 +201,31 @@ impl Tributary {
         };
         let inner = Rc::new(RefCell::new(Inner {
             client: Client::new(seed),
+            driver: Driver::new(),
             closed: false,
-            producers: Producers::default(),
-            meta_keys: MetaKeys::new(),
             #[cfg(feature = "sink")]
             sinks: Vec::new(),
             #[cfg(feature = "sink")]
             ids: 0,
             #[cfg(feature = "sink")]
             woken: 0,
-            waiting: VecDeque::new(),
-            poll_scheduled: false,
-            microtask: None,
-            timer: None,
+            stage: Vec::new(),
+            out: Vec::new(),
+            hook: None,
         }));
-        let weak = Rc::downgrade(&inner);
-        let cb = Closure::new(move |_: JsValue| {
-            if let Some(rc) = weak.upgrade() {
-                run_poll(&rc, false);
-            }
-        });
-        inner.borrow_mut().microtask = Some(cb);
         Ok(Tributary { inner })
+    }
+
+    /// Internal (`js/errors.js`): the function each report goes to.
+    #[wasm_bindgen(js_name = "_hook", skip_typescript)]
+    pub fn set_hook(&self, hook: Function) {
+        self.inner.borrow_mut().hook = Some(hook);
+    }
+
+    /// Internal (`js/errors.js`'s microtask and timer): polls, `flush` for every open batch.
+    #[wasm_bindgen(js_name = "_poll", skip_typescript)]
+    pub fn poll(&self, flush: bool) {
+        run_poll(&self.inner, flush);
     }
 
     pub(super) fn check_open(&self) -> JsResult<()> {
@@ -668,25 +281,16 @@ impl Tributary {
         let topic = &convert::topic(&topic)?;
         let (config, on_full) = convert::producer_config(&config)?;
         self.check_open()?;
-        let mut i = self.inner.borrow_mut();
+        let mut guard = self.inner.borrow_mut();
+        let i = &mut *guard;
         let id = i
-            .client
-            .topic_producer(topic, config)
+            .driver
+            .topic_producer(&mut i.client, topic, config, on_full)
             .map_err(|e| from_core(&e))?;
-        let partitions = i.client.topic_config(topic).map_or(0, |c| c.partitions);
-        i.producers.insert(
-            id,
-            ProducerMeta {
-                topic: JsValue::from_str(topic),
-                on_full,
-                waiting: 0,
-                pending: (0..partitions).map(|_| VecDeque::new()).collect(),
-                orphaned: false,
-            },
-        );
         Ok(TopicProducer {
             inner: self.inner.clone(),
             id,
+            topic: JsValue::from_str(topic),
             closed: core::cell::Cell::new(false),
         })
     }
@@ -696,7 +300,8 @@ impl Tributary {
     /// acknowledged by JetStream (rejecting like `Sink.flush` when a sink fails).
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> Promise {
-        flush_all(&self.inner)
+        run_poll(&self.inner, true);
+        Promise::resolve(&JsValue::UNDEFINED)
     }
 
     /// Up to `maxRecords` records of `topic`/`partition` from `fromOffset`. Throws
@@ -881,26 +486,25 @@ impl Tributary {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         run_poll(&self.inner, true);
-        let mut out = Vec::new();
-        {
-            let mut i = self.inner.borrow_mut();
+        let report = {
+            let mut guard = self.inner.borrow_mut();
+            let i = &mut *guard;
             i.closed = true;
             // The package's JS closed the sinks first (`js/nats.js`); what is left goes.
             #[cfg(feature = "sink")]
             {
                 i.sinks = Vec::new();
             }
-            i.timer = None;
-            for w in core::mem::take(&mut i.waiting) {
-                settle_err(w.settle, from_core(&Error::Closed), &mut out);
-            }
-            // Records in batches that could not be appended (behind a full outbox).
-            for meta in core::mem::take(&mut i.producers).0.into_iter().flatten() {
-                reject_pending(meta, &mut out);
-            }
+            // Records waiting for room, or in batches that could not be appended (behind
+            // a full outbox), fail with `CLOSED`.
+            let report = i.driver.close(&mut i.client, now());
             i.client = Client::new(0);
-        }
-        apply(out);
+            i.driver = Driver::new();
+            // The staging area stays until the client is dropped: js/errors.js may hold
+            // its address (it writes no more once it saw the close, see `Flight.dead`).
+            report
+        };
+        deliver(&self.inner, report);
         Promise::resolve(&JsValue::UNDEFINED)
     }
 }
@@ -940,10 +544,16 @@ fn consumed_object(r: &crate::ConsumedRecord) -> JsValue {
 }
 
 /// A producer for one topic, made by `Tributary.topicProducer`.
+///
+/// `send` and `sendAll` are defined by the package's JS (`js/errors.js`): it writes the
+/// records into the client's staging area and calls `_push` (or `_send` / `_sendAll`,
+/// which convert here, for what its fast path does not take), and keeps their promises.
 #[wasm_bindgen]
 pub struct TopicProducer {
     inner: Rc<RefCell<Inner>>,
     id: ProducerId,
+    /// The topic's name, for `topic`.
+    topic: JsValue,
     /// Closed by `close()` (or dropped). The core reuses a closed producer's id for the
     /// next producer: a closed handle must never reach it.
     closed: core::cell::Cell<bool>,
@@ -969,82 +579,37 @@ impl TopicProducer {
         })
     }
 
-    /// Checks every record (one bad record rejects the call with its `index`, queuing
-    /// nothing), then queues them all; resolves with `RecordMetadata[]`, or with
-    /// `[partition, offset, timestamp]` triples in a `Float64Array` when `packed`.
-    fn send_group(&self, records: &[RecordParts<'_>], packed: bool) -> Promise {
-        let now_ms = now();
-        {
-            let i = self.inner.borrow();
-            for (n, r) in records.iter().enumerate() {
-                if let Err(e) = i.client.check_ref(self.id, r, now_ms) {
-                    let err = from_core(&e);
-                    let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
-                    return rejected(err);
-                }
+    /// Takes `records` as one group (all checked first: one bad record refuses the call
+    /// with its `index`, taking nothing); returns the first of their consecutive tickets.
+    fn group(&self, records: &[RecordParts<'_>]) -> JsResult<f64> {
+        let mut guard = self.inner.borrow_mut();
+        let i = &mut *guard;
+        match i.driver.send_group(&mut i.client, self.id, records, now()) {
+            Ok(t) => Ok(t as f64),
+            Err((n, e)) => {
+                let err = from_core(&e);
+                let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
+                Err(err)
             }
         }
-        let count = records.len() as u32;
-        let results = if packed {
-            Results::Packed(alloc::vec![0.0; records.len() * 3])
-        } else {
-            Results::Objects(Array::new_with_length(count))
-        };
-        let mut out = Vec::new();
-        let promise = new_promise(|resolve, reject| {
-            let group = Rc::new(RefCell::new(Group {
-                results,
-                remaining: count,
-                resolve,
-                reject,
-                failed: false,
-            }));
-            if count == 0 {
-                out.push(group.borrow().resolution());
-                return;
-            }
-            let mut i = self.inner.borrow_mut();
-            for (index, record) in records.iter().enumerate() {
-                let settle = Settle::Group {
-                    group: group.clone(),
-                    index: index as u32,
-                };
-                i.enqueue(self.id, record, settle, OnFull::Wait, now_ms, &mut out);
-            }
-        });
-        schedule_poll(&self.inner);
-        apply(out);
-        promise
+    }
+
+    /// Takes one record; returns its ticket.
+    fn one(&self, record: &RecordParts<'_>) -> JsResult<f64> {
+        let mut guard = self.inner.borrow_mut();
+        let i = &mut *guard;
+        i.driver
+            .send(&mut i.client, self.id, record, now())
+            .map(|t| t as f64)
+            .map_err(|e| from_core(&e))
     }
 
     fn usable(&self) -> JsResult<()> {
         let i = self.inner.borrow();
-        if self.closed.get() || i.closed || i.producers.get(self.id).is_none() {
+        if self.closed.get() || i.closed || !i.driver.is_open(self.id) {
             return Err(from_core(&Error::Closed));
         }
         Ok(())
-    }
-
-    /// Appends what it can, then removes this producer: its records that could not be
-    /// appended (behind a full outbox) and those waiting for room reject with `CLOSED`.
-    fn close_now(&self) {
-        self.closed.set(true);
-        if self.inner.borrow().closed {
-            return;
-        }
-        run_poll(&self.inner, true);
-        let mut out = Vec::new();
-        self.inner.borrow_mut().remove_producer(self.id, &mut out);
-        apply(out);
-    }
-}
-
-/// Rejects with `CLOSED` the records of a removed producer that never reached the log.
-fn reject_pending(meta: ProducerMeta, out: &mut Vec<Outcome>) {
-    for queue in meta.pending {
-        for p in queue {
-            settle_err(p.settle, from_core(&Error::Closed), out);
-        }
     }
 }
 
@@ -1057,85 +622,80 @@ impl Drop for TopicProducer {
         if self.closed.get() {
             return;
         }
-        let Ok(mut i) = self.inner.try_borrow_mut() else {
-            return;
+        let report = {
+            let Ok(mut guard) = self.inner.try_borrow_mut() else {
+                return;
+            };
+            let i = &mut *guard;
+            i.driver.orphan(&mut i.client, self.id, now())
         };
-        if let Some(m) = i.producers.get_mut(self.id) {
-            m.orphaned = true;
-        }
-        drop(i);
-        // Appends its batches; `reap_orphans` closes it once nothing of it is on its way.
-        run_poll(&self.inner, true);
+        deliver(&self.inner, report);
+        wake_sinks(&self.inner);
     }
 }
 
 #[wasm_bindgen]
 impl TopicProducer {
-    /// Sends one record; resolves with its `RecordMetadata` once it is in the local log
-    /// (at the next turn of the event loop, or after `linger` ms).
-    ///
-    /// `key`: `string` (UTF-8) or `Uint8Array`; `null`/`undefined` for no key (round
-    /// robin). An empty key is a key. `value`: `string` or `Uint8Array`.
-    /// `options`: `{ headers?: Record<string, string | Uint8Array>, timestamp?: number,
-    /// partition?: number }`.
-    ///
-    /// Rejects with `RECORD_TOO_LARGE`, `PARTITION_OUT_OF_RANGE`, `INVALID_ARGUMENT`,
-    /// `INVALID_TIMESTAMP`, `CLOSED`, or `QUEUE_FULL` (with `onQueueFull: "error"`; by
-    /// default the promise waits for room instead). A rejected record changes nothing.
-    #[wasm_bindgen(unchecked_return_type = "Promise<RecordMetadata>")]
-    pub fn send(
-        &self,
-        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array | null | undefined")]
-        key: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] value: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "SendOptions")] options: JsValue,
-    ) -> Promise {
-        // Every input is read first (user getters may close this producer or the
-        // client), then the producer is checked, then the record is queued.
-        let record = match Self::record(&key, &value, &options).and_then(|r| {
-            self.usable()?;
-            Ok(r)
-        }) {
-            Ok(r) => r,
-            Err(e) => return rejected(e),
-        };
-        let mut out = Vec::new();
-        let promise = new_promise(|resolve, reject| {
-            let mut i = self.inner.borrow_mut();
-            let on_full = i.producers.get(self.id).map_or(OnFull::Wait, |m| m.on_full);
-            let settle = Settle::One { resolve, reject };
-            i.enqueue(self.id, &record.parts(), settle, on_full, now(), &mut out);
-        });
-        schedule_poll(&self.inner);
-        apply(out);
-        promise
+    /// Internal (`js/errors.js`): makes the staging area at least `bytes` long; returns
+    /// where it starts (8-byte aligned) in wasm memory.
+    #[wasm_bindgen(js_name = "_stage", skip_typescript)]
+    pub fn stage(&self, bytes: u32) -> u32 {
+        let mut i = self.inner.borrow_mut();
+        let need = bytes as usize + 8;
+        if i.stage.len() < need {
+            i.stage = alloc::vec![0; need];
+        }
+        let at = i.stage.as_ptr() as usize;
+        (at + (8 - at % 8) % 8) as u32
     }
 
-    /// Sends many records crossing into wasm once; resolves with their metadata, in order.
-    ///
-    /// Each entry is `[key, value]` or `[key, value, options]`. Every entry is checked
-    /// before any is queued: one bad entry rejects the call and queues nothing. Records
-    /// that find a partition queue full wait for room, whatever `onQueueFull` says.
-    #[wasm_bindgen(
-        js_name = "sendAll",
-        unchecked_return_type = "Promise<RecordMetadata[]>"
-    )]
-    pub fn send_all(
-        &self,
-        #[wasm_bindgen(
-            unchecked_param_type = "Array<[string | Uint8Array | null, string | Uint8Array, SendOptions?]>"
-        )]
-        records: JsValue,
-    ) -> Promise {
-        let arr = match convert::is_array(&records) {
-            true => convert::array(&records, "records could not be read"),
-            false => Err(invalid_argument(
-                "sendAll takes an array of [key, value] pairs",
-            )),
+    /// Internal (`js/errors.js`): takes `count` records from the staging area, laid out as
+    /// `count` pairs of little-endian u32 (key length + 1, or 0 for no key; value length),
+    /// then `bytes` bytes: each key and value back to back. As one group when `group`
+    /// (`sendAll`), else one record (`send`). Returns the first ticket.
+    #[wasm_bindgen(js_name = "_push", skip_typescript)]
+    pub fn push(&self, count: u32, bytes: u32, group: bool) -> JsResult<f64> {
+        self.usable()?;
+        let stage = core::mem::take(&mut self.inner.borrow_mut().stage);
+        let result = {
+            let at = stage.as_ptr() as usize;
+            let skew = (8 - at % 8) % 8;
+            let words = 8 * count as usize;
+            let all = stage.get(skew..skew + words + bytes as usize);
+            let records = all.and_then(|all| unpack(&all[words..], &all[..words]));
+            match records {
+                Some(records) if group => self.group(&records),
+                Some(records) if records.len() == 1 => self.one(&records[0]),
+                _ => Err(invalid_argument("push: the staged records do not add up")),
+            }
         };
-        let arr = match arr {
-            Ok(a) => a,
-            Err(e) => return rejected(e),
+        // Back in place (the same allocation: js/errors.js holds its address).
+        self.inner.borrow_mut().stage = stage;
+        result
+    }
+
+    /// Internal (`js/errors.js`): `send` of any record (converted here: options, and what
+    /// the staging path does not take); returns its ticket. Every input is read first
+    /// (user getters may close this producer or the client), then the producer is
+    /// checked, then the record is taken.
+    #[wasm_bindgen(js_name = "_send", skip_typescript)]
+    pub fn send_any(&self, key: JsValue, value: JsValue, options: JsValue) -> JsResult<f64> {
+        let record = Self::record(&key, &value, &options)?;
+        self.usable()?;
+        self.one(&record.parts())
+    }
+
+    /// Internal (`js/errors.js`): `sendAll` of any entries (`[key, value]` or `[key,
+    /// value, options]`, converted here); returns `[first ticket, count]`.
+    #[wasm_bindgen(js_name = "_sendAll", skip_typescript)]
+    pub fn send_all_any(&self, records: JsValue) -> JsResult<Vec<f64>> {
+        let arr = match convert::is_array(&records) {
+            true => convert::array(&records, "records could not be read")?,
+            false => {
+                return Err(invalid_argument(
+                    "sendAll takes an array of [key, value] pairs",
+                ))
+            }
         };
         let mut parsed = Vec::with_capacity(arr.length() as usize);
         for (n, entry) in arr.iter().enumerate() {
@@ -1155,39 +715,15 @@ impl TopicProducer {
                 Ok(r) => parsed.push(r),
                 Err(err) => {
                     let _ = Reflect::set(&err, &"index".into(), &(n as u32).into());
-                    return rejected(err);
+                    return Err(err);
                 }
             }
         }
         // Read everything first: a getter may have closed this producer.
-        if let Err(e) = self.usable() {
-            return rejected(e);
-        }
+        self.usable()?;
         let parts: Vec<RecordParts<'_>> = parsed.iter().map(ProduceRecord::parts).collect();
-        self.send_group(&parts, false)
-    }
-
-    /// `sendAll` for records packed by the entry module (which `sendAll` uses when every
-    /// entry is `[string | null, string]` with well-formed strings): `data` holds every
-    /// key and value's UTF-8 bytes back to back, `lens` two numbers per record (key length
-    /// + 1, or 0 for no key; value length). One copy into wasm for all of them, no JS call
-    /// per record; resolves with `[partition, offset, timestamp]` per record in one
-    /// `Float64Array`. Checks and errors as `sendAll` (`index` names the bad record).
-    #[wasm_bindgen(
-        js_name = "sendPacked",
-        skip_typescript,
-        unchecked_return_type = "Promise<Float64Array>"
-    )]
-    pub fn send_packed(&self, data: &[u8], lens: &[u32]) -> Promise {
-        if let Err(e) = self.usable() {
-            return rejected(e);
-        }
-        let Some(records) = unpack(data, lens) else {
-            return rejected(invalid_argument(
-                "sendPacked: lengths do not match the data",
-            ));
-        };
-        self.send_group(&records, true)
+        let first = self.group(&parts)?;
+        Ok(alloc::vec![first, parts.len() as f64])
     }
 
     /// The topic this producer writes to.
@@ -1196,11 +732,7 @@ impl TopicProducer {
         if self.closed.get() {
             return JsValue::UNDEFINED;
         }
-        self.inner
-            .borrow()
-            .producers
-            .get(self.id)
-            .map_or(JsValue::UNDEFINED, |m| m.topic.clone())
+        self.topic.clone()
     }
 
     /// Closes this producer's open batches and appends them (all producers' batches are
@@ -1208,7 +740,8 @@ impl TopicProducer {
     /// and, with a sink, acknowledged. The same as `Tributary.flush`.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> Promise {
-        flush_all(&self.inner)
+        run_poll(&self.inner, true);
+        Promise::resolve(&JsValue::UNDEFINED)
     }
 
     /// Counters: records, bytes, batches, recordsAppended, queueDepth, queuedRecords,
@@ -1224,7 +757,7 @@ impl TopicProducer {
             .client
             .producer_stats(self.id)
             .map_err(|e| from_core(&e))?;
-        let waiting = i.producers.get(self.id).map_or(0, |m| m.waiting);
+        let waiting = i.driver.waiting(self.id);
         let o = Object::new();
         for (k, v) in [
             ("records", s.records),
@@ -1251,7 +784,16 @@ impl TopicProducer {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn close(&self) -> Promise {
         if !self.closed.get() {
-            self.close_now();
+            self.closed.set(true);
+            if !self.inner.borrow().closed {
+                let report = {
+                    let mut guard = self.inner.borrow_mut();
+                    let i = &mut *guard;
+                    i.driver.close_producer(&mut i.client, self.id, now())
+                };
+                deliver(&self.inner, report);
+                wake_sinks(&self.inner);
+            }
         }
         Promise::resolve(&JsValue::UNDEFINED)
     }

@@ -18,6 +18,7 @@ use wasm_bindgen::JsCast;
 
 use super::error::{invalid_argument, js_error};
 use crate::config::{whole_number, NumberError};
+use crate::driver::OnFull;
 use crate::text::Text;
 use crate::{
     Compression, Header, PartitionerKind, ProducerConfig, RetentionConfig, TopicConfig,
@@ -251,15 +252,6 @@ fn retention(obj: &JsValue) -> JsResult<RetentionConfig> {
         segment_bytes: get("segmentBytes")?,
         unacked,
     })
-}
-
-/// What `send` does when a partition's batch queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnFull {
-    /// `send` returns a pending promise that settles once there is room.
-    Wait,
-    /// `send` rejects with `QUEUE_FULL`.
-    Error,
 }
 
 /// Producer config from `{ batchSize, linger, maxRequestSize, batchQueueSize, partitioner,

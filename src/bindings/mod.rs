@@ -13,7 +13,6 @@ mod error;
 mod runtime;
 #[cfg(feature = "sink")]
 mod sink;
-mod timer;
 
 #[cfg(test)]
 mod tests;
@@ -106,6 +105,33 @@ export interface PartitionInfo {
   ackedOffset: number | null;
   /** True while retention is held back by unacknowledged records. */
   overBound: boolean;
+}
+
+/** `send` and `sendAll` are the package's JS (`js/errors.js`); their types merge into the class. */
+export interface TopicProducer {
+  /**
+   * Sends one record; resolves with its `RecordMetadata` once it is in the local log
+   * (at the next turn of the event loop, or after `linger` ms).
+   *
+   * `key`: `string` (UTF-8) or `Uint8Array`; `null`/`undefined` for no key (round
+   * robin). An empty key is a key. `value`: `string` or `Uint8Array`.
+   * `options`: `{ headers?: Record<string, string | Uint8Array>, timestamp?: number,
+   * partition?: number }`.
+   *
+   * Rejects with `RECORD_TOO_LARGE`, `PARTITION_OUT_OF_RANGE`, `INVALID_ARGUMENT`,
+   * `INVALID_TIMESTAMP`, `CLOSED`, or `QUEUE_FULL` (with `onQueueFull: "error"`; by
+   * default the promise waits for room instead). A rejected record changes nothing.
+   */
+  send(key: string | Uint8Array | null | undefined, value: string | Uint8Array, options?: SendOptions): Promise<RecordMetadata>;
+  /**
+   * Sends many records crossing into wasm once; resolves with their metadata, in order.
+   *
+   * Each entry is `[key, value]` or `[key, value, options]`. Every entry is checked
+   * before any is queued: one bad entry rejects the call (the error's `index` names it)
+   * and queues nothing. Records that find a partition queue full wait for room, whatever
+   * `onQueueFull` says.
+   */
+  sendAll(records: Array<[string | Uint8Array | null, string | Uint8Array, SendOptions?]>): Promise<RecordMetadata[]>;
 }
 
 /** A producer's counters. */

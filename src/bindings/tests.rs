@@ -1,31 +1,17 @@
-//! wasm-bindgen tests of the code that touches timers and JS values. `make test-wasm`
+//! wasm-bindgen tests of the code that touches JS values. `make test-wasm`
 //! runs them under Node and in headless Chromium (wasm-bindgen-test-runner with
 //! Debian's chromedriver).
 
 use alloc::rc::Rc;
-use core::cell::{Cell, RefCell};
+use alloc::vec::Vec;
+use core::cell::RefCell;
 
-use js_sys::{Object, Promise, Reflect};
+use js_sys::{Array, Object, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 use super::client::Tributary;
 use super::convert;
-use super::timer::Timeout;
-
-/// A promise that resolves after `ms`, on a timer of our own.
-fn sleep(ms: u32) -> JsFuture {
-    let keep: Rc<RefCell<Option<Timeout>>> = Rc::default();
-    let p = Promise::new(&mut |resolve, _| {
-        let k = keep.clone();
-        *keep.borrow_mut() = Some(Timeout::new(ms, move || {
-            let _ = resolve.call0(&JsValue::UNDEFINED);
-            drop(k.borrow_mut().take()); // dropping the timer inside its own callback is fine
-        }));
-    });
-    JsFuture::from(p)
-}
 
 fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     let o = Object::new();
@@ -33,89 +19,6 @@ fn object(pairs: &[(&str, JsValue)]) -> JsValue {
         Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
     }
     o.into()
-}
-
-#[wasm_bindgen_test]
-async fn a_timer_fires_once_after_its_delay() {
-    let fired = Rc::new(Cell::new(0));
-    let f = fired.clone();
-    let start = js_sys::Date::now();
-    let _t = Timeout::new(20, move || f.set(f.get() + 1));
-    sleep(5).await.unwrap();
-    assert_eq!(fired.get(), 0, "fired early");
-    sleep(40).await.unwrap();
-    assert_eq!(fired.get(), 1);
-    assert!(js_sys::Date::now() - start >= 20.0);
-}
-
-#[wasm_bindgen_test]
-async fn a_dropped_timer_never_fires() {
-    let fired = Rc::new(Cell::new(false));
-    let f = fired.clone();
-    drop(Timeout::new(5, move || f.set(true)));
-    sleep(30).await.unwrap();
-    assert!(!fired.get());
-}
-
-#[wasm_bindgen_test]
-async fn linger_holds_a_send_until_the_timer_appends_its_batch() {
-    let client = Tributary::new(object(&[("seed", 7.into())])).unwrap();
-    client
-        .create_topic("t".into(), object(&[("partitions", 3.into())]))
-        .unwrap();
-    let producer = client
-        .topic_producer("t".into(), object(&[("linger", 40.into())]))
-        .unwrap();
-    // When the send settled, in ms after it (NaN: not yet). The check is against the
-    // linger itself, not against a sleep shorter than it, so a stalled machine cannot fail it.
-    let settled_after = Rc::new(Cell::new(f64::NAN));
-    let s = settled_after.clone();
-    let start = js_sys::Date::now();
-    let sent = producer.send("k".into(), "v".into(), JsValue::UNDEFINED);
-    let done = Closure::<dyn FnMut(JsValue)>::new(move |_| s.set(js_sys::Date::now() - start));
-    let _ = sent.then(&done);
-    sleep(10).await.unwrap();
-    let early = settled_after.get();
-    assert!(
-        early.is_nan() || early >= 39.0,
-        "the batch was appended {early} ms after the send, before its 40 ms linger"
-    );
-    let md = JsFuture::from(sent).await.unwrap(); // after `done`, registered first
-    let after = settled_after.get();
-    assert!(
-        after >= 39.0,
-        "settled {after} ms after the send, before its 40 ms linger"
-    );
-    let offset = Reflect::get(&md, &"offset".into()).unwrap();
-    assert_eq!(offset.as_f64(), Some(0.0));
-    let partition = Reflect::get(&md, &"partition".into()).unwrap();
-    assert_eq!(
-        partition.as_f64(),
-        Some(f64::from(crate::partition_for_key(b"k", 3)))
-    );
-}
-
-#[wasm_bindgen_test]
-async fn close_cancels_the_linger_timer_and_appends_everything() {
-    let client = Tributary::new(JsValue::UNDEFINED).unwrap();
-    client.create_topic("t".into(), JsValue::UNDEFINED).unwrap();
-    let producer = client
-        .topic_producer("t".into(), object(&[("linger", 60_000.into())]))
-        .unwrap();
-    let sent = producer.send(JsValue::NULL, "v".into(), JsValue::UNDEFINED);
-    JsFuture::from(client.close()).await.unwrap();
-    // Resolves at once: close flushed the batch its hour-long linger would have held.
-    JsFuture::from(sent).await.unwrap();
-    let e = client
-        .create_topic("u".into(), JsValue::UNDEFINED)
-        .unwrap_err();
-    assert_eq!(
-        Reflect::get(&e, &"code".into())
-            .unwrap()
-            .as_string()
-            .unwrap(),
-        "CLOSED"
-    );
 }
 
 #[wasm_bindgen_test]
@@ -154,4 +57,47 @@ fn a_lone_surrogate_is_refused_not_replaced() {
         "INVALID_ARGUMENT"
     );
     assert_eq!(convert::bytes(&"é".into(), "key").unwrap(), "é".as_bytes());
+}
+
+#[wasm_bindgen_test]
+fn each_poll_hands_its_tickets_to_the_hook() {
+    let client = Tributary::new(object(&[("seed", 7.into())])).unwrap();
+    client
+        .create_topic("t".into(), object(&[("partitions", 3.into())]))
+        .unwrap();
+    let producer = client
+        .topic_producer("t".into(), JsValue::UNDEFINED)
+        .unwrap();
+    // (ticket, partition, offset) per settled record; the errors' codes.
+    let got: Rc<RefCell<Vec<(f64, f64, f64)>>> = Rc::default();
+    let codes: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+    let (g, c) = (got.clone(), codes.clone());
+    let hook =
+        Closure::<dyn FnMut(u32, u32, Array)>::new(move |ptr: u32, n: u32, errors: Array| {
+            // SAFETY: `ptr` is the report `deliver` wrote: 2 + 4 * n f64 in wasm memory.
+            #[allow(unsafe_code)]
+            let out = unsafe { core::slice::from_raw_parts(ptr as *const f64, 2 + 4 * n as usize) };
+            for r in out[2..].chunks_exact(4) {
+                g.borrow_mut().push((r[0], r[1], r[2]));
+            }
+            for e in errors.iter() {
+                c.borrow_mut()
+                    .push(Reflect::get(&e, &"code".into()).unwrap());
+            }
+        });
+    client.set_hook(hook.as_ref().unchecked_ref::<js_sys::Function>().clone());
+    let a = producer
+        .send_any("k".into(), "v".into(), JsValue::UNDEFINED)
+        .unwrap();
+    let b = producer
+        .send_any("k".into(), "w".into(), JsValue::UNDEFINED)
+        .unwrap();
+    assert_eq!((a, b), (0.0, 1.0));
+    client.poll(false);
+    let p = f64::from(crate::partition_for_key(b"k", 3));
+    assert_eq!(*got.borrow(), [(0.0, p, 0.0), (1.0, p, 1.0)]);
+    // A record refused at once gets no ticket: the call throws.
+    let bad = object(&[("partition", 9.into())]);
+    assert!(producer.send_any("k".into(), "v".into(), bad).is_err());
+    assert!(codes.borrow().is_empty());
 }

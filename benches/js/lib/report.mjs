@@ -230,9 +230,12 @@ export function markdown(res, meta) {
     const ns = (x) => 1e9 / x;
     L.push(`Where our time goes (Node, this run, ns per record): \`send\` ${int(ns(r.send.median))} settled, of which ${int(ns(r.send.extra.calls))} in the ` +
       `calls and the rest resolving the promises; \`sendAll\` ${int(ns(r.sendAll.median))}, of which ${int(ns(r.sendAll.extra.calls))} in the call; ` +
-      `NATS's publish ${int(ns(r.peer.median))}. In the call each record crosses the JS–wasm boundary several times (the entry, a type check, a length ` +
-      "and a copy for the key and for the value) and is placed and encoded into its batch (with CRC-32C over its bytes); settling builds each " +
-      "RecordMetadata from wasm, one `Reflect.set` per field, and resolves it.");
+      `NATS's publish ${int(ns(r.peer.median))}. In the call the package's JS writes each key and value into the client's staging area in wasm ` +
+      "memory (`encodeInto` for strings, `set` for bytes) and crosses into wasm once per call, where each record is placed (SipHash of its key) and " +
+      "encoded into its batch; the poll closes the batches (CRC-32C) and appends them, and settling reads each record's partition, offset and " +
+      "timestamp from a view of wasm memory, makes its RecordMetadata in JS and resolves its promise. A CPU profile of `sendAll` (100,000 records, " +
+      "Node, issue 14) put about half the time in wasm (CRC-32C 6 %, the placement done twice per record, checked then taken, ~6 %, allocation and " +
+      "buffer growth ~9 %, encoding ~6 %), a quarter in the package's JS (settling 12 %, staging 10 %) and an eighth in the garbage collector.");
     L.push("");
   }
 

@@ -186,6 +186,52 @@ export const cases = {
     assert.equal((await p).offset, 1);
   },
 
+  async "send and sendAll of bytes and text (staged in wasm memory) land as the general path lands them, also after wasm memory grew"({ Tributary }, assert) {
+    const bytes = (n, seed) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 255);
+    const entries = [
+      [bytes(16, 1), bytes(100, 2)], ["ascii", bytes(3, 3)], [bytes(1, 4), "é ☃ 𝄞 x"], [null, bytes(1, 5)],
+      ["naïve-key", "v"], [undefined, new Uint8Array(0)], [new Uint8Array(0), "empty key"], ["k", "x".repeat(70_000)],
+    ];
+    const client = new Tributary({ seed: 9 });
+    client.createTopic("t", { partitions: 3 });
+    const producer = client.topicProducer("t");
+    const check = async (mds) => {
+      for (const [i, [k, v]] of entries.entries()) {
+        const [r] = client.read("t", mds[i].partition, mds[i].offset, 1);
+        const want = (x) => (typeof x === "string" ? new TextEncoder().encode(x) : x);
+        assert.deepEqual(r.value, want(v), `value ${i}`);
+        assert.deepEqual(r.key, k == null ? null : want(k), `key ${i}`);
+      }
+    };
+    const general = await producer.sendAll([...entries, ["x", "y", {}]]); // options: the general path
+    await check(general);
+    await check(await producer.sendAll(entries));
+    await check(await Promise.all(entries.map(([k, v]) => producer.send(k, v))));
+    // Wasm memory grows (views of it taken before are detached): what is staged after still lands intact.
+    const memoryBefore = client.partitionInfo("t", 0).bytes;
+    await producer.sendAll(Array.from({ length: 400 }, (_, i) => [`g${i}`, bytes(50_000, i)]));
+    assert.ok(client.partitionInfo("t", 0).bytes > memoryBefore);
+    await check(await producer.sendAll(entries));
+    await check(await Promise.all(entries.map(([k, v]) => producer.send(k, v))));
+    await client.close();
+    // Closed: send and sendAll are CLOSED (the fast path writes nothing more into the
+    // staging area; the soak's clients phase found writes after close corrupting the heap).
+    const big = "x".repeat(100_000);
+    assert.equal(await producer.send("k", big).then(() => "sent", (e) => e.code), "CLOSED");
+    assert.equal(await producer.sendAll([["k", big]]).then(() => "sent", (e) => e.code), "CLOSED");
+  },
+
+  async "close appends what a linger holds, at once"({ Tributary }, assert) {
+    const client = new Tributary();
+    client.createTopic("t");
+    const producer = client.topicProducer("t", { linger: 60_000 });
+    const sent = producer.send(null, "v");
+    await client.close();
+    // Resolves at once: close flushed the batch its minute-long linger would have held.
+    assert.equal((await sent).offset, 0);
+    assert.equal(catchSync(() => client.createTopic("u")).code, "CLOSED");
+  },
+
   // Issue 14's misuse defects (tests/js/app/misuse.mjs).
   ...misuse,
 };
