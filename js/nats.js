@@ -441,13 +441,17 @@ export function installSink(Tributary, TopicProducer) {
 async function closeSink(s, timeoutMs) {
   if (s.gone) return;
   timeoutMs ??= s.cfg.closeTimeoutMs;
+  // Close's report (`sink.error`): a waiter for what was appended before the close,
+  // pending through it (so records given up meanwhile are named to it as well as to the
+  // wait below) and stopped by it (CLOSE, same id): what was not delivered, unacknowledged
+  // or given up, as SINK_CLOSED.
+  const id = ++s.waits;
+  s.waiters.set(id, [() => {}, (e) => (s.error = Object.assign(closedEarly(), { undelivered: e.undelivered, cause: e.cause }))]);
+  drive(s, WAIT_APPENDED, id, -1);
   // Waits only for a sink that may deliver now: connecting (first attempt) or connected.
-  if (timeoutMs > 0 && s.state < 2) await wait(s, timeoutMs, true).catch(() => {});
+  if (timeoutMs > 0 && s.state < 2) await wait(s, timeoutMs).catch(() => {});
   if (s.gone) return;
   s.last = numbers(s, STATS) ?? s.last;
-  // Close's report: a waiter the close stops names what was not delivered (`sink.error`).
-  const id = ++s.waits;
-  s.waiters.set(id, [() => {}, (e) => e.code === "SINK_CLOSED" && (s.error = e)]);
   drive(s, CLOSE, id);
 }
 
@@ -455,18 +459,16 @@ async function closeSink(s, timeoutMs) {
 
 function wait(s, timeoutMs, own) {
   return new Promise((resolve, reject) => {
-    if (s.gone) {
-      // A closed sink: what its topic holds unacknowledged (CLOSED once the client is).
-      const missing = [];
-      for (let p = 0, i; p < s.parts; p++) {
-        i = s.client.partitionInfo(s.topic, p);
-        if (i.ackedOffset < i.highWatermark) missing.push({ partition: p, fromOffset: i.ackedOffset, toOffset: i.highWatermark });
-      }
-      return missing.length ? reject(Object.assign(closedEarly(), { undelivered: missing })) : resolve();
-    }
     const id = ++s.waits;
     s.waiters.set(id, [resolve, reject]);
-    drive(s, own ? WAIT_APPENDED : WAIT, id, timeoutMs ?? -1);
+    if (!s.gone) return drive(s, own ? WAIT_APPENDED : WAIT, id, timeoutMs ?? -1);
+    // A closed sink: what its topic holds unacknowledged (CLOSED once the client is).
+    const missing = [];
+    for (let p = 0, i; p < s.parts; p++) {
+      i = s.client.partitionInfo(s.topic, p);
+      if (i.ackedOffset < i.highWatermark) missing.push({ partition: p, fromOffset: i.ackedOffset, toOffset: i.highWatermark });
+    }
+    settle(s, id, missing.length && 3, missing);
   });
 }
 

@@ -157,3 +157,38 @@ test("a flush racing close(): the pending flushes reject SINK_CLOSED naming the 
     await server.close();
   }
 });
+
+test("close() reports a record given up and not yet named by a flush (SINK_CLOSED, undelivered), whatever its timeout; one a flush named is not named again", { timeout: 30_000 }, async () => {
+  // max_payload 200: a 500-byte record is given up at once (too large), the rest acknowledged.
+  const server = await fakeNats({ info: { max_payload: 200 }, on: (op, conn) => op.verb === "HPUB" && ack(conn, op.reply) });
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    const p = client.topicProducer("t");
+    for (const timeoutMs of [undefined, 0]) {
+      const states = [];
+      const sink = client.connect("t", { server: server.url, WebSocket, onStateChange: (s, e) => states.push([s, e]) });
+      const big = await p.send("a", "x".repeat(500));
+      await p.send("b", "y");
+      for (let i = 0; i < 100 && sink.stats().acked + sink.stats().failedRecords < 2; i++) await sleep(20);
+      await sink.close({ timeoutMs });
+      const [state, e] = states.at(-1);
+      assert.equal(state, "closed");
+      assert.equal(e?.code, "SINK_CLOSED", `timeoutMs ${timeoutMs}: ${e}`);
+      assert.deepEqual(e.undelivered, [{ partition: 0, fromOffset: big.offset, toOffset: big.offset + 1 }]);
+      assert.equal(sink.error, e);
+    }
+    // Named by a flush first: the close has nothing more to report.
+    const states = [];
+    const sink = client.connect("t", { server: server.url, WebSocket, onStateChange: (s, e) => states.push([s, e]) });
+    const big = await p.send("c", "z".repeat(500));
+    const e = await outcome(sink.flush());
+    assert.equal(e.code, "SINK_UNDELIVERED");
+    assert.deepEqual(e.undelivered, [{ partition: 0, fromOffset: big.offset, toOffset: big.offset + 1 }]);
+    await sink.close();
+    assert.notEqual(states.at(-1)[1]?.code, "SINK_CLOSED");
+  } finally {
+    await client.close({ timeoutMs: 0 });
+    await server.close();
+  }
+});
