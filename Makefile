@@ -160,8 +160,8 @@ test-package: pkg test-js-suite
 test-sink: pkg test-js-suite
 	@echo "==> [test] the sink from Node 20 (ws): 100,000 records, >= 20 connection cuts, a 3-node cluster losing a node, a stalled server, auth, permissions (nats-server $$(nats-server --version | cut -d' ' -f2 | tr -d v) on loopback)"
 	@cd tests/js/app && node --test --test-force-exit --test-concurrency=1 sink.test.mjs
-	@echo "==> [test] the sink against hostile servers (fake NATS servers over WebSocket, one per defect of issue 13) and its NATS parser's properties (fast-check)"
-	@node --test --test-concurrency=1 tests/js/sink/badserver.test.mjs tests/js/sink/parser.test.mjs
+	@echo "==> [test] the sink against hostile servers (fake NATS servers over WebSocket, one per defect of issue 13), what flush and close wait for, and its NATS parser's properties (fast-check)"
+	@node --test --test-concurrency=1 tests/js/sink/badserver.test.mjs tests/js/sink/flush.test.mjs tests/js/sink/parser.test.mjs
 	@echo "==> [test] the sink from headless Chromium, Deno and workerd (10,000 records each, their own WebSocket)"
 	@node --test --test-force-exit tests/js/sink/runtimes.test.mjs
 

@@ -387,7 +387,7 @@ export function installSink(Tributary, TopicProducer) {
       }
       const sink = new Sink(sinks);
       // The sink's state (fields not set here start undefined: falsy, like their defaults).
-      const s = { cfg, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
+      const s = { cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
       const wake = () => {
         if (s.woken || s.gone) return;
         s.woken = true;
@@ -409,12 +409,13 @@ export function installSink(Tributary, TopicProducer) {
   });
   const sinksOf = (client) => [...(clientSinks.get(client) ?? [])];
   proto.flush = async function () {
+    // The sinks at the call: one closed meanwhile answers for what it did not deliver.
+    const mine = sinksOf(this);
     await flush.call(this);
     for (;;) {
-      const live = sinksOf(this).filter((s) => !s.gone);
-      if (!live.length) return;
-      await Promise.all(live.map((s) => wait(s, undefined, false)));
-      if (!live[0].client.sinkDo(live[0].id, BACKLOG, 0, 0, none)?.[0]) return;
+      if (!mine.length) return;
+      await Promise.all(mine.map((s) => wait(s, undefined, false)));
+      if (!this.sinkDo(0, BACKLOG, 0, 0, none)?.[0]) return;
       flush.call(this);
     }
   };
@@ -440,24 +441,34 @@ export function installSink(Tributary, TopicProducer) {
 async function closeSink(s, timeoutMs) {
   if (s.gone) return;
   timeoutMs ??= s.cfg.closeTimeoutMs;
+  // Close's report (`sink.error`): a waiter for what was appended before the close,
+  // pending through it (so records given up meanwhile are named to it as well as to the
+  // wait below) and stopped by it (CLOSE, same id): what was not delivered, unacknowledged
+  // or given up, as SINK_CLOSED.
+  const id = ++s.waits;
+  s.waiters.set(id, [() => {}, (e) => (s.error = Object.assign(closedEarly(), { undelivered: e.undelivered, cause: e.cause }))]);
+  drive(s, WAIT_APPENDED, id, -1);
   // Waits only for a sink that may deliver now: connecting (first attempt) or connected.
-  if (timeoutMs > 0 && s.state < 2) await wait(s, timeoutMs, true).catch(() => {});
+  if (timeoutMs > 0 && s.state < 2) await wait(s, timeoutMs).catch(() => {});
   if (s.gone) return;
   s.last = numbers(s, STATS) ?? s.last;
-  // Close's report: a waiter the close stops names what was not delivered (`sink.error`).
-  const id = ++s.waits;
-  s.waiters.set(id, [() => {}, (e) => e.code === "SINK_CLOSED" && (s.error = e)]);
   drive(s, CLOSE, id);
 }
 
 // ---- flush waiters (the core decides when each settles and what it lacks) ---------------
 
 function wait(s, timeoutMs, own) {
-  if (s.gone) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const id = ++s.waits;
     s.waiters.set(id, [resolve, reject]);
-    drive(s, own ? WAIT_APPENDED : WAIT, id, timeoutMs ?? -1);
+    if (!s.gone) return drive(s, own ? WAIT_APPENDED : WAIT, id, timeoutMs ?? -1);
+    // A closed sink: what its topic holds unacknowledged (CLOSED once the client is).
+    const missing = [];
+    for (let p = 0, i; p < s.parts; p++) {
+      i = s.client.partitionInfo(s.topic, p);
+      if (i.ackedOffset < i.highWatermark) missing.push({ partition: p, fromOffset: i.ackedOffset, toOffset: i.highWatermark });
+    }
+    settle(s, id, missing.length && 3, missing);
   });
 }
 

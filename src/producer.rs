@@ -287,7 +287,13 @@ impl Client {
         log.check_room_from(first, records.len() as u64, partition)?;
         let codec = topic.config.compression;
         if empty && first > hwm {
+            // A partition a sink tracks stays tracked: its cursor starts at the restored
+            // records (retention keeps them until they are acknowledged).
+            let tracked = log.acked_offset().is_some();
             *log = PartitionLog::starting_at(topic.config.retention, first);
+            if tracked {
+                log.track_sink();
+            }
         }
         let mut builder = BatchBuilder::new();
         for r in records {

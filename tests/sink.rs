@@ -608,3 +608,61 @@ fn closing_settles_waiters_as_stopped_naming_the_unacknowledged() {
         ]
     );
 }
+
+#[test]
+fn restored_records_stay_the_sinks_until_acknowledged_and_a_flush_waits_for_them() {
+    // A restore into an empty partition a sink tracks (a page's outbox put back at its
+    // offsets): retention may not evict the restored records before they are acknowledged,
+    // and a flush begun after the restore waits for them.
+    let mut client = Client::new(1);
+    let tc = TopicConfig {
+        partitions: 1,
+        retention: tributary::RetentionConfig {
+            max_records: Some(4),
+            ..Default::default()
+        },
+        ..TopicConfig::default()
+    };
+    client.create_topic(TOPIC, tc).unwrap();
+    let c = SinkConfig {
+        max_in_flight: 64,
+        ..config(None)
+    };
+    let mut sink = Sink::new(&mut client, TOPIC, c, 1, 0).unwrap();
+    let records: Vec<tributary::ConsumedRecord> = (100..110)
+        .map(|offset| tributary::ConsumedRecord {
+            offset,
+            key: None,
+            value: b"v".to_vec(),
+            timestamp: 1,
+            headers: Vec::new(),
+        })
+        .collect();
+    client.restore(TOPIC, 0, &records, 0).unwrap();
+    let info = client.partition_info(TOPIC, 0).unwrap();
+    assert_eq!(info.acked_offset, Some(100), "still tracked by the sink");
+    assert_eq!((info.records, info.lost_records), (10, 0), "{info:?}");
+    sink.wait(&client, 1, None);
+    let mut published = Vec::new();
+    for a in sink.take_actions() {
+        if let Action::Open { .. } = a {
+            sink.on_up(0);
+        }
+    }
+    sink.poll(&mut client, 0, &mut |p, r| published.push((p, r.offset)));
+    assert_eq!(published, (100..110).map(|o| (0, o)).collect::<Vec<_>>());
+    let mut settled = Vec::new();
+    sink.take_acked(&mut |_| {});
+    sink.take_settled(0, &mut |id, o, _| settled.push((id, o)));
+    assert!(settled.is_empty(), "nothing acknowledged yet");
+    for (p, o) in published {
+        sink.on_ack(&mut client, p, o, 1, false, 0);
+    }
+    sink.take_acked(&mut |_| {});
+    sink.take_settled(0, &mut |id, o, _| settled.push((id, o)));
+    assert_eq!(settled, [(1, Outcome::Delivered)]);
+    assert_eq!(
+        client.partition_info(TOPIC, 0).unwrap().acked_offset,
+        Some(110)
+    );
+}
