@@ -109,7 +109,7 @@ export const misuse = {
     const other = new Tributary();
     other.createTopic("o", { partitions: 1 });
     const otherProducer = other.topicProducer("o");
-    const async = new Set(["send", "sendAll", "sendPacked", "flush", "close"]);
+    const async = new Set(["send", "sendAll", "flush", "close"]);
     const strangers = [{}, Object.create(TopicProducer.prototype), Object.create(Tributary.prototype), null, undefined, 1];
     const instances = [client, producer, other, otherProducer];
     for (const C of [Tributary, TopicProducer, t.Sink].filter(Boolean)) {
