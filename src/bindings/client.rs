@@ -479,7 +479,10 @@ impl Tributary {
 
     /// Appends every open batch, closes every sink (the package's JS first waits for
     /// delivery up to `timeoutMs`, see `Sink.close`; pending sink flushes reject with
-    /// `SINK_CLOSED`), then closes the client: every later call fails with `CLOSED`.
+    /// `SINK_CLOSED`), then closes the client: every later call fails with `CLOSED`,
+    /// except those with nothing left to do: `close()` again and `flush()` (of the client
+    /// or a producer) resolve at once (what was not delivered, the close reported: a later
+    /// flush does not wait for it), `topics()` is empty.
     ///
     /// Closing releases the client's memory (logs, producers) at once, whatever JS objects
     /// still refer to it; records still waiting for queue room reject with `CLOSED`.

@@ -210,6 +210,11 @@ test("a closed client: every call is CLOSED", async () => {
   await expectCode(() => other.read("t", 0, 0, 1), "CLOSED");
   await expectCode(() => other.partitionInfo("t", 0), "CLOSED");
   await expectCode(() => other.connect("t", sinkOptions()), "CLOSED");
+  // As documented: what has nothing left to do is not an error after close.
+  await other.flush();
+  await p.flush();
+  assert.deepEqual(other.topics(), []);
+  await other.close(); // closing twice does nothing
 });
 
 test("re-entrant bad calls from inside a then() of send", async () => {
