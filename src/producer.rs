@@ -216,14 +216,8 @@ fn place(
             max_request_size: producer.config.max_request_size,
         });
     }
-    let topic = &topics[producer.topic];
-    let log = topic
-        .partitions
-        .get(partition as usize)
-        .ok_or(Error::PartitionOutOfRange {
-            partition,
-            partition_count: topic.config.partitions,
-        })?;
+    // In range: the partitioner checked it.
+    let log = &topics[producer.topic].partitions[partition as usize];
     let pending = producer.parts[partition as usize].pending_records();
     log.check_room(pending + 1, partition)?;
     Ok((partition, timestamp, size))
