@@ -475,7 +475,17 @@ impl Client {
         record: &RecordParts<'_>,
         now_ms: i64,
     ) -> Result<(), Error> {
-        place(&self.topics, self.producer(id)?, record, now_ms).map(|_| ())
+        self.check_place(id, record, now_ms).map(|_| ())
+    }
+
+    /// [`Client::check_ref`], returning the partition chosen.
+    pub fn check_place(
+        &self,
+        id: ProducerId,
+        record: &RecordParts<'_>,
+        now_ms: i64,
+    ) -> Result<u32, Error> {
+        place(&self.topics, self.producer(id)?, record, now_ms).map(|p| p.0)
     }
 
     fn try_send(
