@@ -324,10 +324,10 @@ fn where_the_time_goes(m: &[f64; 7]) -> String {
          computed at first use (a 16 KB zeroed static: no bytes in the wasm), about a cycle per \
          byte. A hardware CRC (SSE4.2, ARMv8) would be several times faster natively, but wasm \
          has no such instruction and the package is the wasm, so the core keeps the tables.\n\
-         - **The rest** is `Client::send`'s own work per record (the producer and the topic \
-         looked up, the record sized again against `max_request_size`, the offset room checked, \
+         - **The rest** is `Client::send`'s own work per record (the producer looked up once, \
+         its topic by index, the record sized against `max_request_size`, the offset room checked, \
          counters) and per batch (its allocation, the log's append and index entry, the poll's \
-         outcome). It lives in `src/producer.rs` and `src/log.rs` and was not changed here.\n\
+         outcome). It lives in `src/producer.rs` and `src/log.rs`.\n\
          - **By partitions** (the table below): the per-batch costs are spread over fewer records \
          as partitions grow (about 10 records per batch at 1,024 partitions with a poll per \
          10,000 records), and 1,024 open batches no longer stay in the cache.\n",

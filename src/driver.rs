@@ -211,22 +211,27 @@ impl Driver {
 
     /// Takes the records of a group: all are checked first (`Err` with the index of the
     /// first refused record: nothing taken), then each is taken or waits for room (as
-    /// [`OnFull::Wait`]). Their tickets are consecutive, from the one returned.
+    /// [`OnFull::Wait`]). Their tickets are consecutive, from the one returned. The checks
+    /// pin each keyed record to the partition its key chose (`partition` set in
+    /// `records`): the key is hashed once.
     pub fn send_group(
         &mut self,
         client: &mut Client,
         id: ProducerId,
-        records: &[RecordParts<'_>],
+        records: &mut [RecordParts<'_>],
         now_ms: i64,
     ) -> Result<Ticket, (usize, Error)> {
         if !self.is_open(id) {
             return Err((0, Error::Closed));
         }
-        for (n, r) in records.iter().enumerate() {
-            client.check_ref(id, r, now_ms).map_err(|e| (n, e))?;
+        for (n, r) in records.iter_mut().enumerate() {
+            let partition = client.check_place(id, r, now_ms).map_err(|e| (n, e))?;
+            if r.key.is_some() {
+                r.partition = Some(partition);
+            }
         }
         let first = self.next;
-        for r in records {
+        for r in records.iter() {
             let t = self.ticket();
             if self.waiting(id) > 0 {
                 self.wait(id, t, r);
@@ -505,13 +510,15 @@ mod tests {
             partition: Some(9),
             ..rec(b"x")
         };
-        let e = d.send_group(&mut c, p, &[rec(b"a"), bad], T).unwrap_err();
+        let e = d
+            .send_group(&mut c, p, &mut [rec(b"a"), bad], T)
+            .unwrap_err();
         assert_eq!(e.0, 1);
         assert!(matches!(e.1, Error::PartitionOutOfRange { .. }));
         assert_eq!(c.producer_stats(p).unwrap().records, 0);
         // A group waits for room whatever OnFull says.
         let first = d
-            .send_group(&mut c, p, &[rec(b"a"), rec(b"b"), rec(b"c")], T)
+            .send_group(&mut c, p, &mut [rec(b"a"), rec(b"b"), rec(b"c")], T)
             .unwrap();
         assert_eq!(d.waiting(p), 2);
         let r = d.poll(&mut c, T, true);

@@ -131,7 +131,8 @@ struct Topic {
 
 #[derive(Debug)]
 struct Producer {
-    topic: String,
+    /// Index of its topic in `Client::topics` (kept right when a topic is inserted).
+    topic: usize,
     config: ProducerConfig,
     compression: Compression,
     partitioner: Partitioner,
@@ -190,6 +191,38 @@ fn validate_topic_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The checks of `send` for `producer` (of one of `topics`); returns (partition,
+/// timestamp, encoded size).
+fn place(
+    topics: &[Topic],
+    producer: &Producer,
+    record: &RecordParts<'_>,
+    now_ms: i64,
+) -> Result<(u32, i64, usize), Error> {
+    let timestamp = record.timestamp.unwrap_or(now_ms);
+    if !(0..=MAX_SAFE_OFFSET).contains(&timestamp) {
+        return Err(Error::InvalidTimestamp(timestamp));
+    }
+    let partition = producer.partitioner.choose(record.key, record.partition)?;
+    let size = standalone_size(&RecordRef {
+        key: record.key,
+        value: record.value,
+        timestamp,
+        headers: record.headers,
+    });
+    if size > producer.config.max_request_size {
+        return Err(Error::RecordTooLarge {
+            size,
+            max_request_size: producer.config.max_request_size,
+        });
+    }
+    // In range: the partitioner checked it.
+    let log = &topics[producer.topic].partitions[partition as usize];
+    let pending = producer.parts[partition as usize].pending_records();
+    log.check_room(pending + 1, partition)?;
+    Ok((partition, timestamp, size))
+}
+
 impl Client {
     /// A client with no topics. `random_seed` seeds the keyless round robin's start of
     /// each producer (the bindings pass host randomness; tests pass a constant).
@@ -214,6 +247,11 @@ impl Client {
         let partitions = (0..config.partitions)
             .map(|_| PartitionLog::new(config.retention))
             .collect();
+        for p in self.producers.iter_mut().flatten() {
+            if p.topic >= at {
+                p.topic += 1;
+            }
+        }
         self.topics.insert(
             at,
             Topic {
@@ -361,12 +399,15 @@ impl Client {
         config: ProducerConfig,
     ) -> Result<ProducerId, Error> {
         config.validate()?;
-        let t = self.topic(topic)?;
+        let index = self.find_topic(topic).map_err(|_| Error::UnknownTopic {
+            topic: topic.to_owned(),
+        })?;
+        let t = &self.topics[index];
         let partition_count = t.config.partitions;
         let compression = config.compression.unwrap_or(t.config.compression);
         let start = self.rng.next_u32();
         let producer = Producer {
-            topic: topic.to_owned(),
+            topic: index,
             config,
             compression,
             partitioner: Partitioner::new(config.partitioner, partition_count, start),
@@ -440,38 +481,17 @@ impl Client {
         record: &RecordParts<'_>,
         now_ms: i64,
     ) -> Result<(), Error> {
-        self.place(id, record, now_ms).map(|_| ())
+        self.check_place(id, record, now_ms).map(|_| ())
     }
 
-    /// The checks of `send`; returns (partition, timestamp, encoded size).
-    fn place(
+    /// [`Client::check_ref`], returning the partition chosen.
+    pub fn check_place(
         &self,
         id: ProducerId,
         record: &RecordParts<'_>,
         now_ms: i64,
-    ) -> Result<(u32, i64, usize), Error> {
-        let producer = self.producer(id)?;
-        let timestamp = record.timestamp.unwrap_or(now_ms);
-        if !(0..=MAX_SAFE_OFFSET).contains(&timestamp) {
-            return Err(Error::InvalidTimestamp(timestamp));
-        }
-        let partition = producer.partitioner.choose(record.key, record.partition)?;
-        let size = standalone_size(&RecordRef {
-            key: record.key,
-            value: record.value,
-            timestamp,
-            headers: record.headers,
-        });
-        if size > producer.config.max_request_size {
-            return Err(Error::RecordTooLarge {
-                size,
-                max_request_size: producer.config.max_request_size,
-            });
-        }
-        let log = self.log(&producer.topic, partition)?;
-        let pending = producer.parts[partition as usize].pending_records();
-        log.check_room(pending + 1, partition)?;
-        Ok((partition, timestamp, size))
+    ) -> Result<u32, Error> {
+        place(&self.topics, self.producer(id)?, record, now_ms).map(|p| p.0)
     }
 
     fn try_send(
@@ -480,12 +500,12 @@ impl Client {
         record: &RecordParts<'_>,
         now_ms: i64,
     ) -> Result<SendReceipt, Error> {
-        let (partition, timestamp, size) = self.place(id, record, now_ms)?;
         let producer = self
             .producers
             .get_mut(id.0 as usize)
             .and_then(Option::as_mut)
             .ok_or(Error::Closed)?;
+        let (partition, timestamp, size) = place(&self.topics, producer, record, now_ms)?;
         let r = RecordRef {
             key: record.key,
             value: record.value,
@@ -520,13 +540,9 @@ impl Client {
         let mut out = PollOutcome::default();
         for (index, slot) in self.producers.iter_mut().enumerate() {
             let Some(p) = slot.as_mut() else { continue };
-            let Ok(t) = self
-                .topics
-                .binary_search_by(|t| t.name.as_str().cmp(&p.topic))
-            else {
+            let Some(topic) = self.topics.get_mut(p.topic) else {
                 continue;
             };
-            let topic = &mut self.topics[t];
             let id = ProducerId(index as u32);
             let compression = p.compression;
             let linger = p.config.linger_ms;
@@ -602,7 +618,7 @@ impl Client {
             .iter()
             .map(PartitionAccumulator::pending_records)
             .sum();
-        if let Ok(t) = self.topic(&p.topic) {
+        if let Some(t) = self.topics.get(p.topic) {
             for log in &t.partitions {
                 let info = log.info();
                 s.evicted += info.evicted_records;
@@ -680,6 +696,22 @@ mod tests {
         assert_eq!(read.len(), 10);
         assert_eq!(read[9].value, b"v9");
         assert_eq!(read[9].timestamp, 100);
+    }
+
+    #[test]
+    fn a_topic_created_later_does_not_move_a_producer() {
+        let mut c = client_with(1);
+        let p = c
+            .topic_producer("clicks", ProducerConfig::default())
+            .unwrap();
+        c.create_topic("alpha", TopicConfig::default()).unwrap();
+        c.create_topic("zulu", TopicConfig::default()).unwrap();
+        c.send(p, &ProduceRecord::new("x"), 5).unwrap();
+        c.poll(5);
+        assert_eq!(c.read("clicks", 0, 0, 10).unwrap().len(), 1);
+        assert!(c.read("alpha", 0, 0, 10).unwrap().is_empty());
+        assert!(c.read("zulu", 0, 0, 10).unwrap().is_empty());
+        assert_eq!(c.producer_stats(p).unwrap().records_appended, 1);
     }
 
     #[test]

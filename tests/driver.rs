@@ -167,10 +167,10 @@ proptest! {
                 Op::Group { producer, partitions } => {
                     let (id, generation) = slots[producer];
                     let Some(id) = id else { continue };
-                    let records: Vec<_> = partitions.iter().map(|&partition| RecordParts {
+                    let mut records: Vec<_> = partitions.iter().map(|&partition| RecordParts {
                         key: Some(b"k"), value: &value[..10], timestamp: None, headers: &[], partition,
                     }).collect();
-                    match d.send_group(&mut client, id, &records, now) {
+                    match d.send_group(&mut client, id, &mut records, now) {
                         Ok(first) => for n in 0..records.len() as u64 {
                             prop_assert!(book.issued.insert(first + n, (producer, generation)).is_none());
                         },

@@ -584,7 +584,7 @@ impl TopicProducer {
 
     /// Takes `records` as one group (all checked first: one bad record refuses the call
     /// with its `index`, taking nothing); returns the first of their consecutive tickets.
-    fn group(&self, records: &[RecordParts<'_>]) -> JsResult<f64> {
+    fn group(&self, records: &mut [RecordParts<'_>]) -> JsResult<f64> {
         let mut guard = self.inner.borrow_mut();
         let i = &mut *guard;
         match i.driver.send_group(&mut i.client, self.id, records, now()) {
@@ -667,7 +667,7 @@ impl TopicProducer {
             let all = stage.get(skew..skew + words + bytes as usize);
             let records = all.and_then(|all| unpack(&all[words..], &all[..words]));
             match records {
-                Some(records) if group => self.group(&records),
+                Some(mut records) if group => self.group(&mut records),
                 Some(records) if records.len() == 1 => self.one(&records[0]),
                 _ => Err(invalid_argument("push: the staged records do not add up")),
             }
@@ -724,8 +724,8 @@ impl TopicProducer {
         }
         // Read everything first: a getter may have closed this producer.
         self.usable()?;
-        let parts: Vec<RecordParts<'_>> = parsed.iter().map(ProduceRecord::parts).collect();
-        let first = self.group(&parts)?;
+        let mut parts: Vec<RecordParts<'_>> = parsed.iter().map(ProduceRecord::parts).collect();
+        let first = self.group(&mut parts)?;
         Ok(alloc::vec![first, parts.len() as f64])
     }
 
