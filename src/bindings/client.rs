@@ -25,11 +25,22 @@ use crate::driver::Report;
 use crate::producer::ProducerId;
 use crate::{Client, Driver, Error, ProduceRecord, RecordParts, MAX_SAFE_OFFSET};
 
+/// One sink of a client (the sink's bindings, `sink.rs`, drive it; this file only wakes
+/// it when records were appended: the import goes one way, `sink.rs` to here).
+#[cfg(feature = "sink")]
+pub(super) struct Slot {
+    pub(super) sink: crate::sink::Sink,
+    /// The handle JS holds (drawn from `Inner::ids`: never reused within a client).
+    pub(super) id: u32,
+    /// Called (from `run_poll`) when records were appended.
+    pub(super) wake: Function,
+}
+
 pub(super) struct Inner {
     pub(super) client: Client,
     driver: Driver,
     #[cfg(feature = "sink")]
-    pub(super) sinks: Vec<super::sink::Slot>,
+    pub(super) sinks: Vec<Slot>,
     /// The counter of sink handles.
     #[cfg(feature = "sink")]
     pub(super) ids: u32,
@@ -139,7 +150,7 @@ fn wake_sinks(inner: &Rc<RefCell<Inner>>) {
                 Vec::new()
             } else {
                 i.woken = appends;
-                super::sink::wakes(&i)
+                i.sinks.iter().map(|s| s.wake.clone()).collect()
             }
         };
         for w in wakes {

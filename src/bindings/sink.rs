@@ -12,21 +12,12 @@ use alloc::vec::Vec;
 use js_sys::{Float64Array, Function};
 use wasm_bindgen::prelude::*;
 
-use super::client::{now, run_poll, Inner, Tributary};
+use super::client::{now, run_poll, Inner, Slot, Tributary};
 use super::convert::{self, JsResult};
 use super::error::from_core;
 use crate::record::ConsumedRecord;
 use crate::sink::{Action, Delivery, Sink, SinkConfig};
 use crate::Error;
-
-/// One sink of a client.
-pub(super) struct Slot {
-    pub(super) sink: Sink,
-    /// The handle JS holds (drawn from `Inner::ids`: never reused within a client).
-    pub(super) id: u32,
-    /// Called (from `run_poll`) when records were appended.
-    pub(super) wake: Function,
-}
 
 // sinkDo kinds, as js/nats.js names them.
 const POLL: u32 = 0;
@@ -140,11 +131,6 @@ impl Inner {
         let slot = self.sinks.iter_mut().find(|s| s.id == id)?;
         Some((slot, &mut self.client))
     }
-}
-
-/// The sinks' wake-ups after records were appended.
-pub(super) fn wakes(inner: &Inner) -> Vec<Function> {
-    inner.sinks.iter().map(|s| s.wake.clone()).collect()
 }
 
 fn num(v: Option<f64>) -> f64 {
