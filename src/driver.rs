@@ -246,11 +246,14 @@ impl Driver {
         Ok(first)
     }
 
+    /// The records of producer `id` taken into `partition` and not yet in the log.
+    fn pending_mut(&mut self, id: ProducerId, partition: u32) -> Option<&mut VecDeque<Pending>> {
+        self.meta_mut(id)
+            .and_then(|m| m.pending.get_mut(partition as usize))
+    }
+
     fn taken(&mut self, id: ProducerId, ticket: Ticket, r: crate::SendReceipt) {
-        if let Some(q) = self
-            .meta_mut(id)
-            .and_then(|m| m.pending.get_mut(r.partition as usize))
-        {
+        if let Some(q) = self.pending_mut(id, r.partition) {
             q.push_back(Pending {
                 seq: r.seq,
                 ticket,
@@ -266,13 +269,7 @@ impl Driver {
         self.waiting.push_back(Waiting {
             producer: id,
             ticket,
-            record: ProduceRecord {
-                key: r.key.map(<[u8]>::to_vec),
-                value: r.value.to_vec(),
-                timestamp: r.timestamp,
-                headers: r.headers.to_vec(),
-                partition: r.partition,
-            },
+            record: r.to_record(),
         });
     }
 
@@ -303,10 +300,7 @@ impl Driver {
 
     fn settle(&mut self, outcome: PollOutcome, report: &mut Report) {
         for a in outcome.appended {
-            let Some(q) = self
-                .meta_mut(a.producer)
-                .and_then(|m| m.pending.get_mut(a.partition as usize))
-            else {
+            let Some(q) = self.pending_mut(a.producer, a.partition) else {
                 continue;
             };
             let end = a.first_seq + u64::from(a.count);
@@ -321,10 +315,7 @@ impl Driver {
             }
         }
         for r in outcome.rejected {
-            let Some(q) = self
-                .meta_mut(r.producer)
-                .and_then(|m| m.pending.get_mut(r.partition as usize))
-            else {
+            let Some(q) = self.pending_mut(r.producer, r.partition) else {
                 continue;
             };
             let end = r.first_seq + u64::from(r.count);

@@ -48,6 +48,20 @@ pub struct RecordParts<'a> {
     pub partition: Option<u32>,
 }
 
+impl RecordParts<'_> {
+    /// The record, owned (what [`ProduceRecord::parts`] borrows).
+    #[inline]
+    pub fn to_record(&self) -> ProduceRecord {
+        ProduceRecord {
+            key: self.key.map(<[u8]>::to_vec),
+            value: self.value.to_vec(),
+            timestamp: self.timestamp,
+            headers: self.headers.to_vec(),
+            partition: self.partition,
+        }
+    }
+}
+
 impl ProduceRecord {
     /// The record, borrowed.
     pub fn parts(&self) -> RecordParts<'_> {

@@ -180,8 +180,8 @@ pub struct Acked<'a> {
     pub acked_offset: i64,
     /// The stream sequence of the last ack (0 at most once).
     pub stream_seq: u64,
-    /// The `[from, to)` ranges below `acked_offset` given up since the last report of this
-    /// partition: passed by the cursor, but not delivered.
+    /// The offsets below `acked_offset` given up since the last report of this partition:
+    /// passed by the cursor, but not delivered.
     pub given_up: &'a [i64],
 }
 
