@@ -211,7 +211,8 @@ struct Waiter {
     remaining: usize,
     /// The settle round it began in.
     created: u32,
-    deadline: Option<i64>,
+    /// [`NEVER`]: none.
+    deadline: i64,
 }
 
 /// A sink's counters.
@@ -279,8 +280,8 @@ struct Part {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conn {
-    /// No connection; reconnect at `at` (`None`: never, paused/failed/closed).
-    Down { at: Option<i64> },
+    /// No connection; reconnect at `at` ([`NEVER`]: paused/failed/closed).
+    Down { at: i64 },
     /// Opened at `since`; the host is logging in.
     Opening { since: i64 },
     /// Ready since `since`.
@@ -324,6 +325,8 @@ pub struct Sink {
 const INITIAL_WINDOW: usize = 64;
 /// Records decoded into a partition's cache at a time (whole batches, at least this many).
 const CACHE_RECORDS: usize = 256;
+/// No time: a deadline that never comes.
+const NEVER: i64 = i64::MAX;
 /// A given-up record no flush waiter was told of yet.
 const UNNAMED: u32 = u32::MAX;
 
@@ -357,7 +360,7 @@ impl Sink {
             topic: topic.into(),
             config,
             state: SinkState::Connecting,
-            conn: Conn::Down { at: Some(now_ms) },
+            conn: Conn::Down { at: now_ms },
             cause: Cause::None,
             server: 0,
             reconnects: 0,
@@ -460,44 +463,44 @@ impl Sink {
         let ack = self.config.ack_timeout_ms as i64;
         let mut d = match self.conn {
             Conn::Down { at } => at,
-            Conn::Opening { since } => Some(since + self.config.connect_timeout_ms as i64),
-            Conn::Up { .. } => None,
-        };
-        let mut min = |x: i64| d = Some(d.map_or(x, |y: i64| y.min(x)));
-        if let Conn::Up { since } = self.conn {
-            if !self.proven && self.reconnects > 0 {
-                min(since + PROVEN_MS);
-            }
-            if let Some(p) = self.ping_sent_at {
-                min(p + ack);
-            }
-            if let Some(&(t, ..)) = self.sent.front() {
-                min(t + ack);
-            }
-            for &p in &self.ready {
-                let h = self.parts[p as usize].hold_until;
-                if h > 0 {
-                    min(h);
+            Conn::Opening { since } => since + self.config.connect_timeout_ms as i64,
+            Conn::Up { since } => {
+                let mut d = NEVER;
+                if !self.proven && self.reconnects > 0 {
+                    d = since + PROVEN_MS;
                 }
+                if let Some(p) = self.ping_sent_at {
+                    d = d.min(p + ack);
+                }
+                if let Some(&(t, ..)) = self.sent.front() {
+                    d = d.min(t + ack);
+                }
+                for &p in &self.ready {
+                    let h = self.parts[p as usize].hold_until;
+                    if h > 0 {
+                        d = d.min(h);
+                    }
+                }
+                d
             }
-        }
+        };
         for w in &self.waiters {
-            if let Some(x) = w.deadline {
-                min(x);
-            }
+            d = d.min(w.deadline);
         }
-        d
+        (d != NEVER).then_some(d)
     }
 
     /// Begins flush waiter `id` (an id the host chose, not in use): it waits for every
     /// record appended to the topic so far, until `deadline` (`None`: no deadline). It
     /// settles through [`Sink::take_settled`], at once if nothing is pending.
     pub fn wait(&mut self, client: &Client, id: u32, deadline: Option<i64>) {
-        let targets = self.high_watermarks(client);
+        let mut targets = Vec::new();
         let mut remaining = 0;
-        for (part, &t) in self.parts.iter().zip(&targets) {
-            if part.reported < t {
-                remaining += 1;
+        if let Ok(logs) = client.logs(&self.topic) {
+            for (part, log) in self.parts.iter().zip(logs) {
+                let t = log.high_watermark();
+                remaining += usize::from(part.reported < t);
+                targets.push(t);
             }
         }
         self.waiters.push(Waiter {
@@ -505,7 +508,7 @@ impl Sink {
             targets,
             remaining,
             created: self.rounds,
-            deadline,
+            deadline: deadline.unwrap_or(NEVER),
         });
     }
 
@@ -518,14 +521,22 @@ impl Sink {
         let round = self.rounds;
         for w in core::mem::take(&mut self.waiters) {
             let reached = w.remaining == 0;
-            if !(reached || stopped || w.deadline.is_some_and(|d| now_ms >= d)) {
+            if !(reached || stopped || now_ms >= w.deadline) {
                 self.waiters.push(w);
                 continue;
             }
-            let mut lacks = self.unacked_below(&w.targets);
+            // What it lacks: per partition, `[cursor, target)` when the reported cursor is
+            // below its target; then the given-up records below the targets.
+            let mut lacks = Vec::new();
+            for (p, (part, &t)) in self.parts.iter().zip(&w.targets).enumerate() {
+                if part.reported < t {
+                    lacks.push((p as u32, part.reported, t));
+                }
+            }
             for (p, (part, &t)) in self.parts.iter_mut().zip(&w.targets).enumerate() {
                 for (&o, named) in part.failed.iter().zip(&mut part.named) {
-                    if o < t && (*named == UNNAMED || *named >= w.created) {
+                    // (UNNAMED is above every round.)
+                    if o < t && *named >= w.created {
                         lacks.push((p as u32, o, o + 1));
                         *named = (*named).min(round);
                     }
@@ -543,27 +554,6 @@ impl Sink {
             settled(w.id, outcome, &lacks);
             self.rounds = round + 1;
         }
-    }
-
-    fn high_watermarks(&self, client: &Client) -> Vec<i64> {
-        let mut v = Vec::new();
-        if let Ok(logs) = client.logs(&self.topic) {
-            for log in logs {
-                v.push(log.high_watermark());
-            }
-        }
-        v
-    }
-
-    /// Per partition, `[cursor, target)` when the reported cursor is below its target.
-    fn unacked_below(&self, targets: &[i64]) -> Vec<Range> {
-        let mut out = Vec::new();
-        for (p, (part, &t)) in self.parts.iter().zip(targets).enumerate() {
-            if part.reported < t {
-                out.push((p as u32, part.reported, t));
-            }
-        }
-        out
     }
 
     /// The host's connection is logged in and ready for records.
@@ -591,12 +581,8 @@ impl Sink {
         if matches!(self.state, SinkState::Closed | SinkState::Failed) {
             return;
         }
-        if !matches!(self.conn, Conn::Down { .. }) {
-            self.actions.push(Action::Close);
-        }
         self.rewind_all(now_ms);
-        self.conn = Conn::Down { at: None };
-        self.state = SinkState::Failed;
+        self.stop(SinkState::Failed);
     }
 
     /// Pauses: closes the connection and stays down until [`Sink::resume`] (the host's
@@ -605,13 +591,10 @@ impl Sink {
         if matches!(self.state, SinkState::Failed | SinkState::Closed) {
             return;
         }
-        if !matches!(self.conn, Conn::Down { .. }) {
-            self.actions.push(Action::Close);
+        self.rewind_all(now_ms);
+        if self.stop(SinkState::Paused) {
             self.stats.disconnects += 1;
         }
-        self.rewind_all(now_ms);
-        self.conn = Conn::Down { at: None };
-        self.state = SinkState::Paused;
     }
 
     /// Resumes after [`Sink::pause`]: connects at once.
@@ -625,11 +608,18 @@ impl Sink {
 
     /// Closes the sink for good. Unacknowledged records stay in the log for a later sink.
     pub fn close(&mut self) {
-        if !matches!(self.conn, Conn::Down { .. }) {
+        self.stop(SinkState::Closed);
+    }
+
+    /// Closes the connection, if any (true then), and stays down in `state`.
+    fn stop(&mut self, state: SinkState) -> bool {
+        let closing = !matches!(self.conn, Conn::Down { .. });
+        if closing {
             self.actions.push(Action::Close);
         }
-        self.conn = Conn::Down { at: None };
-        self.state = SinkState::Closed;
+        self.conn = Conn::Down { at: NEVER };
+        self.state = state;
+        closing
     }
 
     /// The server answered the last [`Action::Ping`].
@@ -697,17 +687,12 @@ impl Sink {
     /// server takes): given up at once, reported, never silently (once: a rewind hands it
     /// out again).
     pub fn on_too_large(&mut self, client: &mut Client, partition: u32, offset: i64, now_ms: i64) {
-        let Some(part) = self.parts.get_mut(partition as usize) else {
+        if partition as usize >= self.parts.len() {
             return;
-        };
-        if !part.is_failed(offset) {
-            part.failed.push(offset);
-            part.named.push(UNNAMED);
-            self.stats.failed_records += 1;
-            self.actions.push(Action::GivenUp { partition, offset });
         }
+        self.give_up(partition, offset);
         if self.config.delivery == Delivery::AtLeastOnce {
-            if let Some(f) = part.flight_mut(offset) {
+            if let Some(f) = self.parts[partition as usize].flight_mut(offset) {
                 if !f.acked {
                     f.acked = true;
                     self.stats.published -= 1;
@@ -756,7 +741,7 @@ impl Sink {
 
     fn poll_conn(&mut self, client: &mut Client, now_ms: i64) {
         match self.conn {
-            Conn::Down { at: Some(at) } if now_ms >= at => self.open(now_ms),
+            Conn::Down { at } if now_ms >= at => self.open(now_ms),
             Conn::Opening { since } if now_ms - since >= self.config.connect_timeout_ms as i64 => {
                 self.drop_connection(client, Cause::ConnectTimeout, now_ms);
             }
@@ -787,7 +772,7 @@ impl Sink {
         }
         self.rewind_all(now_ms);
         if matches!(self.state, SinkState::Failed | SinkState::Closed) {
-            self.conn = Conn::Down { at: None };
+            self.conn = Conn::Down { at: NEVER };
             return;
         }
         // A connection that proved itself (an ack, or PROVEN_MS alive) starts the backoff
@@ -798,9 +783,7 @@ impl Sink {
         let delay = self.backoff(self.reconnects);
         self.reconnects = self.reconnects.saturating_add(1);
         self.server = (self.server + 1) % self.config.servers;
-        self.conn = Conn::Down {
-            at: Some(now_ms + delay),
-        };
+        self.conn = Conn::Down { at: now_ms + delay };
         self.state = SinkState::Reconnecting;
     }
 
@@ -832,11 +815,15 @@ impl Sink {
     /// Exponential backoff with jitter: a delay drawn from [d/2, d], d = initial·2^attempt
     /// capped at the maximum.
     fn backoff(&mut self, attempt: u32) -> i64 {
-        let d = self
-            .config
-            .backoff_initial_ms
-            .saturating_mul(1u64 << attempt.min(30))
-            .min(self.config.backoff_max_ms);
+        // initial << n saturating (a shift, not a multiplication: on wasm32 a checked
+        // 64-bit multiplication is a 128-bit one).
+        let (initial, n) = (self.config.backoff_initial_ms, attempt.min(30));
+        let d = if n <= initial.leading_zeros() {
+            initial << n
+        } else {
+            u64::MAX
+        }
+        .min(self.config.backoff_max_ms);
         let half = d / 2;
         (half + u64::from(self.rng.next_u32()) % (d - half + 1)) as i64
     }
@@ -844,19 +831,11 @@ impl Sink {
     // ---- delivery --------------------------------------------------------------------
 
     fn enqueue(&mut self, p: u32) {
-        let part = &mut self.parts[p as usize];
-        if !part.queued {
-            part.queued = true;
-            self.ready.push_back(p);
-        }
+        self.parts[p as usize].enqueue(&mut self.ready, p);
     }
 
     fn note_moved(&mut self, p: u32) {
-        let part = &mut self.parts[p as usize];
-        if !part.moved {
-            part.moved = true;
-            self.moved.push(p);
-        }
+        self.parts[p as usize].note_moved(&mut self.moved, p);
     }
 
     /// Pops the settled flights at the front of partition `p` and moves the log's cursor.
@@ -882,22 +861,28 @@ impl Sink {
 
     /// Gives up partition `p`'s first unacknowledged record: recorded, reported.
     fn give_up_front(&mut self, p: u32) {
-        let part = &mut self.parts[p as usize];
-        let Some(first) = part.flights.front().map(|f| f.offset) else {
+        let Some(first) = self.parts[p as usize].flights.front().map(|f| f.offset) else {
             return;
         };
-        if !part.is_failed(first) {
-            part.failed.push(first);
+        self.give_up(p, first);
+        let part = &mut self.parts[p as usize];
+        part.flights[0].acked = true;
+        part.attempts = 0;
+        part.hold_until = 0;
+    }
+
+    /// Records `offset` of partition `p` as given up and reports it, once.
+    fn give_up(&mut self, p: u32, offset: i64) {
+        let part = &mut self.parts[p as usize];
+        if !part.is_failed(offset) {
+            part.failed.push(offset);
             part.named.push(UNNAMED);
             self.stats.failed_records += 1;
             self.actions.push(Action::GivenUp {
                 partition: p,
-                offset: first,
+                offset,
             });
         }
-        part.flights[0].acked = true;
-        part.attempts = 0;
-        part.hold_until = 0;
     }
 
     /// Rewinds partition `p` to its first unacknowledged record after a refusal or a
@@ -906,23 +891,12 @@ impl Sink {
         let attempts = self.parts[p as usize].attempts.saturating_add(1);
         let delay = self.backoff(attempts.saturating_sub(1));
         let give_up = self.config.max_retries.is_some_and(|m| attempts > m);
-        let part = &mut self.parts[p as usize];
-        part.attempts = attempts;
+        self.parts[p as usize].attempts = attempts;
         if give_up {
             self.give_up_front(p);
         }
         let part = &mut self.parts[p as usize];
-        // Settled flights at the front stay settled; the rest is sent again.
-        let mut keep = 0;
-        while part.flights.get(keep).is_some_and(|f| f.acked) {
-            keep += 1;
-        }
-        let dropped = part.flights.len() - keep;
-        if let Some(f) = part.flights.get(keep) {
-            part.next = f.offset;
-        }
-        part.flights.truncate(keep);
-        self.in_flight -= dropped;
+        self.in_flight -= part.rewind();
         if !give_up {
             part.hold_until = now_ms + delay;
         }
@@ -933,16 +907,7 @@ impl Sink {
     fn rewind_all(&mut self, _now_ms: i64) {
         for p in 0..self.parts.len() {
             let part = &mut self.parts[p];
-            // Settled flights at the front stay settled (the cursor passes them when the
-            // next ack comes); the rest is sent again.
-            let mut keep = 0;
-            while part.flights.get(keep).is_some_and(|f| f.acked) {
-                keep += 1;
-            }
-            if let Some(f) = part.flights.get(keep) {
-                part.next = f.offset;
-                part.flights.truncate(keep);
-            }
+            part.rewind();
             part.hold_until = 0;
             if part.next < part.sent_high || !part.flights.is_empty() {
                 self.enqueue(p as u32);
@@ -999,9 +964,8 @@ impl Sink {
         if appends != self.appends {
             self.appends = appends;
             for (p, log) in logs.iter().enumerate() {
-                if self.parts[p].next < log.high_watermark() && !self.parts[p].queued {
-                    self.parts[p].queued = true;
-                    self.ready.push_back(p as u32);
+                if self.parts[p].next < log.high_watermark() {
+                    self.parts[p].enqueue(&mut self.ready, p as u32);
                 }
             }
         }
@@ -1023,10 +987,7 @@ impl Sink {
                 part.next = log.log_start_offset();
                 if part.flights.is_empty() {
                     log.ack(part.next, now_ms);
-                    if !part.moved {
-                        part.moved = true;
-                        self.moved.push(p);
-                    }
+                    part.note_moved(&mut self.moved, p);
                 }
             }
             if part.next >= log.high_watermark() {
@@ -1072,10 +1033,7 @@ impl Sink {
             } else {
                 let cursor = part.next;
                 log.ack(cursor, now_ms);
-                if !part.moved {
-                    part.moved = true;
-                    self.moved.push(p);
-                }
+                part.note_moved(&mut self.moved, p);
             }
             // Round robin: more of it later, after the others.
             self.ready.push_back(p);
@@ -1087,9 +1045,41 @@ impl Sink {
 }
 
 impl Part {
+    /// Joins the ready queue, if not in it.
+    fn enqueue(&mut self, ready: &mut VecDeque<u32>, p: u32) {
+        if !self.queued {
+            self.queued = true;
+            ready.push_back(p);
+        }
+    }
+
+    /// Joins the moved list, if not in it.
+    fn note_moved(&mut self, moved: &mut Vec<u32>, p: u32) {
+        if !self.moved {
+            self.moved = true;
+            moved.push(p);
+        }
+    }
+
     /// The first offset not settled.
     fn cursor(&self) -> i64 {
         self.flights.front().map_or(self.next, |f| f.offset)
+    }
+
+    /// Sends again what is in flight from the first unsettled flight on (settled flights at
+    /// the front stay settled: the cursor passes them when the next ack comes); returns
+    /// how many flights it dropped.
+    fn rewind(&mut self) -> usize {
+        let mut keep = 0;
+        while self.flights.get(keep).is_some_and(|f| f.acked) {
+            keep += 1;
+        }
+        let dropped = self.flights.len() - keep;
+        if let Some(f) = self.flights.get(keep) {
+            self.next = f.offset;
+            self.flights.truncate(keep);
+        }
+        dropped
     }
 
     fn flight_mut(&mut self, offset: i64) -> Option<&mut Flight> {
@@ -1099,7 +1089,7 @@ impl Part {
     }
 
     fn is_failed(&self, offset: i64) -> bool {
-        self.failed.iter().rev().any(|&o| o == offset)
+        self.failed.contains(&offset)
     }
 
     /// Makes the cache hold `next`; false when the log has nothing there.
@@ -1108,16 +1098,10 @@ impl Part {
         if self.next >= self.cache_base && self.next < self.cache_base + len {
             return true;
         }
-        match log.read_batches(self.next, CACHE_RECORDS) {
-            Ok(records) if !records.is_empty() => {
-                self.cache_base = self.next;
-                self.cache = records;
-                true
-            }
-            _ => {
-                self.cache = Vec::new();
-                false
-            }
-        }
+        self.cache = log
+            .read_batches(self.next, CACHE_RECORDS)
+            .unwrap_or_default();
+        self.cache_base = self.next;
+        !self.cache.is_empty()
     }
 }
