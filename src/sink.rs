@@ -420,7 +420,8 @@ impl Sink {
     /// Hands `acked` the acknowledgement progress since the last call, one entry per
     /// partition whose cursor moved.
     pub fn take_acked(&mut self, acked: &mut dyn FnMut(Acked<'_>)) {
-        for p in core::mem::take(&mut self.moved) {
+        for i in 0..self.moved.len() {
+            let p = self.moved[i];
             let part = &mut self.parts[p as usize];
             part.moved = false;
             let cursor = part.cursor();
@@ -449,6 +450,7 @@ impl Sink {
                 given_up: &part.failed[from..part.failed_reported],
             });
         }
+        self.moved.clear();
     }
 
     /// The offsets of `partition` given up, in order.
@@ -475,8 +477,8 @@ impl Sink {
                 if let Some(&(t, ..)) = self.sent.front() {
                     d = d.min(t + ack);
                 }
-                for &p in &self.ready {
-                    let h = self.parts[p as usize].hold_until;
+                for i in 0..self.ready.len() {
+                    let h = self.parts[self.ready[i] as usize].hold_until;
                     if h > 0 {
                         d = d.min(h);
                     }
@@ -905,15 +907,17 @@ impl Sink {
     }
 
     fn rewind_all(&mut self, _now_ms: i64) {
+        let mut in_flight = 0;
         for p in 0..self.parts.len() {
             let part = &mut self.parts[p];
             part.rewind();
             part.hold_until = 0;
+            in_flight += part.flights.len();
             if part.next < part.sent_high || !part.flights.is_empty() {
                 self.enqueue(p as u32);
             }
         }
-        self.in_flight = self.parts.iter().map(|p| p.flights.len()).sum();
+        self.in_flight = in_flight;
         self.sent.clear();
         self.ping_sent_at = None;
         // New appends may have been missed while down: look again.
@@ -1038,7 +1042,7 @@ impl Sink {
             // Round robin: more of it later, after the others.
             self.ready.push_back(p);
         }
-        for p in held {
+        for &p in &held {
             self.ready.push_back(p);
         }
     }
@@ -1088,8 +1092,10 @@ impl Part {
         self.flights.get_mut(i).filter(|f| f.offset == offset)
     }
 
+    // Not `contains`: its search is unrolled for i64 slices (+54 B gzip of wasm, measured).
+    #[allow(clippy::manual_contains)]
     fn is_failed(&self, offset: i64) -> bool {
-        self.failed.contains(&offset)
+        self.failed.iter().any(|&o| o == offset)
     }
 
     /// Makes the cache hold `next`; false when the log has nothing there.
