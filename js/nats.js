@@ -330,7 +330,7 @@ export class Sink {
       s = me(this);
       if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
       if (options) timeout = own(options, "timeoutMs");
-      if (timeout !== undefined && (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 0 || timeout > 2147483647)) {
+      if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 0 && timeout <= 2147483647)) {
         throw fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647");
       }
     } catch (e) {
@@ -388,6 +388,8 @@ export function installSink(Tributary, TopicProducer) {
       }
       const sink = new Sink(sinks);
       // The sink's state (fields not set here start undefined: falsy, like their defaults).
+      // `phase`, where the connection is: 0 none, 1 opening (until INFO), 2 signing the
+      // nonce, 3 login (CONNECT sent), 4 subscribe (SUB sent), 5 provision, 6 up.
       const s = { cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
       const wake = () => {
         if (s.woken || s.gone) return;
