@@ -344,7 +344,7 @@ impl Sink {
     ) -> Result<Sink, Error> {
         config.validate()?;
         let logs = client.logs_mut(topic)?;
-        let mut parts = Vec::with_capacity(logs.len());
+        let mut parts = Vec::new();
         for log in logs.iter_mut() {
             log.track_sink();
             let acked = log.info().acked_offset.unwrap_or(0);
@@ -1088,8 +1088,11 @@ impl Part {
 
     fn flight_mut(&mut self, offset: i64) -> Option<&mut Flight> {
         let front = self.flights.front()?.offset;
-        let i = usize::try_from(offset - front).ok()?;
-        self.flights.get_mut(i).filter(|f| f.offset == offset)
+        // A wrapped index (an offset before the front, or far past it) finds no flight or
+        // another one, which the filter refuses.
+        self.flights
+            .get_mut((offset - front) as usize)
+            .filter(|f| f.offset == offset)
     }
 
     // Not `contains`: its search is unrolled for i64 slices (+54 B gzip of wasm, measured).
