@@ -62,20 +62,26 @@ pub fn varint_len(v: i64) -> usize {
 /// Writes the zigzag varint of `v` at `out[at..]`; returns where it ends.
 fn put_varint(out: &mut [u8], mut at: usize, v: i64) -> usize {
     let mut z = zigzag(v);
-    while z >= 0x80 {
-        out[at] = (z as u8) | 0x80;
+    loop {
+        let more = z >= 0x80;
+        if let Some(b) = out.get_mut(at) {
+            *b = (z as u8 & 0x7f) | (u8::from(more) << 7);
+        }
         at += 1;
         z >>= 7;
+        if !more {
+            return at;
+        }
     }
-    out[at] = z as u8;
-    at + 1
 }
 
 /// Writes `bytes` after their varint length at `out[at..]`; returns where they end.
 fn put_bytes(out: &mut [u8], at: usize, bytes: &[u8]) -> usize {
     let at = put_varint(out, at, bytes.len() as i64);
     let end = at + bytes.len();
-    out[at..end].copy_from_slice(bytes);
+    if let Some(to) = out.get_mut(at..end) {
+        to.copy_from_slice(bytes);
+    }
     end
 }
 
@@ -241,16 +247,16 @@ impl BatchBuilder {
         // per byte.
         let start = self.buf.len();
         self.buf.resize(slot.size, 0);
-        let b = &mut self.buf[start..];
-        let mut at = put_varint(b, 0, slot.body as i64);
+        let b = self.buf.as_mut_slice();
+        let mut at = put_varint(b, start, slot.body as i64);
         at += 1; // record attributes: 0
         at = put_varint(b, at, slot.ts_delta);
         at = put_varint(b, at, slot.offset_delta);
         match r.key {
             None => at += 1, // absent: 0
             Some(k) => {
-                b[at] = 1;
-                at = put_bytes(b, at + 1, k);
+                at = put_varint(b, at, -1); // present: 1 (the zigzag varint of -1)
+                at = put_bytes(b, at, k);
             }
         }
         at = put_bytes(b, at, r.value);
