@@ -93,17 +93,6 @@ struct Meta {
 }
 
 impl Meta {
-    /// Notes a record taken into its partition's open batch.
-    fn taken(&mut self, ticket: Ticket, r: crate::SendReceipt) {
-        if let Some(q) = self.pending.get_mut(r.partition as usize) {
-            q.push_back(Pending {
-                seq: r.seq,
-                ticket,
-                timestamp: r.timestamp,
-            });
-        }
-    }
-
     fn busy(&self) -> bool {
         self.waiting > 0 || self.pending.iter().any(|q| !q.is_empty())
     }
@@ -242,27 +231,24 @@ impl Driver {
             }
         }
         let first = self.next;
-        // Taken while there is room (the producer looked up once); from the first that
-        // finds none (or when some already wait), they wait, in order.
-        let mut taken = 0;
-        let meta = self
-            .producers
-            .get_mut(id.0 as usize)
-            .and_then(Option::as_mut);
-        if let Some(meta) = meta.filter(|m| m.waiting == 0) {
-            for r in records.iter() {
-                let ticket = first + taken as u64;
-                match client.send_ref(id, r, now_ms) {
-                    Ok(receipt) => meta.taken(ticket, receipt),
-                    Err(Error::QueueFull { .. }) => break,
-                    Err(e) => self.failed.push((ticket, e)),
-                }
-                taken += 1;
-            }
-        }
-        self.next += taken as u64;
-        for r in records.iter().skip(taken) {
+        // Taken while there is room; from the first that finds none (or when some already
+        // wait), they wait, in order.
+        let mut waiting = self.waiting(id) > 0;
+        for r in records.iter() {
             let t = self.ticket();
+            if !waiting {
+                match client.send_ref(id, r, now_ms) {
+                    Ok(receipt) => {
+                        self.taken(id, t, receipt);
+                        continue;
+                    }
+                    Err(Error::QueueFull { .. }) => waiting = true,
+                    Err(e) => {
+                        self.failed.push((t, e));
+                        continue;
+                    }
+                }
+            }
             self.wait(id, t, r);
         }
         Ok(first)
@@ -275,8 +261,12 @@ impl Driver {
     }
 
     fn taken(&mut self, id: ProducerId, ticket: Ticket, r: crate::SendReceipt) {
-        if let Some(m) = self.meta_mut(id) {
-            m.taken(ticket, r);
+        if let Some(q) = self.pending_mut(id, r.partition) {
+            q.push_back(Pending {
+                seq: r.seq,
+                ticket,
+                timestamp: r.timestamp,
+            });
         }
     }
 
