@@ -315,11 +315,14 @@ fn where_the_time_goes(m: &[f64; 7]) -> String {
          - **Placement** is fixed by Fluvio compatibility: SipHash-2-4 over the 8-byte length \
          and the 16-byte key is four message words of two rounds each and four finalisation \
          rounds, then a 64-bit modulo. It runs in one pass over 8-byte words (no streaming \
-         buffer); Kafka's murmur2 is the cheaper hash, opt-in.\n\
+         buffer), its state in four locals (registers in wasm, not an array in memory); \
+         Kafka's murmur2 is the cheaper hash, opt-in.\n\
          - **Append** is the copy limit itself (key and value copied once into the batch) plus \
          the record's framing: one sizing (length, deltas, key, value, headers) shared by the \
-         batch-size check and the encoding, six varints, no allocation (a new batch reserves its \
-         partition's last batch size + 1/4, so a steady stream's batches never regrow).\n\
+         batch-size check and the encoding, then the record written in place (the batch grown \
+         once by the record's size, six varints and the key and value written at an index, no \
+         push per byte), no allocation (a new batch reserves its partition's last batch size + \
+         1/4, so a steady stream's batches never regrow).\n\
          - **Close** is dominated by CRC-32C over every byte of the batch: slicing-by-16, tables \
          computed at first use (a 16 KB zeroed static: no bytes in the wasm), about a cycle per \
          byte. A hardware CRC (SSE4.2, ARMv8) would be several times faster natively, but wasm \

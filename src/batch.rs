@@ -59,14 +59,30 @@ pub fn varint_len(v: i64) -> usize {
     bits.div_ceil(7)
 }
 
-/// Appends the zigzag varint of `v`.
-pub fn put_varint(out: &mut Vec<u8>, v: i64) {
+/// Writes the zigzag varint of `v` at `out[at..]`; returns where it ends.
+fn put_varint(out: &mut [u8], mut at: usize, v: i64) -> usize {
     let mut z = zigzag(v);
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
+    loop {
+        let more = z >= 0x80;
+        if let Some(b) = out.get_mut(at) {
+            *b = (z as u8 & 0x7f) | (u8::from(more) << 7);
+        }
+        at += 1;
         z >>= 7;
+        if !more {
+            return at;
+        }
     }
-    out.push(z as u8);
+}
+
+/// Writes `bytes` after their varint length at `out[at..]`; returns where they end.
+fn put_bytes(out: &mut [u8], at: usize, bytes: &[u8]) -> usize {
+    let at = put_varint(out, at, bytes.len() as i64);
+    let end = at + bytes.len();
+    if let Some(to) = out.get_mut(at..end) {
+        to.copy_from_slice(bytes);
+    }
+    end
 }
 
 /// The parts of one record the encoder needs, borrowed.
@@ -227,30 +243,29 @@ impl BatchBuilder {
         } else if r.timestamp > self.max_timestamp {
             self.max_timestamp = r.timestamp;
         }
-        let b = &mut self.buf;
-        b.reserve(slot.size - b.len());
-        put_varint(b, slot.body as i64);
-        b.push(0); // record attributes
-        put_varint(b, slot.ts_delta);
-        put_varint(b, slot.offset_delta);
+        // The record's bytes, zeroed, then written in place: one growth check, no push
+        // per byte.
+        let start = self.buf.len();
+        self.buf.resize(slot.size, 0);
+        let b = self.buf.as_mut_slice();
+        let mut at = put_varint(b, start, slot.body as i64);
+        at += 1; // record attributes: 0
+        at = put_varint(b, at, slot.ts_delta);
+        at = put_varint(b, at, slot.offset_delta);
         match r.key {
-            None => b.push(0),
+            None => at += 1, // absent: 0
             Some(k) => {
-                b.push(1);
-                put_varint(b, k.len() as i64);
-                b.extend_from_slice(k);
+                at = put_varint(b, at, -1); // present: 1 (the zigzag varint of -1)
+                at = put_bytes(b, at, k);
             }
         }
-        put_varint(b, r.value.len() as i64);
-        b.extend_from_slice(r.value);
-        put_varint(b, r.headers.len() as i64);
+        at = put_bytes(b, at, r.value);
+        at = put_varint(b, at, r.headers.len() as i64);
         for h in r.headers {
-            put_varint(b, h.name.len() as i64);
-            b.extend_from_slice(h.name.as_bytes());
-            put_varint(b, h.value.len() as i64);
-            b.extend_from_slice(&h.value);
+            at = put_bytes(b, at, h.name.as_bytes());
+            at = put_bytes(b, at, &h.value);
         }
-        debug_assert_eq!(b.len(), slot.size);
+        debug_assert_eq!(at, b.len());
         self.count += 1;
         true
     }
@@ -573,8 +588,9 @@ mod tests {
             (-65, vec![129, 1]),
             (i64::from(i32::MAX), vec![0xfe, 0xff, 0xff, 0xff, 0x0f]),
         ] {
-            let mut out = Vec::new();
-            put_varint(&mut out, v);
+            let mut out = vec![0u8; 10];
+            let end = put_varint(&mut out, 0, v);
+            out.truncate(end);
             assert_eq!(out, bytes, "{v}");
             assert_eq!(varint_len(v), bytes.len());
             let mut r = Reader { data: &out, pos: 0 };

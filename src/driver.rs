@@ -231,17 +231,25 @@ impl Driver {
             }
         }
         let first = self.next;
+        // Taken while there is room; from the first that finds none (or when some already
+        // wait), they wait, in order.
+        let mut waiting = self.waiting(id) > 0;
         for r in records.iter() {
             let t = self.ticket();
-            if self.waiting(id) > 0 {
-                self.wait(id, t, r);
-                continue;
+            if !waiting {
+                match client.send_ref(id, r, now_ms) {
+                    Ok(receipt) => {
+                        self.taken(id, t, receipt);
+                        continue;
+                    }
+                    Err(Error::QueueFull { .. }) => waiting = true,
+                    Err(e) => {
+                        self.failed.push((t, e));
+                        continue;
+                    }
+                }
             }
-            match client.send_ref(id, r, now_ms) {
-                Ok(receipt) => self.taken(id, t, receipt),
-                Err(Error::QueueFull { .. }) => self.wait(id, t, r),
-                Err(e) => self.failed.push((t, e)),
-            }
+            self.wait(id, t, r);
         }
         Ok(first)
     }

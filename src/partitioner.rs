@@ -35,50 +35,58 @@ pub fn partition_for_key(key: &[u8], partition_count: u32) -> u32 {
 /// `siphasher`'s streaming `Hasher` computes for the two writes; a test compares them):
 /// no buffer for partial words, no calls per word, no bounds checks.
 pub fn siphash_key(key: &[u8]) -> u64 {
-    // The initial state for k0 = k1 = 0: "somepseudorandomlygeneratedbytes".
-    let mut v = [
+    // The initial state for k0 = k1 = 0: "somepseudorandomlygeneratedbytes". Four
+    // locals, not an array: in wasm an array lives in memory, locals in registers.
+    let (mut v0, mut v1, mut v2, mut v3) = (
         0x736f_6d65_7073_6575_u64,
-        0x646f_7261_6e64_6f6d,
-        0x6c79_6765_6e65_7261,
-        0x7465_6462_7974_6573,
-    ];
-    fn round(v: &mut [u64; 4]) {
-        v[0] = v[0].wrapping_add(v[1]);
-        v[1] = v[1].rotate_left(13) ^ v[0];
-        v[0] = v[0].rotate_left(32);
-        v[2] = v[2].wrapping_add(v[3]);
-        v[3] = v[3].rotate_left(16) ^ v[2];
-        v[0] = v[0].wrapping_add(v[3]);
-        v[3] = v[3].rotate_left(21) ^ v[0];
-        v[2] = v[2].wrapping_add(v[1]);
-        v[1] = v[1].rotate_left(17) ^ v[2];
-        v[2] = v[2].rotate_left(32);
+        0x646f_7261_6e64_6f6d_u64,
+        0x6c79_6765_6e65_7261_u64,
+        0x7465_6462_7974_6573_u64,
+    );
+    macro_rules! rounds {
+        ($n:expr) => {
+            for _ in 0..$n {
+                v0 = v0.wrapping_add(v1);
+                v1 = v1.rotate_left(13) ^ v0;
+                v0 = v0.rotate_left(32);
+                v2 = v2.wrapping_add(v3);
+                v3 = v3.rotate_left(16) ^ v2;
+                v0 = v0.wrapping_add(v3);
+                v3 = v3.rotate_left(21) ^ v0;
+                v2 = v2.wrapping_add(v1);
+                v1 = v1.rotate_left(17) ^ v2;
+                v2 = v2.rotate_left(32);
+            }
+        };
     }
-    // Two compression rounds per message word (the "2" of SipHash-2-4).
-    fn word(v: &mut [u64; 4], m: u64) {
-        v[3] ^= m;
-        round(v);
-        round(v);
-        v[0] ^= m;
-    }
-    word(&mut v, key.len() as u64);
+    // The message words: the length, the key's 8-byte words, then the 0-7 bytes left with
+    // the message length (mod 256) in the top byte. Two compression rounds per word (the
+    // "2" of SipHash-2-4).
     let mut rest = key;
-    while let Some((w, tail)) = rest.split_first_chunk::<8>() {
-        word(&mut v, u64::from_le_bytes(*w));
-        rest = tail;
+    let mut m = key.len() as u64;
+    let mut last = false;
+    loop {
+        v3 ^= m;
+        rounds!(2);
+        v0 ^= m;
+        if last {
+            break;
+        }
+        if let Some((w, tail)) = rest.split_first_chunk::<8>() {
+            m = u64::from_le_bytes(*w);
+            rest = tail;
+        } else {
+            m = (8 + key.len() as u64) << 56;
+            for (i, &b) in rest.iter().enumerate() {
+                m |= u64::from(b) << (8 * i);
+            }
+            last = true;
+        }
     }
-    // The last word: the 0-7 bytes left, and the message length (mod 256) in the top byte.
-    let mut last = (8 + key.len() as u64) << 56;
-    for (i, &b) in rest.iter().enumerate() {
-        last |= u64::from(b) << (8 * i);
-    }
-    word(&mut v, last);
     // Four finalisation rounds (the "4").
-    v[2] ^= 0xff;
-    for _ in 0..4 {
-        round(&mut v);
-    }
-    v[0] ^ v[1] ^ v[2] ^ v[3]
+    v2 ^= 0xff;
+    rounds!(4);
+    v0 ^ v1 ^ v2 ^ v3
 }
 
 /// Kafka's murmur2 (seed `0x9747b28c`), as the Java client and kafkajs compute it.
