@@ -1,49 +1,51 @@
-//! JS errors: every failure reaching JS is a `TributaryError` (an `Error` subclass defined
-//! by the package's entry module and handed in with `setErrorClass`) with a stable `code`.
-//! Before that class is set, a plain `Error` with `name` and `code` is made instead.
+//! Errors on their way to JS: a code, a message, and one number whose meaning the call
+//! names (`nextAvailable` of `OFFSET_EVICTED`, a `sendAll` entry's `index`, a corrupt
+//! batch's reason), written into the answer buffer; `js/tributary.js` makes a
+//! `TributaryError` of them.
 
-use core::cell::RefCell;
+use alloc::string::String;
+use alloc::vec::Vec;
 
-use js_sys::{Array, Function, Reflect};
-use wasm_bindgen::prelude::*;
+use super::{put_bytes, put_f64};
 
-/// A value only this (single) thread touches. The wasm build has no threads (no
-/// `atomics` target feature), so sharing the cell between "threads" cannot happen.
-struct OneThread<T>(RefCell<Option<T>>);
-
-// SAFETY: wasm32 without the `atomics` feature runs one thread; nothing else can see it.
-#[cfg(not(target_feature = "atomics"))]
-#[allow(unsafe_code)]
-unsafe impl<T> Sync for OneThread<T> {}
-
-static ERROR_CLASS: OneThread<Function> = OneThread(RefCell::new(None));
-
-/// Registers the `TributaryError` class the entry module defines.
-#[wasm_bindgen(js_name = "setErrorClass", skip_typescript)] // internal: called by the entry module
-pub fn set_error_class(class: Function) {
-    *ERROR_CLASS.0.borrow_mut() = Some(class);
+/// A failure of a call, as JS will see it.
+pub struct Fail {
+    code: &'static str,
+    message: String,
+    /// NaN: none.
+    extra: f64,
 }
 
-/// A `TributaryError` with `code` and `message`.
-pub fn js_error(code: &str, message: &str) -> JsValue {
-    let made = ERROR_CLASS.0.borrow().as_ref().and_then(|class| {
-        let args = Array::of2(&JsValue::from_str(code), &JsValue::from_str(message));
-        Reflect::construct(class, &args).ok()
-    });
-    made.unwrap_or_else(|| {
-        let e = js_sys::Error::new(message);
-        e.set_name("TributaryError");
-        let _ = Reflect::set(&e, &"code".into(), &code.into());
-        e.into()
-    })
+impl Fail {
+    /// `extra` for the call's number.
+    pub fn with(mut self, extra: f64) -> Self {
+        self.extra = extra;
+        self
+    }
+
+    /// Writes `extra`, then the code and the message (each u32 length, UTF-8).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        put_f64(out, self.extra);
+        put_bytes(out, self.code.as_bytes());
+        put_bytes(out, self.message.as_bytes());
+    }
 }
 
-/// A core error as a JS error.
-pub fn from_core(e: &crate::Error) -> JsValue {
-    js_error(e.code(), &e.message())
+impl From<crate::Error> for Fail {
+    fn from(e: crate::Error) -> Self {
+        Fail {
+            code: e.code(),
+            message: e.message(),
+            extra: f64::NAN,
+        }
+    }
 }
 
-/// Bad argument types and values: `INVALID_ARGUMENT`.
-pub fn invalid_argument(message: &str) -> JsValue {
-    js_error("INVALID_ARGUMENT", message)
+/// Bad argument values: `INVALID_ARGUMENT`.
+pub fn invalid_argument(message: &str) -> Fail {
+    Fail {
+        code: "INVALID_ARGUMENT",
+        message: String::from(message),
+        extra: f64::NAN,
+    }
 }
