@@ -105,7 +105,7 @@ WASM_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
   cargo test --target wasm32-unknown-unknown --lib --test wasm
 
 test-wasm: setup-rust setup-system
-	@echo "==> [test] wasm32 tests (the core's unit tests, the partition table) under Node (wasm-bindgen-test-runner)"
+	@echo "==> [test] wasm32 tests (tests/wasm.rs: the partition table, CRC-32C, a client round trip) under Node (wasm-bindgen-test-runner)"
 	@$(WASM_TEST)
 	@echo "==> [test] the same wasm32 tests in headless Chromium (chromedriver, tests/wasm/webdriver.json)"
 	@WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \

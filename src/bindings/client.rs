@@ -27,10 +27,12 @@ pub(super) struct Slot {
 /// What the polls settled since JS last took it (`report`).
 #[derive(Default)]
 struct Pending {
-    /// Per settled ticket: ticket, partition (-1: failed), offset, timestamp.
-    settled: Vec<f64>,
-    /// The failures' errors, in the order of their tickets.
-    errors: Vec<Error>,
+    /// Settled tickets.
+    count: u32,
+    /// Per settled ticket: ticket, partition (-1: failed), offset, timestamp (f64 each).
+    settled: Vec<u8>,
+    /// The failures' codes and messages, in the order of their tickets.
+    errors: Vec<u8>,
     /// The last poll's next deadline (NaN: none).
     deadline: Option<i64>,
     /// Poll again at the next turn of the event loop.
@@ -74,17 +76,21 @@ impl Inner {
     /// Keeps `report` for JS, and whether the sinks have work.
     fn note(&mut self, report: Report) {
         let p = &mut self.pending;
+        let mut put = |t: u64, part: f64, offset: i64, ts: i64| {
+            p.count += 1;
+            for v in [t as f64, part, offset as f64, ts as f64] {
+                put_f64(&mut p.settled, v);
+            }
+        };
         for l in &report.landed {
-            p.settled.extend_from_slice(&[
-                l.ticket as f64,
-                f64::from(l.partition),
-                l.offset as f64,
-                l.timestamp as f64,
-            ]);
+            put(l.ticket, f64::from(l.partition), l.offset, l.timestamp);
         }
-        for (t, e) in report.failed {
-            p.settled.extend_from_slice(&[t as f64, -1.0, 0.0, 0.0]);
-            p.errors.push(e);
+        for (t, _) in &report.failed {
+            put(*t, -1.0, 0, 0);
+        }
+        for (_, e) in &report.failed {
+            put_bytes(&mut p.errors, e.code().as_bytes());
+            put_bytes(&mut p.errors, e.message().as_bytes());
         }
         p.deadline = report.next_deadline;
         p.again |= report.again;
@@ -244,14 +250,9 @@ pub extern "C" fn report(h: u32) -> f64 {
             put_f64(out, p.deadline.map_or(f64::NAN, |d| d as f64));
             put_f64(out, f64::from(u8::from(p.again)));
             put_f64(out, f64::from(u8::from(p.wake)));
-            put_f64(out, (p.settled.len() / 4) as f64);
-            for v in &p.settled {
-                put_f64(out, *v);
-            }
-            for e in &p.errors {
-                put_bytes(out, e.code().as_bytes());
-                put_bytes(out, e.message().as_bytes());
-            }
+            put_f64(out, f64::from(p.count));
+            out.extend_from_slice(&p.settled);
+            out.extend_from_slice(&p.errors);
             Ok(())
         })
     })

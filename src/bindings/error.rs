@@ -1,51 +1,50 @@
 //! Errors on their way to JS: a code, a message, and one number whose meaning the call
 //! names (`nextAvailable` of `OFFSET_EVICTED`, a `sendAll` entry's `index`, a corrupt
-//! batch's reason), written into the answer buffer; `js/tributary.js` makes a
-//! `TributaryError` of them.
+//! batch's reason). Each is written into its own buffer where it is made (so a failing
+//! call carries only a marker, [`Fail`], back to its export); `js/tributary.js` makes a
+//! `TributaryError` of it.
 
-use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
-use super::{put_bytes, put_f64};
+use super::{put_bytes, put_f64, OneThread};
 
-/// A failure of a call, as JS will see it.
-pub struct Fail {
-    code: &'static str,
-    message: String,
-    /// NaN: none.
-    extra: f64,
-}
+/// The last error: the extra number (f64, NaN: none), then the code and the message
+/// (each u32 length, UTF-8).
+static ERR: OneThread<Vec<u8>> = OneThread(RefCell::new(Vec::new()));
+
+/// A call failed; what with is in the error buffer.
+pub struct Fail;
 
 impl Fail {
-    /// `extra` for the call's number.
-    pub fn with(mut self, extra: f64) -> Self {
-        self.extra = extra;
+    /// Sets the error's number.
+    pub fn with(self, extra: f64) -> Self {
+        ERR.0.borrow_mut()[..8].copy_from_slice(&extra.to_le_bytes());
         self
     }
 
-    /// Writes `extra`, then the code and the message (each u32 length, UTF-8).
-    pub fn write(&self, out: &mut Vec<u8>) {
-        put_f64(out, self.extra);
-        put_bytes(out, self.code.as_bytes());
-        put_bytes(out, self.message.as_bytes());
+    /// Minus the address of the error (what an export returns for it).
+    pub fn address() -> f64 {
+        -(ERR.0.borrow().as_ptr() as usize as f64)
     }
+}
+
+fn fail(code: &str, message: &str) -> Fail {
+    let mut e = ERR.0.borrow_mut();
+    e.clear();
+    put_f64(&mut e, f64::NAN);
+    put_bytes(&mut e, code.as_bytes());
+    put_bytes(&mut e, message.as_bytes());
+    Fail
 }
 
 impl From<crate::Error> for Fail {
     fn from(e: crate::Error) -> Self {
-        Fail {
-            code: e.code(),
-            message: e.message(),
-            extra: f64::NAN,
-        }
+        fail(e.code(), &e.message())
     }
 }
 
 /// Bad argument values: `INVALID_ARGUMENT`.
 pub fn invalid_argument(message: &str) -> Fail {
-    Fail {
-        code: "INVALID_ARGUMENT",
-        message: String::from(message),
-        extra: f64::NAN,
-    }
+    fail("INVALID_ARGUMENT", message)
 }

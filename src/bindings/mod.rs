@@ -65,26 +65,13 @@ fn answer(f: impl FnOnce(&mut Vec<u8>) -> Result<(), error::Fail>) -> f64 {
     out.clear();
     match f(&mut out) {
         Ok(()) => out.as_ptr() as usize as f64,
-        Err(e) => {
-            out.clear();
-            e.write(&mut out);
-            -(out.as_ptr() as usize as f64)
-        }
+        Err(error::Fail) => error::Fail::address(),
     }
 }
 
 /// A number answer: `r`'s value, or minus the address of its error.
 fn ret(r: Result<f64, error::Fail>) -> f64 {
-    let mut v = 0.0;
-    let a = answer(|_| {
-        v = r?;
-        Ok(())
-    });
-    if a < 0.0 {
-        a
-    } else {
-        v
-    }
+    r.unwrap_or_else(|_| error::Fail::address())
 }
 
 /// `v` as a little-endian u32 into `out`.
