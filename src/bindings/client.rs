@@ -7,6 +7,7 @@
 //! core, and keep each poll's report in the client until JS takes it (`report`), which
 //! makes the promises and `RecordMetadata` objects and schedules the next poll.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use super::convert::{self, Reader};
@@ -56,9 +57,11 @@ pub(super) struct Inner {
     pending: Pending,
 }
 
-/// Every client made, by handle - 1 (`None` once freed; a handle is never reused, so a
-/// late finalizer of a producer cannot reach another client).
-static CLIENTS: OneThread<Vec<Option<Inner>>> = OneThread(core::cell::RefCell::new(Vec::new()));
+/// The clients, by handle - 1 (`None` once freed, and then reused by the next client:
+/// `js/tributary.js` reaches a client only through its state, whose handle it zeroes when
+/// it frees it, so a late timer or finalizer never reaches the next client).
+static CLIENTS: OneThread<Vec<Option<Box<Inner>>>> =
+    OneThread(core::cell::RefCell::new(Vec::new()));
 
 /// `f` on client `h` (`CLOSED` once freed).
 pub(super) fn with<R>(h: u32, f: impl FnOnce(&mut Inner) -> Result<R, Fail>) -> Result<R, Fail> {
@@ -157,7 +160,11 @@ impl Inner {
 #[no_mangle]
 pub extern "C" fn client_new(seed: f64) -> u32 {
     let mut all = CLIENTS.0.borrow_mut();
-    all.push(Some(Inner {
+    let at = all.iter().position(Option::is_none).unwrap_or_else(|| {
+        all.push(None);
+        all.len() - 1
+    });
+    all[at] = Some(Box::new(Inner {
         client: Client::new(seed as u64),
         driver: Driver::new(),
         #[cfg(feature = "sink")]
@@ -169,7 +176,7 @@ pub extern "C" fn client_new(seed: f64) -> u32 {
         closed: false,
         pending: Pending::default(),
     }));
-    all.len() as u32
+    at as u32 + 1
 }
 
 /// Releases client `h` (its logs, producers, sinks).

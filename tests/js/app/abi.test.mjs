@@ -1,10 +1,13 @@
 // The boundary itself (src/bindings over a plain C ABI, js/tributary.js over it), in Node
 // against the installed package: the wasm imports nothing, numbers are checked in JS with
 // the messages the Rust bindings had, lone surrogates are refused (not replaced), and
-// each poll's report settles its tickets in order, failures with their codes.
+// each poll's report settles its tickets in order, failures with their codes; a producer
+// garbage-collected without close() is closed by the package's FinalizationRegistry.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Tributary, TributaryError, partitionFor } from "tributary";
@@ -77,4 +80,26 @@ test("each poll's report settles its tickets in order; a failure settles with it
   assert.ok(outcomes.every((o) => o === "ok" || o === "CLOSED"), outcomes.join());
   client.free();
   assert.throws(() => client.topics(), { code: "CLOSED" });
+});
+
+test("a producer garbage-collected without close() flushes and closes (FinalizationRegistry)", async () => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc");
+  const client = new local.Tributary({ seed: 1 });
+  client.createTopic("t");
+  let landed = false;
+  (() => {
+    // Nothing keeps this producer once the function returns; its record waits 10 minutes
+    // for its batch's linger unless the producer is closed (which appends open batches).
+    const producer = client.topicProducer("t", { linger: 600_000 });
+    producer.send("k", "v").then(() => (landed = true));
+  })();
+  for (let i = 0; i < 100 && !landed; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(landed, "the collected producer's record was appended");
+  assert.equal(client.read("t", 0, 0, 10).length, 1);
+  await client.close(); // clears the client's linger timer
+  client.free();
 });
