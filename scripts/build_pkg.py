@@ -180,12 +180,15 @@ def has_sink(variant):
 
 
 def copy_entry(src, dst, omit):
-    """Copies an entry module, dropping the names the variant lacks from its exports (and,
-    without the sink, the lines marked `// sink`)."""
+    """Copies an entry module (or types), dropping the names the variant lacks from its
+    exports (and, without the sink, the lines marked `// sink` and the blocks between
+    `// sink:begin` and `// sink:end`, whose markers the sink variants drop)."""
     text = src.read_text()
+    if "Sink" not in omit:  # the markers go; what they mark stays
+        text = re.sub(r"(?m)^[ \t]*// sink:(begin|end)\n", "", text)
     if "Sink" in omit:
         text = "".join(l for l in text.splitlines(True) if not l.rstrip().endswith("// sink"))
-        text = re.sub(r"(?s)// sink:begin\n.*?// sink:end\n", "", text)
+        text = re.sub(r"(?ms)^[ \t]*// sink:begin\n.*?// sink:end\n", "", text)
     for name in omit:
         text = re.sub(rf"(?m)^  {name},\n", "", text)  # multi-line type export lists
         text = re.sub(rf"\b{name}, ", "", text)        # `export { A, Sink, B }`
