@@ -253,13 +253,17 @@ pub extern "C" fn poll(h: u32, now: f64, flush: u32) {
 pub extern "C" fn report(h: u32) -> f64 {
     answer(|out| {
         with(h, |i| {
-            let p = core::mem::take(&mut i.pending);
+            let p = &mut i.pending;
             put_f64(out, p.deadline.map_or(f64::NAN, |d| d as f64));
             put_f64(out, f64::from(u8::from(p.again)));
             put_f64(out, f64::from(u8::from(p.wake)));
             put_f64(out, f64::from(p.count));
             out.extend_from_slice(&p.settled);
             out.extend_from_slice(&p.errors);
+            // Emptied, keeping their room for the next polls.
+            p.settled.clear();
+            p.errors.clear();
+            (p.count, p.deadline, p.again, p.wake) = (0, None, false, false);
             Ok(())
         })
     })
