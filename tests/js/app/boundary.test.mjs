@@ -324,3 +324,20 @@ test("numbers: NaN, ±Infinity, -0, negatives, fractions, 2^53, BigInt and Symbo
   await stillProduces(client);
   client.free();
 });
+
+test("the sink's methods and getters refuse a wrong receiver with INVALID_ARGUMENT, rejected where they return a promise", async () => {
+  const { Sink } = await import("tributary");
+  const client = client2();
+  for (const k of Reflect.ownKeys(Sink.prototype)) {
+    if (k === "constructor") continue;
+    const d = Object.getOwnPropertyDescriptor(Sink.prototype, k);
+    const f = d.get ?? d.value;
+    for (const r of [{}, client, Object.create(Sink.prototype)]) {
+      const want = k === "flush" || k === "close" ? "rejected INVALID_ARGUMENT" : "threw INVALID_ARGUMENT";
+      assert.equal(await code(() => f.call(r)), want, `Sink.${String(k)}`);
+    }
+  }
+  assert.throws(() => new Sink(), { code: "INVALID_ARGUMENT" });
+  await stillProduces(client);
+  client.free();
+});
