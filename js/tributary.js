@@ -25,6 +25,26 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const SAFE = Number.MAX_SAFE_INTEGER, U32 = 2 ** 32 - 1;
 const fail = (code, message) => new TributaryError(code, message);
+// A typed array's length from its internal slot (0 once detached; -1 for anything that
+// is no typed array): an own `length` or `byteLength` property is the user's code, which
+// may lie or call into the package while a call stages.
+const taLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), "length").get;
+function u8len(v) {
+  try {
+    return taLength.call(v);
+  } catch {
+    return -1;
+  }
+}
+/** `n` values of `f()`, in order (no Array.from: it looks up `Symbol.iterator` through
+ * Object.prototype, which may be the user's code, in the middle of reading an answer). */
+function list(n, f) {
+  const a = new Array(n);
+  for (let i = 0; i < n; i++) a[i] = f();
+  return a;
+}
+/** `a[i]` if an own element (a hole is undefined, never Array.prototype's). */
+const at_ = (a, i) => (Object.hasOwn(a, i) ? a[i] : undefined);
 const inv = (message) => fail("INVALID_ARGUMENT", message);
 
 // ---- reading answers ---------------------------------------------------------------------
@@ -181,9 +201,10 @@ function stageView(need) {
   return su8;
 }
 
-/** Bytes of a `string` (UTF-8) or `Uint8Array` (copied); `what` names the argument. */
-function bytesOf(v, what) {
-  if (typeof v === "string") {
+/** Bytes of a `string` (UTF-8; not when `only`) or `Uint8Array` (copied); `what` names
+ * the argument. */
+function bytesOf(v, what, only) {
+  if (typeof v === "string" && !only) {
     if (!v.isWellFormed()) throw inv(`${what} is a string with a lone UTF-16 surrogate; it cannot be encoded as UTF-8`);
     return enc.encode(v);
   }
@@ -191,11 +212,12 @@ function bytesOf(v, what) {
   try {
     u8 = v instanceof Uint8Array;
   } catch {}
-  if (!u8) throw inv(`${what} must be a string or a Uint8Array`);
+  if (!u8) throw inv(`${what} must be ${only ? "" : "a string or "}a Uint8Array`);
   try {
     // Internal slots only (a Proxy is not a view; a detached buffer throws).
-    if (ArrayBuffer.isView(v)) {
-      const out = new Uint8Array(v.byteLength);
+    const n = u8len(v);
+    if (n >= 0) {
+      const out = new Uint8Array(n);
       out.set(v);
       return out;
     }
@@ -206,10 +228,13 @@ function bytesOf(v, what) {
 const UNREADABLE = "headers could not be read";
 const HEADERS = "headers must be an object or a Map of name → string | Uint8Array";
 
-/** Array.from(v) (a copy, each getter read once), or INVALID_ARGUMENT `what`. */
+/** A copy of `v` (an array: its own elements, holes undefined; else what iterating it
+ * gives), each getter read once, or INVALID_ARGUMENT `what`. */
 function copy(v, what) {
   try {
-    return Array.from(v);
+    if (!Array.isArray(v)) return Array.from(v);
+    let i = 0;
+    return list(v.length, () => at_(v, i++));
   } catch {
     throw inv(what);
   }
@@ -248,10 +273,10 @@ function sendOptions(o) {
         if (!isArray(e)) throw inv(HEADERS);
         e = copy(e, UNREADABLE);
       }
-      const name = e[0];
+      const name = at_(e, 0);
       if (typeof name !== "string") throw inv("a header name must be a string");
       if (!name.isWellFormed()) throw inv("a header name is a string with a lone UTF-16 surrogate");
-      hs.push([enc.encode(name), bytesOf(e[1], "a header value")]);
+      hs.push([enc.encode(name), bytesOf(at_(e, 1), "a header value")]);
     }
   }
   return [ts, p, hs];
@@ -279,34 +304,41 @@ function wr(a, b, key, value, headers) {
 /** One `send`'s record, converted: [key, value, [timestamp, partition, headers]]. */
 const record = (key, value, options) => [key == null ? null : bytesOf(key, "key"), bytesOf(value, "value"), sendOptions(options)];
 
-/** `[{ offset, key, value, timestamp, headers? }]` (restore, encodeBatch), staged. */
-function stageRestored(v) {
+/** `[{ offset, key, value, timestamp, headers? }]` (restore, encodeBatch), converted:
+ * every value read before anything is staged (a getter may call into the package, which
+ * stages its own call). `stageRecords` stages them. */
+function restoredOf(v) {
   if (!isArray(v)) throw inv("records must be an array");
-  const arr = copy(v, "records could not be read");
-  for (const r of arr) {
+  return copy(v, "records could not be read").map((r) => {
     if (r === null || typeof r !== "object") throw inv("each record must be { offset, key, value, timestamp }");
     const [, , hs] = sendOptions(r);
     const offset = arg(own(r, "offset"), "offset", 0, SAFE);
     const key = own(r, "key");
     const k = key == null ? null : bytesOf(key, "key");
     const value = bytesOf(own(r, "value"), "value");
-    wr(offset, arg(own(r, "timestamp"), "timestamp", 0, SAFE), k, value, hs);
-  }
-  return arr.length;
+    return [offset, arg(own(r, "timestamp"), "timestamp", 0, SAFE), k, value, hs];
+  });
+}
+function stageRecords(recs) {
+  for (const r of recs) wr(...r);
+  return recs.length;
 }
 
 /** A record as `read` and `decodeBatch` return it (the answer's layout, convert.rs). */
 function consumed(r) {
   const offset = r.f(), timestamp = r.f(), kl = r.u(), vl = r.u(), n = r.u(), lens = [];
   for (let i = 0; i < n; i++) lens.push([r.u(), r.u()]);
-  const key = kl === U32 ? null : r.b(kl), value = r.b(vl), headers = {};
-  for (const [nl, hl] of lens) {
-    // defineProperty: assigning `__proto__` would set the object's prototype instead.
-    Object.defineProperty(headers, dec.decode(r.b(nl)), { value: r.b(hl), enumerable: true, writable: true, configurable: true });
-  }
-  return { offset, key, value, timestamp, headers };
+  const key = kl === U32 ? null : r.b(kl), value = r.b(vl);
+  // fromEntries defines each property (assigning `__proto__` would set the prototype).
+  return { offset, key, value, timestamp, headers: Object.fromEntries(lens.map(([nl, hl]) => [dec.decode(r.b(nl)), r.b(hl)])) };
 }
-const consumedList = (r) => Array.from({ length: r.u() }, () => consumed(r));
+/** An object of the f64 answers `r` holds, named by `names` (space-separated). */
+function numbers(r, names) {
+  const o = {};
+  for (const k of names.split(" ")) o[k] = r.f();
+  return o;
+}
+const consumedList = (r) => list(r.u(), () => consumed(r));
 
 // ---- the records' way in and out -------------------------------------------------------------
 
@@ -324,7 +356,7 @@ const consumedList = (r) => Array.from({ length: r.u() }, () => consumed(r));
  * when the fast path does not take it. */
 function size(v) {
   if (typeof v === "string") return v.length * 3;
-  return v instanceof Uint8Array && ArrayBuffer.isView(v) && v.byteLength > 0 ? v.byteLength : -1;
+  return v instanceof Uint8Array ? u8len(v) || -1 : -1;
 }
 
 /** Writes `v` (string or Uint8Array) at `at`; returns the bytes written, or -1 for a
@@ -332,7 +364,7 @@ function size(v) {
 function put(u8, at, v) {
   if (typeof v !== "string") {
     u8.set(v, at);
-    return v.length;
+    return taLength.call(v);
   }
   // ASCII by hand: short keys are the common case, and cheaper so than encodeInto.
   const n = v.length;
@@ -349,17 +381,7 @@ function put(u8, at, v) {
 
 /** What a ticket settles: one `send`'s promise (`out` null), or a `sendAll`'s (its
  * records' tickets from `first`; `left` to go). */
-class Entry {
-  constructor(topic, first, n, res, rej) {
-    this.topic = topic;
-    this.first = first;
-    this.out = n < 0 ? null : new Array(n);
-    this.left = n;
-    this.failed = false;
-    this.res = res;
-    this.rej = rej;
-  }
-}
+const entry = (topic, first, n, res, rej) => ({ topic, first, out: n < 0 ? null : new Array(n), left: n, failed: false, res, rej });
 
 // One executor for every promise (no closure per record): it hands out the functions.
 let R_, J_;
@@ -407,46 +429,31 @@ class Flight {
   }
   one(ticket, topic) {
     const p = new Promise(grab);
-    this.slots[ticket - this.base] = new Entry(topic, ticket, -1, R_, J_);
+    this.slots[ticket - this.base] = entry(topic, ticket, -1, R_, J_);
     this.schedule();
     return p;
   }
   group(first, n, topic) {
     const p = new Promise(grab);
-    const e = new Entry(topic, first, n, R_, J_);
+    const e = entry(topic, first, n, R_, J_);
     if (n === 0) e.res(e.out);
     const { slots } = this;
     for (let i = first - this.base, end = i + n; i < end; i++) slots[i] = e;
     this.schedule();
     return p;
   }
-  /** Settles what the report at `p` names (src/bindings/client.rs `report`). */
+  /** Settles what the report at `p` names (src/bindings/client.rs `report`). The report
+   * is read whole first: settling a promise looks up `then` on its value, which may be
+   * the user's code (a getter on Object.prototype) calling into the package, whose
+   * answers overwrite the report. */
   settle(p) {
     const r = new R(p), d = r.f(), again = r.f(), wake = r.f(), n = r.f();
     const { slots } = this;
-    const errs = new R(r.at + 32 * n);
+    const errs = new R(r.at + 32 * n), done = [];
     for (let k = 0; k < n; k++) {
       const t = r.f(), i = t - this.base, part = r.f(), offset = r.f(), timestamp = r.f(), e = slots[i];
-      const err = part < 0 ? fail(errs.s(), errs.s()) : undefined;
       slots[i] = undefined;
-      if (e === undefined) continue;
-      if (part < 0) {
-        if (e.out === null) e.rej(err);
-        else {
-          e.left--;
-          if (!e.failed) {
-            e.failed = true;
-            e.rej(err);
-          }
-        }
-      } else {
-        const md = { topic: e.topic, partition: part, offset, timestamp };
-        if (e.out === null) e.res(md);
-        else {
-          e.out[t - e.first] = md;
-          if (--e.left === 0 && !e.failed) e.res(e.out);
-        }
-      }
+      done.push(e, t, part < 0 ? [errs.s(), errs.s()] : { topic: e?.topic, partition: part, offset, timestamp });
     }
     let h = this.head;
     while (h < slots.length && slots[h] === undefined) h++;
@@ -466,8 +473,41 @@ class Flight {
       this.due = d;
       this.timer = setTimeout(this.alarm, Math.min(Math.max(0, d - Date.now()), 2 ** 31 - 1));
     }
+    for (let k = 0; k < done.length; ) {
+      const e = done[k++], t = done[k++], md = done[k++];
+      if (e === undefined) continue;
+      if (Array.isArray(md)) {
+        // A sendAll fails once, with its first failure.
+        e.left--;
+        if (!e.failed) {
+          e.failed = true;
+          e.rej(fail(md[0], md[1]));
+        }
+      } else if (e.out === null) e.res(md);
+      else if (((e.out[t - e.first] = md), --e.left === 0 && !e.failed)) e.res(e.out);
+    }
     if (wake) for (const w of this.s.wakes.values()) w();
   }
+}
+
+/** CLOSED if producer `p` (its state) is closed. */
+function shut(p) {
+  if (p.closed) throw fail("CLOSED", "the producer is closed");
+}
+
+/** The state of client `c`, open, for a read of `partition`. */
+function reading(c, partition) {
+  const s = S.get(c);
+  if (s.closed) throw fail("CLOSED", "the client is closed");
+  arg(partition, "partition", 0, U32);
+  return s;
+}
+
+/** Appends client `s`'s open batches (`flush()`). */
+function flushed(s) {
+  wasm.poll(s.h, Date.now(), 1);
+  drain(s);
+  return Promise.resolve();
 }
 
 /** Takes client `s`'s report from the core (what its polls settled) and settles it. */
@@ -487,8 +527,15 @@ const KEY = Symbol();
 const clients = new FinalizationRegistry((s) => free(s));
 const producers = new FinalizationRegistry(([c, id]) => orphan(c, id));
 
+// Freeing closes first: what was sent settles (appended, or CLOSED), never left pending.
+// Settling may run the user's code, which may free the client itself.
 function free(s) {
-  if (s.h) wasm.client_free(s.h);
+  const h = s.h;
+  if (h) {
+    wasm.close(h, Date.now());
+    drain(s);
+    if (s.h === h) wasm.client_free(h);
+  }
   s.h = 0;
   s.f.stop();
 }
@@ -518,7 +565,7 @@ export class Tributary {
     const compression = cfgStr(c, "compression");
     const r = own(c, "retention");
     if (r !== undefined && (r === null || typeof r !== "object")) throw badConfig("retention", "must be an object");
-    const nums = ["maxAgeMs", "maxBytes", "maxRecords", "segmentBytes"].map((k) => cfgNum(r, k, SAFE));
+    const nums = "maxAgeMs maxBytes maxRecords segmentBytes".split(" ").map((k) => cfgNum(r, k, SAFE));
     const unacked = cfgStr(r, "unacked");
     at = 0;
     wt(name);
@@ -530,7 +577,7 @@ export class Tributary {
   }
   topics() {
     const r = new R(ok(wasm.topics(S.get(this).h)));
-    return Array.from({ length: r.u() }, () => r.s());
+    return list(r.u(), () => r.s());
   }
   topicProducer(topic, config) {
     const s = S.get(this), c = opts(config);
@@ -551,15 +598,10 @@ export class Tributary {
     return p;
   }
   flush() {
-    const s = S.get(this);
-    wasm.poll(s.h, Date.now(), 1);
-    drain(s);
-    return Promise.resolve();
+    return flushed(S.get(this));
   }
   read(topic, partition, fromOffset, maxRecords) {
-    const s = S.get(this);
-    if (s.closed) throw fail("CLOSED", "the client is closed");
-    arg(partition, "partition", 0, U32);
+    const s = reading(this, partition);
     arg(fromOffset, "fromOffset", 0, SAFE);
     arg(maxRecords, "maxRecords", 0, 1e6);
     at = 0;
@@ -571,21 +613,17 @@ export class Tributary {
   // sink:begin
   restore(topic, partition, records) {
     const s = S.get(this);
+    arg(partition, "partition", 0, U32);
+    const recs = restoredOf(records);
     at = 0;
     wt(topic);
-    arg(partition, "partition", 0, U32);
-    const n = stageRestored(records);
+    const n = stageRecords(recs);
     staged();
     ok(wasm.restore(s.h, partition, n, Date.now()));
     drain(s);
   }
   static decodeBatch(bytes, maxUncompressed) {
-    let u8 = false;
-    try {
-      u8 = bytes instanceof Uint8Array;
-    } catch {}
-    if (!u8) throw inv("bytes must be a Uint8Array");
-    const b = bytesOf(bytes, "bytes");
+    const b = bytesOf(bytes, "bytes", 1);
     const max = maxUncompressed === undefined ? 1 << 20 : arg(maxUncompressed, "maxUncompressed", 0, U32);
     at = 0;
     wb(b);
@@ -596,8 +634,9 @@ export class Tributary {
     return { baseOffset, records: consumedList(r), size };
   }
   static encodeBatch(records) {
+    const recs = restoredOf(records);
     at = 0;
-    const n = stageRestored(records);
+    const n = stageRecords(recs);
     staged();
     const r = new R(ok(wasm.encode_batch(n)));
     return r.b(r.u());
@@ -611,7 +650,7 @@ export class Tributary {
     staged();
     const p = ok(wasm.sink_open(s.h, config.length ? 1 : 0, Math.floor(Math.random() * 2 ** 53), Date.now()));
     if (!config.length) return;
-    const r = new R(p), info = Float64Array.from({ length: 5 }, () => r.f());
+    const r = new R(p), info = list(5, () => r.f());
     s.wakes.set(info[0], wake);
     return info;
   }
@@ -632,14 +671,14 @@ export class Tributary {
   }
   // sink:end
   partitionInfo(topic, partition) {
-    const s = S.get(this);
-    if (s.closed) throw fail("CLOSED", "the client is closed");
-    arg(partition, "partition", 0, U32);
+    const s = reading(this, partition);
+    at = 0;
     wt(topic);
     staged();
-    const r = new R(ok(wasm.partition_info(s.h, partition)));
-    const [logStartOffset, highWatermark, bytes, records, segments, evictedRecords, lostRecords, acked, over] = Array.from({ length: 9 }, () => r.f());
-    return { logStartOffset, highWatermark, bytes, records, segments, evictedRecords, lostRecords, ackedOffset: acked < 0 ? null : acked, overBound: over === 1 };
+    const o = numbers(new R(ok(wasm.partition_info(s.h, partition))), "logStartOffset highWatermark bytes records segments evictedRecords lostRecords ackedOffset overBound");
+    if (o.ackedOffset < 0) o.ackedOffset = null;
+    o.overBound = o.overBound === 1;
+    return o;
   }
   close() {
     const s = S.get(this);
@@ -679,7 +718,7 @@ export class TopicProducer {
         const vl = kw < 0 ? -1 : put(u8, 7 + (kl || 1), value);
         if (vl < 0) fast = false;
         else {
-          if (p.closed) throw fail("CLOSED", "the producer is closed");
+          shut(p);
           su32[0] = kl;
           su32[1] = vl;
           t = ok(wasm.send(c.h, p.id, 1, (kl || 1) - 1 + vl, 0, Date.now()));
@@ -688,7 +727,7 @@ export class TopicProducer {
       if (!fast) {
         const [k, v, [ts, part, hs]] = record(key, value, options);
         // Everything read first: a getter may have closed this producer or the client.
-        if (p.closed) throw fail("CLOSED", "the producer is closed");
+        shut(p);
         at = 0;
         wr(part, ts, k, v, hs);
         staged();
@@ -711,9 +750,10 @@ export class TopicProducer {
       ks = new Array(n);
       vs = new Array(n);
       for (let i = 0; i < n; i++) {
-        const e = records[i];
+        // Own elements only: a hole is undefined, never Array.prototype's.
+        const e = at_(records, i);
         if (!Array.isArray(e) || e.length > 2) throw 0;
-        const k = (ks[i] = e[0]), v = (vs[i] = e[1]);
+        const k = (ks[i] = at_(e, 0)), v = (vs[i] = at_(e, 1));
         const kn = k == null ? 0 : size(k), vn = size(v);
         if (kn < 0 || vn < 0) throw 0;
         sum += kn + vn;
@@ -737,7 +777,7 @@ export class TopicProducer {
         words[2 * i + 1] = w;
         at += w;
       }
-      if (p.closed) throw fail("CLOSED", "the producer is closed");
+      shut(p);
       first = ok(wasm.send(p.c.h, p.id, n, at - 8 * n, 1, Date.now()), index);
     } catch (e) {
       return Promise.reject(e);
@@ -745,18 +785,12 @@ export class TopicProducer {
     return f.group(first, n, p.topic);
   }
   flush() {
-    const c = S.get(this).c;
-    wasm.poll(c.h, Date.now(), 1);
-    drain(c);
-    return Promise.resolve();
+    return flushed(S.get(this).c);
   }
   stats() {
     const p = S.get(this);
-    if (p.closed) throw fail("CLOSED", "the producer is closed");
-    const r = new R(ok(wasm.producer_stats(p.c.h, p.id)));
-    const o = {};
-    for (const k of ["records", "bytes", "batches", "recordsAppended", "queueDepth", "queuedRecords", "waiting", "rejected", "queueFull", "evicted", "dropped"]) o[k] = r.f();
-    return o;
+    shut(p);
+    return numbers(new R(ok(wasm.producer_stats(p.c.h, p.id))), "records bytes batches recordsAppended queueDepth queuedRecords waiting rejected queueFull evicted dropped");
   }
   close() {
     const p = S.get(this);
@@ -787,13 +821,13 @@ function general(p, records) {
       try {
         if (!isArray(entry)) throw inv(`sendAll entry ${n} must be [key, value] or [key, value, options]`);
         const e = copy(entry, "the entry could not be read");
-        return record(e[0], e[1], e[2]);
+        return record(at_(e, 0), at_(e, 1), at_(e, 2));
       } catch (err) {
         throw index(err, n), err;
       }
     });
     // Read everything first: a getter may have closed this producer.
-    if (p.closed) throw fail("CLOSED", "the producer is closed");
+    shut(p);
     at = 0;
     for (const [k, v, [ts, part, hs]] of parsed) wr(part, ts, k, v, hs);
     staged();

@@ -1,6 +1,7 @@
 //! The client and its producers over the C ABI, for `js/tributary.js`'s `Tributary` and
-//! `TopicProducer`: a client is a handle (a number, never reused), a producer its
-//! client's handle and the core's producer id.
+//! `TopicProducer`: a client is a handle (a number; a freed one's is reused, see
+//! `CLIENTS`), a producer its client's handle and the core's producer id (also reused:
+//! `js/tributary.js` refuses a closed or freed producer's calls before they cross).
 //!
 //! The core decides (the driver gives every record a ticket and reports, per poll, which
 //! tickets landed and which failed); these exports only unpack what JS staged, call the
@@ -151,7 +152,7 @@ impl Inner {
         } else if let [one] = records {
             Ok(d.send(c, id, one, now)? as f64)
         } else {
-            Err(invalid_argument("one record expected"))
+            Err(invalid_argument(MISMATCH))
         }
     }
 }
@@ -209,9 +210,8 @@ pub extern "C" fn create_topic(h: u32) -> f64 {
 pub extern "C" fn topics(h: u32) -> f64 {
     answer(|out| {
         with(h, |i| {
-            let names: Vec<&str> = i.client.topic_names().collect();
-            put_u32(out, names.len() as u32);
-            for n in names {
+            put_u32(out, i.client.topic_names().count() as u32);
+            for n in i.client.topic_names() {
                 put_bytes(out, n.as_bytes());
             }
             Ok(())
@@ -377,6 +377,10 @@ fn unpack<'a>(data: &'a [u8], words: &[u8]) -> Option<Vec<RecordParts<'a>>> {
     (at == data.len()).then_some(out)
 }
 
+/// What `send` and `send_full` answer for staging that does not match its call (JS's
+/// bug, never the user's input): one message for both.
+const MISMATCH: &str = "the staged records do not add up";
+
 /// Producer `id` takes `count` staged records, laid out as `count` pairs of
 /// little-endian u32 (key length + 1, or 0 for no key; value length), then `bytes` bytes:
 /// each key and value back to back. As one group when `group` (`sendAll`), else one
@@ -388,7 +392,7 @@ pub extern "C" fn send(h: u32, id: u32, count: u32, bytes: u32, group: u32, now:
         let all = s.get(..words + bytes as usize);
         match all.and_then(|all| unpack(&all[words..], &all[..words])) {
             Some(mut records) => with(h, |i| i.take(id, &mut records, group != 0, now as i64)),
-            None => Err(invalid_argument("send: the staged records do not add up")),
+            None => Err(invalid_argument(MISMATCH)),
         }
     }))
 }

@@ -1,0 +1,343 @@
+// The plain C ABI's boundary attacked from the public API (js/tributary.js over
+// src/bindings): the one staging area, the one answer buffer, handles and receivers,
+// values that run the user's code in the middle of a call. Each case ends by checking
+// that the client still produces and reads what it should.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Tributary, TopicProducer, TributaryError } from "tributary";
+
+const text = (b) => (b == null ? null : Buffer.from(b).toString());
+const values = (client, topic, partition = 0) => client.read(topic, partition, 0, 1000).map((r) => text(r.value));
+
+function client2() {
+  const client = new Tributary({ seed: 1 });
+  client.createTopic("t", { partitions: 1 });
+  client.createTopic("u", { partitions: 1 });
+  return client;
+}
+
+/** Still usable: a record sent now lands and reads back. */
+async function stillProduces(client, topic = "t") {
+  const p = client.topicProducer(topic);
+  const md = await p.send("k", "still");
+  assert.equal(text(client.read(topic, 0, md.offset, 1)[0].value), "still");
+  await p.close();
+}
+
+test("a call refused half-way through staging leaves nothing staged for the next call", async () => {
+  const client = client2();
+  await client.topicProducer("t").send("k", "a");
+  // restore's partition is refused after its topic was staged; encodeBatch's second record
+  // after the first was: the next call's topic must be its own.
+  assert.throws(() => client.restore("u", -1, []), { code: "INVALID_ARGUMENT" });
+  assert.equal(client.partitionInfo("t", 0).highWatermark, 1);
+  const good = { offset: 0, key: null, value: "a", timestamp: 1 };
+  assert.throws(() => Tributary.encodeBatch([good, { offset: 1, key: null, value: 5, timestamp: 1 }]), { code: "INVALID_ARGUMENT" });
+  assert.equal(client.partitionInfo("t", 0).highWatermark, 1);
+  assert.throws(() => client.restore("u", 0, [good, { offset: 1, value: "b", timestamp: -1 }]), { code: "INVALID_ARGUMENT" });
+  assert.equal(client.partitionInfo("t", 0).highWatermark, 1);
+  assert.equal(client.partitionInfo("u", 0).highWatermark, 0);
+  await stillProduces(client);
+  client.free();
+});
+
+test("a getter calling into the package while encodeBatch or restore reads its records", async () => {
+  const client = client2();
+  const first = { offset: 0, key: null, value: "a", timestamp: 1 };
+  const second = {
+    offset: 1,
+    key: null,
+    timestamp: 1,
+    get value() {
+      client.partitionInfo("t", 0);
+      Tributary.encodeBatch([{ offset: 9, key: "x", value: "xxxxxxxx", timestamp: 5 }]);
+      return "b";
+    },
+  };
+  const batch = Tributary.encodeBatch([first, second]);
+  assert.deepEqual(Tributary.decodeBatch(batch).records.map((r) => [r.offset, text(r.value)]), [[0, "a"], [1, "b"]]);
+  const restored = {
+    offset: 0,
+    key: "k",
+    timestamp: 1,
+    get value() {
+      client.createTopic("zz");
+      return "r";
+    },
+  };
+  client.restore("u", 0, [restored]);
+  assert.deepEqual(values(client, "u"), ["r"]);
+  assert.deepEqual(client.topics(), ["t", "u", "zz"]);
+  await stillProduces(client);
+  client.free();
+});
+
+test("settling promises runs the user's `then` getter: a call from it does not corrupt the report being settled", async () => {
+  const client = client2();
+  const p = client.topicProducer("t");
+  let calls = 0;
+  Object.defineProperty(Object.prototype, "then", {
+    configurable: true,
+    get() {
+      if (calls++ < 20) {
+        // Answers written over the answer buffer, and memory grown, in the middle of settling.
+        client.read("t", 0, 0, 1000);
+        client.partitionInfo("t", 0);
+        client.topics();
+        p.stats();
+      }
+      return undefined;
+    },
+  });
+  let sent;
+  try {
+    sent = [p.send("k0", "v0"), p.send("k1", "v1"), p.sendAll([["k2", "v2"], ["k3", "v3"]]), p.send("k", "v", { partition: 4 }).catch((e) => e.code)];
+    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    delete Object.prototype.then;
+  }
+  const [a, b, group, refused] = await Promise.all(sent);
+  assert.deepEqual([a.offset, b.offset, group.map((m) => m.offset), refused], [0, 1, [2, 3], "PARTITION_OUT_OF_RANGE"]);
+  assert.ok(calls > 0);
+  assert.deepEqual(values(client, "t"), ["v0", "v1", "v2", "v3"]);
+  await stillProduces(client);
+  client.free();
+});
+
+test("Object.prototype[Symbol.iterator] calling into the package while an answer is read", async () => {
+  const client = client2();
+  const p = client.topicProducer("t");
+  await p.sendAll([["a", "1"], ["b", "22"], ["c", "333"]]);
+  let calls = 0;
+  Object.defineProperty(Object.prototype, Symbol.iterator, {
+    configurable: true,
+    get() {
+      calls++;
+      client.partitionInfo("u", 0);
+      client.topics();
+      return undefined;
+    },
+  });
+  let read, topics, info;
+  try {
+    read = client.read("t", 0, 0, 10).map((r) => [text(r.key), text(r.value)]);
+    topics = client.topics();
+    info = client.partitionInfo("t", 0);
+  } finally {
+    delete Object.prototype[Symbol.iterator];
+  }
+  assert.deepEqual(read, [["a", "1"], ["b", "22"], ["c", "333"]]);
+  assert.deepEqual(topics, ["t", "u"]);
+  assert.equal(info.highWatermark, 3);
+  await stillProduces(client);
+  client.free();
+});
+
+test("a Uint8Array's own `length` / `byteLength` properties are not its bytes", async () => {
+  const client = client2();
+  const p = client.topicProducer("t");
+  const lying = new Uint8Array([65, 65, 65, 65]);
+  Object.defineProperty(lying, "length", { value: 2 });
+  Object.defineProperty(lying, "byteLength", { value: 1 });
+  await p.sendAll([[null, lying], [null, "BB"]]);
+  await p.send(null, lying);
+  await p.send(null, lying, { headers: { h: lying } });
+  // A `length` or `byteLength` getter that sends while sendAll stages its records: the
+  // package does not call it (it reads the internal slots), and a send from it could not
+  // write over what is staged.
+  const calling = new Uint8Array([67, 67, 67]);
+  let inner = 0;
+  for (const k of ["length", "byteLength"]) {
+    Object.defineProperty(calling, k, {
+      get() {
+        inner++;
+        p.send("xxxxxxxxxxxxxxxx", "yyyyyyyyyyyyyyyyyyyyy");
+        return 3;
+      },
+    });
+  }
+  await p.sendAll([["k1", calling], ["k2", "DD"]]);
+  await p.send("k3", calling);
+  await client.flush();
+  const got = values(client, "t");
+  assert.deepEqual(got.slice(0, 4), ["AAAA", "BB", "AAAA", "AAAA"]);
+  assert.deepEqual(text(client.read("t", 0, 3, 1)[0].headers.h), "AAAA");
+  assert.deepEqual(got.slice(4), ["CCC", "DD", "CCC"]);
+  assert.equal(inner, 0);
+  await stillProduces(client);
+  client.free();
+});
+
+test("holes in sendAll, restore and encodeBatch arrays are never read through Array.prototype", async () => {
+  const client = client2();
+  const p = client.topicProducer("t");
+  const refused = async (promise, index) => {
+    const e = await promise.then(() => assert.fail("taken"), (e) => e);
+    assert.ok(e instanceof TributaryError);
+    assert.equal(e.code, "INVALID_ARGUMENT");
+    assert.equal(e.index, index);
+  };
+  Array.prototype[0] = ["pk", "pv"];
+  Array.prototype[1] = "polluted";
+  try {
+    await refused(p.sendAll([["k"]]), 0); // fast path: no value
+    await refused(p.sendAll([["k", , { timestamp: 1 }]]), 0); // general path
+    await refused(p.sendAll([["k", "v"], , ["k", "v"]]), 1); // a hole for an entry
+    await refused(p.sendAll([, ["k", "v"]]), 0);
+    const md = await p.sendAll([[, "no key"]]); // a hole for a key: no key
+    assert.equal(client.read("t", 0, md[0].offset, 1)[0].key, null);
+    assert.throws(() => client.restore("u", 0, [, { offset: 1, key: null, value: "x", timestamp: 1 }]), { code: "INVALID_ARGUMENT" });
+    assert.throws(() => Tributary.encodeBatch([, { offset: 1, key: null, value: "x", timestamp: 1 }]), { code: "INVALID_ARGUMENT" });
+  } finally {
+    delete Array.prototype[0];
+    delete Array.prototype[1];
+  }
+  assert.deepEqual(values(client, "t"), ["no key"]);
+  assert.equal(client.partitionInfo("u", 0).highWatermark, 0);
+  await stillProduces(client);
+  client.free();
+});
+
+const code = async (f) => {
+  try {
+    const r = f();
+    if (r instanceof Promise) {
+      const v = await r.then(() => "ok", (e) => (e instanceof TributaryError ? `rejected ${e.code}` : `rejected ${e}`));
+      return v;
+    }
+    return "ok";
+  } catch (e) {
+    return e instanceof TributaryError ? `threw ${e.code}` : `threw ${e}`;
+  }
+};
+
+test("closed and freed clients and producers: CLOSED, thrown or rejected as the method returns, never another client's data", async () => {
+  const c1 = client2();
+  const p1 = c1.topicProducer("t", { linger: 600_000 });
+  const pending = p1.send("k", "queued").then(() => "landed", (e) => e.code);
+  const waiting = c1.topicProducer("t", { batchSize: 1, batchQueueSize: 1, linger: 600_000 });
+  const waits = [1, 2, 3].map((i) => waiting.send("k", `w${i}`).then(() => "landed", (e) => e.code));
+  c1.free(); // as close(): sent records are appended, those waiting for room fail
+  assert.equal(await pending, "landed");
+  for (const o of await Promise.all(waits)) assert.ok(o === "landed" || o === "CLOSED", o);
+  // The next client takes the freed slot: the old objects must not reach it.
+  const c2 = client2();
+  const p2 = c2.topicProducer("t", { linger: 600_000 });
+  p2.send("k", "mine");
+  assert.equal(await code(() => p1.send("k", "old")), "rejected CLOSED");
+  assert.equal(await code(() => p1.sendAll([["k", "old"]])), "rejected CLOSED");
+  assert.equal(await code(() => p1.stats()), "threw CLOSED");
+  assert.equal(await code(() => p1.flush()), "rejected CLOSED");
+  assert.equal(await code(() => c1.read("t", 0, 0, 1)), "threw CLOSED");
+  assert.equal(await code(() => c1.topics()), "threw CLOSED");
+  assert.equal(await code(() => c1.flush()), "rejected CLOSED");
+  assert.equal(await code(() => c1.free()), "threw CLOSED");
+  assert.equal(await code(() => p1.close()), "ok");
+  assert.equal(await code(() => p1.free()), "ok");
+  assert.equal(p2.stats().records, 1, "the old producer's calls did not touch the new one");
+  await c2.flush();
+  assert.deepEqual(values(c2, "t"), ["mine"]);
+
+  // Closed (not freed): every producer call is CLOSED, the client's own reads too.
+  await c2.close();
+  assert.equal(await code(() => p2.send("k", "v")), "rejected CLOSED");
+  assert.equal(await code(() => p2.stats()), "threw CLOSED");
+  assert.equal(await code(() => c2.read("t", 0, 0, 1)), "threw CLOSED");
+  assert.equal(await code(() => c2.topicProducer("t")), "threw CLOSED");
+  assert.equal(await code(() => c2.createTopic("v")), "threw CLOSED");
+  assert.equal(await code(() => c2.close()), "ok");
+  assert.equal(await code(() => c2.free()), "ok");
+  assert.equal(await code(() => c2.free()), "threw CLOSED");
+  const c3 = client2();
+  await stillProduces(c3);
+  c3.free();
+});
+
+test("every method and getter refuses a wrong receiver with INVALID_ARGUMENT, rejected where it returns a promise", async () => {
+  const client = client2();
+  const producer = client.topicProducer("t");
+  const other = client2();
+  const receivers = {
+    Tributary: [{}, producer, Object.create(Tributary.prototype), null, 1],
+    TopicProducer: [{}, client, other, Object.create(TopicProducer.prototype), null],
+  };
+  const promised = ["send", "sendAll", "flush", "close", "connect"];
+  for (const [name, C] of [["Tributary", Tributary], ["TopicProducer", TopicProducer]]) {
+    for (const k of Reflect.ownKeys(C.prototype)) {
+      if (k === "constructor") continue;
+      const d = Object.getOwnPropertyDescriptor(C.prototype, k);
+      const f = d.get ?? d.value;
+      for (const r of receivers[name]) {
+        const got = await code(() => f.call(r, "t", 0, 0, 1));
+        const want = promised.includes(k) && k !== "connect" ? "rejected INVALID_ARGUMENT" : "threw INVALID_ARGUMENT";
+        assert.equal(got, want, `${name}.${String(k)} on ${Object.prototype.toString.call(r)}`);
+      }
+    }
+  }
+  // A subclass instance is an instance.
+  class Mine extends Tributary {}
+  const mine = new Mine({ seed: 1 });
+  mine.createTopic("t");
+  await stillProduces(mine);
+  mine.free();
+  assert.deepEqual(client.topics(), ["t", "u"]);
+  await stillProduces(client);
+  await stillProduces(other);
+  client.free();
+  other.free();
+});
+
+test("numbers: NaN, ±Infinity, -0, negatives, fractions, 2^53, BigInt and Symbols for every numeric argument", async () => {
+  const client = client2();
+  const p = client.topicProducer("t");
+  const bad = [NaN, Infinity, -Infinity, -1, 1.5, 2 ** 53, 10n, Symbol("n"), "1", null];
+  for (const v of bad) {
+    const calls = [
+      () => p.send("k", "v", { partition: v }),
+      () => p.send("k", "v", { timestamp: v }),
+      () => p.sendAll([["k", "v", { partition: v }]]),
+      () => client.read("t", v, 0, 1),
+      () => client.read("t", 0, v, 1),
+      () => client.read("t", 0, 0, v),
+      () => client.partitionInfo("t", v),
+      () => client.restore("u", v, []),
+      () => client.restore("u", 0, [{ offset: v, key: null, value: "x", timestamp: 1 }]),
+      () => client.restore("u", 0, [{ offset: 0, key: null, value: "x", timestamp: v }]),
+      () => Tributary.decodeBatch(new Uint8Array(1), v),
+      () => new Tributary({ seed: v }),
+    ];
+    for (const [i, f] of calls.entries()) {
+      const got = await code(f);
+      assert.match(got, /(threw|rejected) INVALID_ARGUMENT/, `call ${i} with ${String(v)}`);
+    }
+    for (const k of ["batchSize", "linger", "maxRequestSize", "batchQueueSize"]) {
+      assert.equal(await code(() => client.topicProducer("t", { [k]: v })), "threw INVALID_CONFIG", `${k} ${String(v)}`);
+    }
+    for (const k of ["partitions", "replicationFactor"]) {
+      assert.equal(await code(() => client.createTopic("n", { [k]: v })), "threw INVALID_CONFIG", `${k} ${String(v)}`);
+    }
+  }
+  // -0 is 0.
+  assert.equal((await p.send("k", "v", { partition: -0, timestamp: -0 })).timestamp, 0);
+  assert.equal(client.read("t", -0, -0, 1).length, 1);
+  assert.deepEqual(client.topics(), ["t", "u"]);
+  await stillProduces(client);
+  client.free();
+});
+
+test("the sink's methods and getters refuse a wrong receiver with INVALID_ARGUMENT, rejected where they return a promise", async () => {
+  const { Sink } = await import("tributary");
+  const client = client2();
+  for (const k of Reflect.ownKeys(Sink.prototype)) {
+    if (k === "constructor") continue;
+    const d = Object.getOwnPropertyDescriptor(Sink.prototype, k);
+    const f = d.get ?? d.value;
+    for (const r of [{}, client, Object.create(Sink.prototype)]) {
+      const want = k === "flush" || k === "close" ? "rejected INVALID_ARGUMENT" : "threw INVALID_ARGUMENT";
+      assert.equal(await code(() => f.call(r)), want, `Sink.${String(k)}`);
+    }
+  }
+  assert.throws(() => new Sink(), { code: "INVALID_ARGUMENT" });
+  await stillProduces(client);
+  client.free();
+});
