@@ -105,7 +105,7 @@ WASM_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
   cargo test --target wasm32-unknown-unknown --lib --test wasm
 
 test-wasm: setup-rust setup-system
-	@echo "==> [test] wasm32 tests (bindings: JS values, a poll's report; partition table) under Node (wasm-bindgen-test-runner)"
+	@echo "==> [test] wasm32 tests (tests/wasm.rs: the partition table, CRC-32C, a client round trip) under Node (wasm-bindgen-test-runner)"
 	@$(WASM_TEST)
 	@echo "==> [test] the same wasm32 tests in headless Chromium (chromedriver, tests/wasm/webdriver.json)"
 	@WASM_BINDGEN_USE_BROWSER=1 CHROMEDRIVER=/usr/bin/chromedriver \
@@ -143,7 +143,7 @@ test-js: pkg test-size test-js-suite test-package test-sink test-security test-s
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
 	@cd tests/js/app && npm install --no-audit --no-fund --loglevel=error --no-package-lock
-	@cd tests/js/app && node --test node.test.mjs full.test.mjs badinput.test.mjs properties.test.mjs misuse.test.mjs
+	@cd tests/js/app && node --test node.test.mjs full.test.mjs badinput.test.mjs properties.test.mjs misuse.test.mjs abi.test.mjs
 	@echo "==> [test] the same suite in Deno (npm package deno)"
 	@cd tests/js/app && ../../../node_modules/.bin/deno run --allow-read runtime.test.mjs
 	@echo "==> [test] the same suite in Bun (npm package bun)"

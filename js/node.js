@@ -1,15 +1,12 @@
 // Entry for Node, Deno and Bun: the .wasm is read from disk next to this module.
 import { readFileSync } from "node:fs";
-import { initSync, setErrorClass, Tributary, TopicProducer } from "./tributary.js";
-import { TributaryError, installProducer, guard } from "./errors.js";
+import { initSync, guard, Tributary, TopicProducer } from "./tributary.js";
 import { installSink } from "./errors.js"; // sink
 
-const { memory } = initSync({ module: readFileSync(new URL("./tributary_bg.wasm", import.meta.url)) });
-setErrorClass(TributaryError);
-installProducer(Tributary, TopicProducer, memory);
+initSync({ module: readFileSync(new URL("./tributary_bg.wasm", import.meta.url)) });
 installSink(Tributary, TopicProducer); // sink
 guard({ Tributary, TopicProducer });
 
 export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
 export { Sink } from "./errors.js"; // sink
-export { TributaryError };
+export { TributaryError } from "./errors.js";

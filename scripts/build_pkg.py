@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Builds pkg/, the npm package, from the matrix in wasm-pack.toml.
 
-cargo rustc (wasm32, release) -> wasm-bindgen (glue) -> wasm-opt (npm binaryen) ->
-entry modules from js/ -> package.json with `exports` conditions -> size report
+cargo rustc (wasm32, release) -> exports fitted to js/tributary.js -> wasm-opt (npm
+binaryen) -> the JS minified, entry modules from js/ -> package.json with `exports` conditions -> size report
 (raw / gzip / brotli of what a browser loads) in target/pkg-size.json.
 """
 import gzip
@@ -36,7 +36,7 @@ def brotli_size(data: bytes):
 
 
 def build_variant(m, variant, out):
-    """Builds one variant (cargo, wasm-bindgen, wasm-opt, entries) into `out`; returns
+    """Builds one variant (cargo, wasm-opt, the JS over it, entries) into `out`; returns
     {condition: entry file}."""
     b = m["build"]
     name = b["out-name"]
@@ -48,37 +48,37 @@ def build_variant(m, variant, out):
         *variant.get("cargo-args", []), "--", *crate_flags,
         env={"RUSTC_BOOTSTRAP": "tributary"} if crate_flags else None)
     wasm_in = ROOT / "target" / b["target"] / b["profile"] / "tributary.wasm"
-    run("wasm-bindgen", wasm_in, "--target", b["bindgen-target"], "--out-dir", out, "--out-name", name)
     bg = out / f"{name}_bg.wasm"
-    run(ROOT / "node_modules/.bin/wasm-opt", *m["wasm-opt"]["flags"], bg, "-o", bg)
+    shutil.copy(wasm_in, bg)
+    # The JS over the wasm (js/tributary.js: the classes over the C ABI of src/bindings),
+    # and its types, written by hand.
+    omit = variant.get("omit", [])
     glue = out / f"{name}.js"
-    if m["wasm-opt"].get("short-names"):
-        shorten_names(bg, glue, out / f"{name}_bg.wasm.d.ts", set(m["wasm-opt"].get("keep-exports", [])))
-    entry_init(glue)
-    # The glue ships minified (its names and types are in tributary.d.ts), without what
-    # no entry uses.
-    run(ROOT / "node_modules/.bin/esbuild", glue, "--minify", "--tree-shaking=true", "--format=esm",
-        "--target=es2022", "--log-level=warning", "--allow-overwrite", f"--outfile={glue}")
+    copy_entry(ROOT / "js" / f"{name}.js", glue, omit)
+    copy_entry(ROOT / "js" / f"{name}.d.ts", out / f"{name}.d.ts", omit)
+    props = m.get("js", {}).get("mangle-props", [])
+    exports_for_glue(bg, glue, set(m["wasm-opt"].get("keep-exports", [])), m["wasm-opt"].get("short-names"), set(props))
+    run(ROOT / "node_modules/.bin/wasm-opt", *m["wasm-opt"]["flags"], bg, "-o", bg)
+    # The glue ships minified (its names and types are in tributary.d.ts). Its private
+    # fields get one- or two-letter names (wasm-pack.toml [js]).
+    mangle = [f"--mangle-props=^({'|'.join(props)})$"] if props else []
+    run(ROOT / "node_modules/.bin/esbuild", glue, "--minify", "--format=esm", "--target=es2022",
+        "--log-level=warning", *mangle, "--allow-overwrite", f"--outfile={glue}")
     entries = {}
     for e in m["entry"]:
-        copy_entry(ROOT / "js" / e["file"], out / e["file"], variant.get("omit", []))
+        copy_entry(ROOT / "js" / e["file"], out / e["file"], omit)
         run(ROOT / "node_modules/.bin/esbuild", out / e["file"], "--minify", "--format=esm", "--target=es2022",
             "--log-level=warning", "--allow-overwrite", f"--outfile={out / e['file']}")
         for c in e["conditions"]:
             entries[c] = e["file"]
-    copy_entry(ROOT / "js" / "index.d.ts", out / "index.d.ts", variant.get("omit", []))
+    copy_entry(ROOT / "js" / "index.d.ts", out / "index.d.ts", omit)
     # The package's own JS ships minified too (readable sources in js/).
     # With the sink, errors.js also carries the sink's wire (js/nats.js, bundled by
     # js/sink.js): the same module list for every runtime.
     src = ROOT / "js" / ("sink.js" if has_sink(variant) else "errors.js")
-    # The sink state's internal fields get one- or two-letter names (wasm-pack.toml [js]).
-    props = m.get("js", {}).get("mangle-props", [])
-    mangle = [f"--mangle-props=^({'|'.join(props)})$"] if props and has_sink(variant) else []
     run(ROOT / "node_modules/.bin/esbuild", src, "--bundle", "--minify", "--format=esm",
-        "--target=es2022", "--log-level=warning", *mangle, f"--outfile={out / 'errors.js'}")
-    gi = out / ".gitignore"
-    if gi.exists():
-        gi.unlink()
+        "--target=es2022", "--log-level=warning", *(mangle if has_sink(variant) else []),
+        f"--outfile={out / 'errors.js'}")
     return entries
 
 
@@ -124,99 +124,55 @@ def short_names():
                 yield a + b
 
 
-def shorten_names(wasm, glue, dts, keep):
-    """Renames the wasm's imports (module and field) and exports to one or two letters,
-    and the wasm-bindgen glue (and the `_bg.wasm.d.ts` beside it) to match: wasm-bindgen
-    names its imports `__wbg_<name>_<hash>` and its exports after Rust paths, bytes that
-    the wasm and the glue both carry. Exports named in `keep` stay (tests read
-    `memory`). Fails the build if the glue does not have every name where expected."""
+def exports_for_glue(wasm, glue, keep, short, avoid):
+    """Fits the wasm's exports to the glue: an export the glue does not read (`wasm.X`) is
+    dropped (the linker's `__data_end`, `__heap_base`; wasm-opt then removes what only
+    they reached), and with `short` the others are renamed to one or two letters, in
+    both files (Rust's export names are bytes the wasm and the glue both carry). Exports
+    named in `keep` stay as they are (tests read `memory`); no short name is one of
+    `avoid` (the properties esbuild mangles afterwards). Fails the build if the wasm
+    imports anything (the bindings take time and seeds as arguments) or the glue reads
+    an export the wasm lacks."""
     data = bytearray(wasm.read_bytes())
     if data[:8] != b"\0asm\x01\0\0\0":
-        raise SystemExit("shorten_names: not a wasm module")
+        raise SystemExit("exports_for_glue: not a wasm module")
+    text = glue.read_text()
+    used = set(re.findall(r"\bwasm\.([A-Za-z_$][\w$]*)", text))
     out = bytearray(data[:8])
-    imports, exports = {}, {}
-    modules = set()
+    renamed, found = {}, set()
+    names = (n for n in short_names() if n not in avoid)
     i = 8
     while i < len(data):
         sid = data[i]
         size, body = leb(data, i + 1)
         end = body + size
-        if sid == 2:  # imports: (module, field, desc)
+        if sid == 2:
+            raise SystemExit("exports_for_glue: the wasm imports something; the bindings must import nothing")
+        if sid == 7:  # exports: (name, kind, index)
             count, j = leb(data, body)
-            names = short_names()
-            sec = bytearray(to_leb(count))
-            for _ in range(count):
-                module, j = wasm_name(data, j)
-                field, j = wasm_name(data, j)
-                desc_start = j
-                if data[j] != 0:  # wasm-bindgen imports functions only
-                    raise SystemExit(f"shorten_names: import {field} is not a function")
-                j = leb(data, j + 1)[1]  # its type index
-                modules.add(module)
-                imports[field] = imports.get(field) or next(names)
-                sec += enc_name("a") + enc_name(imports[field]) + data[desc_start:j]
-            if j != end or len(modules) != 1:
-                raise SystemExit("shorten_names: one import module expected")
-        elif sid == 7:  # exports: (name, kind, index)
-            count, j = leb(data, body)
-            names = short_names()
-            sec = bytearray(to_leb(count))
+            entries = []
             for _ in range(count):
                 field, j = wasm_name(data, j)
                 idx_end = leb(data, j + 1)[1]  # kind byte, index
-                if field not in keep:
-                    exports[field] = next(names)
-                sec += enc_name(exports.get(field, field)) + data[j:idx_end]
+                found.add(field)
+                if field in keep or field in used:
+                    new = next(names) if short and field not in keep else field
+                    renamed[field] = new
+                    entries.append(enc_name(new) + data[j:idx_end])
                 j = idx_end
             if j != end:
-                raise SystemExit("shorten_names: export section misread")
+                raise SystemExit("exports_for_glue: export section misread")
+            sec = bytearray(to_leb(len(entries))) + b"".join(entries)
         else:
             sec = data[body:end]
         out += bytes([sid]) + to_leb(len(sec)) + sec
         i = end
+    missing = used - found
+    if missing:
+        raise SystemExit(f"exports_for_glue: the glue reads exports the wasm lacks: {sorted(missing)}")
     wasm.write_bytes(bytes(out))
-
-    text = glue.read_text()
-    (module,) = modules
-    text, n = re.subn(rf'"{re.escape(module)}": import0\b', '"a": import0', text)
-    if n != 1:
-        raise SystemExit(f"shorten_names: glue: import module {module!r} not found")
-    for old, new in imports.items():
-        text, n = re.subn(rf"(?m)^(\s+){re.escape(old)}: function\b", rf"\g<1>{new}: function", text)
-        if n != 1:
-            raise SystemExit(f"shorten_names: glue: import {old} not found")
-    for old, new in exports.items():
-        text = re.sub(rf"\bwasm\.{re.escape(old)}\b", f"wasm.{new}", text)
-    # Every export the glue reads is now one of the wasm's names (the renamed or kept ones).
-    names = set(exports.values()) | keep
-    stale = {n for n in re.findall(r"\bwasm\.([A-Za-z_$][\w$]*)", text) if n not in names}
-    if stale:
-        raise SystemExit(f"shorten_names: glue: exports not renamed: {stale}")
+    text = re.sub(r"\bwasm\.([A-Za-z_$][\w$]*)", lambda m: f"wasm.{renamed[m.group(1)]}", text)
     glue.write_text(text)
-    # The glue's types: each export in tributary_bg.wasm.d.ts, and `InitOutput` (what
-    # initSync returns) in tributary.d.ts.
-    for path, prefix in ((dts, "export const "), (glue.with_suffix(".d.ts"), "    readonly ")):
-        t = path.read_text()
-        for old, new in exports.items():
-            t = re.sub(rf"(?m)^{prefix}{re.escape(old)}:", f"{prefix}{new}:", t)
-        path.write_text(t)
-
-
-def entry_init(glue):
-    """The glue exports `initSync` (node.js, workerd.js) and, for browser.js, which fetches
-    and instantiates the wasm itself, the two steps around instantiation; the glue's own
-    async `init` (its default export: fetch, MIME fallback, deprecation warnings) is left
-    for esbuild's tree shaking to drop, and its declaration leaves tributary.d.ts."""
-    text, n = re.subn(r"(?m)^export \{ initSync, __wbg_init as default \};$",
-                      "export { initSync, __wbg_get_imports, __wbg_finalize_init };", glue.read_text())
-    if n != 1 or "function __wbg_get_imports()" not in text or "function __wbg_finalize_init(instance, module)" not in text:
-        raise SystemExit("entry_init: the glue's init exports are not where expected")
-    glue.write_text(text)
-    dts = glue.with_suffix(".d.ts")
-    t, n = re.subn(r"\n/\*\*\n \* If `module_or_path`(?:.|\n)*?\*/\nexport default function __wbg_init \(.*\n", "\n", dts.read_text())
-    if n != 1:
-        raise SystemExit("entry_init: the glue's default init is not declared where expected")
-    dts.write_text(t)
 
 
 def has_sink(variant):
@@ -224,12 +180,15 @@ def has_sink(variant):
 
 
 def copy_entry(src, dst, omit):
-    """Copies an entry module, dropping the names the variant lacks from its exports (and,
-    without the sink, the lines marked `// sink`)."""
+    """Copies an entry module (or types), dropping the names the variant lacks from its
+    exports (and, without the sink, the lines marked `// sink` and the blocks between
+    `// sink:begin` and `// sink:end`, whose markers the sink variants drop)."""
     text = src.read_text()
+    if "Sink" not in omit:  # the markers go; what they mark stays
+        text = re.sub(r"(?m)^[ \t]*// sink:(begin|end)\n", "", text)
     if "Sink" in omit:
         text = "".join(l for l in text.splitlines(True) if not l.rstrip().endswith("// sink"))
-        text = re.sub(r"(?s)// sink:begin\n.*?// sink:end\n", "", text)
+        text = re.sub(r"(?ms)^[ \t]*// sink:begin\n.*?// sink:end\n", "", text)
     for name in omit:
         text = re.sub(rf"(?m)^  {name},\n", "", text)  # multi-line type export lists
         text = re.sub(rf"\b{name}, ", "", text)        # `export { A, Sink, B }`
@@ -336,8 +295,8 @@ def write_report(report):
     section = (
         "<!-- size:begin -->\n## Size of what a browser loads (npm package)\n\n"
         "Command: `make bench` (`python3 scripts/build_pkg.py --report`): per entry, the wasm after "
-        "wasm-opt (wasm-pack.toml flags) with short import/export names, the minified "
-        "wasm-bindgen glue, the browser entry and errors.js. `make test` checks "
+        "wasm-opt (wasm-pack.toml flags) with short export names, the minified "
+        "JS over it (tributary.js), the browser entry and errors.js. `make test` checks "
         "the budgets (wasm-pack.toml `[size]`).\n\n"
         f"{rows}\n<!-- size:end -->"
     )

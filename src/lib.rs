@@ -9,7 +9,7 @@
 //! [`partitioner`], [`batch`], [`compression`], [`accumulator`], [`log`], [`producer`],
 //! [`driver`], [`error`]) use no wasm-bindgen, js-sys or web-sys, never read a clock (time is an
 //! argument, `now_ms`), and are tested natively. The bindings layer (`bindings`, wasm32
-//! only) converts JS values and exposes classes.
+//! only) exposes the core to the package's JS as a plain C ABI over numbers and wasm memory.
 //!
 //! ```
 //! use tributary::{Client, ProduceRecord, ProducerConfig, TopicConfig};
@@ -55,7 +55,7 @@ pub mod sink;
 pub(crate) mod text;
 
 #[cfg(target_arch = "wasm32")]
-#[allow(unsafe_code)] // wasm-bindgen's generated glue
+#[allow(unsafe_code)] // `#[no_mangle]` exports; one `Sync` impl for the single-threaded wasm
 mod bindings;
 
 pub use config::{

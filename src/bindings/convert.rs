@@ -1,374 +1,218 @@
-//! Converting JS values into core values, with a typed error for anything else.
+//! What JS staged for a call, read back: strings, numbers, configs and records.
 //!
-//! Numbers are checked for being finite integers in range; strings for being valid
-//! UTF-16 (a lone surrogate is an error, not a silent U+FFFD); bytes are copied in.
-//!
-//! User objects are untrusted: options are read as own properties only (a value inherited
-//! from a polluted `Object.prototype` is never taken), and every read that can run user
-//! code (a getter, a Proxy trap, a detached buffer) goes through a `catch` import, so it
-//! becomes a coded `INVALID_ARGUMENT` instead of an exception unwinding through wasm.
-//! Callers read all of a call's input first and only then touch the client.
+//! `js/tributary.js` reads the user's values (own properties only, getters once, every
+//! throw caught and coded), checks their types and that numbers are whole numbers their
+//! Rust fields hold, and writes them into the staging area little-endian: a string as
+//! u32 length + UTF-8 (`u32::MAX`: absent; for a topic `u32::MAX - 1`: a lone UTF-16
+//! surrogate, `u32::MAX - 2`: not a string), a number as f64 (NaN: absent), a record as
+//! [`record`] reads it. What the values mean (ranges, names of codecs, topics) the core
+//! checks, one place for each rule.
 
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use js_sys::{Array, Reflect, Uint8Array};
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-
-use super::error::{invalid_argument, js_error};
-use crate::config::{whole_number, NumberError};
+use super::error::{invalid_argument, Fail};
 use crate::driver::OnFull;
-use crate::text::Text;
 use crate::{
     Compression, Header, PartitionerKind, ProducerConfig, RetentionConfig, TopicConfig,
-    UnackedPolicy, MAX_SAFE_OFFSET,
+    UnackedPolicy,
 };
 
-#[wasm_bindgen]
-extern "C" {
-    /// A JS string, for `String.prototype.isWellFormed` (ES2024: every runtime the package
-    /// targets has it). One call, where js-sys's `is_valid_utf16` calls `charCodeAt` per
-    /// UTF-16 unit.
-    #[wasm_bindgen(js_name = "String")]
-    type WellFormed;
-    #[wasm_bindgen(method, js_name = "isWellFormed")]
-    fn is_well_formed(this: &WellFormed) -> bool;
-
-    // The reads of user values that may throw (getters, Proxy traps), caught.
-    #[wasm_bindgen(catch, js_namespace = Object, js_name = "hasOwn")]
-    fn has_own(o: &JsValue, k: &JsValue) -> Result<bool, JsValue>;
-    #[wasm_bindgen(catch, js_namespace = Object, js_name = "entries")]
-    fn entries(o: &JsValue) -> Result<Array, JsValue>;
-    /// A copy of a user's array (or of a `Map`'s entries), read once.
-    #[wasm_bindgen(catch, js_namespace = Array, js_name = "from")]
-    fn array_from(v: &JsValue) -> Result<Array, JsValue>;
-    #[wasm_bindgen(catch, js_namespace = Array, js_name = "isArray")]
-    fn is_array_js(v: &JsValue) -> Result<bool, JsValue>;
-    /// The bytes of a `Uint8Array`, copied into wasm (`Object(a)` is `a`; the glue's copy
-    /// throws for a detached buffer or a Proxy, caught here).
-    #[wasm_bindgen(catch, js_name = "Object")]
-    fn copy_bytes(a: &JsValue) -> Result<Vec<u8>, JsValue>;
+/// A cursor over staged bytes. Reading past the end gives zeros and empty strings: JS
+/// writes what the call reads, so that happens only to a bug, and refuses nothing then.
+pub struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
 }
 
-/// `INVALID_ARGUMENT` for a user value whose reading threw (a getter, a Proxy trap, a
-/// detached buffer): `message` names it.
-fn unreadable(message: &str) -> JsValue {
-    invalid_argument(message)
-}
+const ABSENT: u32 = u32::MAX;
+const LONE_SURROGATE: u32 = u32::MAX - 1;
+const NOT_A_STRING: u32 = u32::MAX - 2;
 
-/// Whether `v` is an array (`false` for a revoked Proxy, whose check throws).
-pub fn is_array(v: &JsValue) -> bool {
-    is_array_js(v).unwrap_or(false)
-}
+impl<'a> Reader<'a> {
+    pub fn new(b: &'a [u8]) -> Self {
+        Reader { b, at: 0 }
+    }
 
-/// A copy of the user's array `v` (its getters run once, here), or `INVALID_ARGUMENT`
-/// with `what` as its message.
-pub fn array(v: &JsValue, what: &'static str) -> JsResult<Array> {
-    array_from(v).map_err(|_| unreadable(what))
-}
+    pub fn take(&mut self, n: usize) -> &'a [u8] {
+        let end = self.at.saturating_add(n).min(self.b.len());
+        let s = &self.b[self.at.min(end)..end];
+        self.at = end;
+        s
+    }
 
-/// Result type of the bindings: the error is a JS error value.
-pub type JsResult<T> = Result<T, JsValue>;
+    fn word<const N: usize>(&mut self) -> [u8; N] {
+        let mut w = [0; N];
+        let s = self.take(N);
+        w[..s.len()].copy_from_slice(s);
+        w
+    }
 
-fn invalid_config(field: &str, reason: &str) -> JsValue {
-    let message = Text::new()
-        .s("invalid config `")
-        .s(field)
-        .s("`: ")
-        .s(reason)
-        .done();
-    js_error("INVALID_CONFIG", &message)
-}
+    pub fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.word())
+    }
 
-/// Bytes from a `string` (UTF-8) or `Uint8Array` (copied); `what` names the argument.
-pub fn bytes(v: &JsValue, what: &str) -> JsResult<Vec<u8>> {
-    if let Some(s) = v.dyn_ref::<js_sys::JsString>() {
-        if !s.unchecked_ref::<WellFormed>().is_well_formed() {
-            return Err(invalid_argument(
-                &Text::new()
-                    .s(what)
-                    .s(" is a string with a lone UTF-16 surrogate; it cannot be encoded as UTF-8")
-                    .done(),
-            ));
+    pub fn f64(&mut self) -> f64 {
+        f64::from_le_bytes(self.word())
+    }
+
+    /// A number JS checked; `None` when absent.
+    pub fn num(&mut self) -> Option<f64> {
+        let n = self.f64();
+        (!n.is_nan()).then_some(n)
+    }
+
+    fn bytes_or(&mut self) -> Result<&'a [u8], u32> {
+        match self.u32() {
+            n @ (ABSENT | LONE_SURROGATE | NOT_A_STRING) => Err(n),
+            n => Ok(self.take(n as usize)),
         }
-        return Ok(String::from(s).into_bytes());
     }
-    if v.is_instance_of::<Uint8Array>() {
-        return copy_bytes(v)
-            .map_err(|_| unreadable(&Text::new().s(what).s(" could not be read").done()));
-    }
-    Err(invalid_argument(
-        &Text::new()
-            .s(what)
-            .s(" must be a string or a Uint8Array")
-            .done(),
-    ))
-}
 
-/// A key: `null`/`undefined` is no key; otherwise as [`bytes`].
-pub fn key(v: &JsValue) -> JsResult<Option<Vec<u8>>> {
-    if v.is_null() || v.is_undefined() {
-        Ok(None)
-    } else {
-        bytes(v, "key").map(Some)
+    /// A string; `None` when absent.
+    pub fn text(&mut self) -> Option<&'a str> {
+        self.bytes_or()
+            .ok()
+            .map(|b| core::str::from_utf8(b).unwrap_or(""))
     }
-}
 
-/// A whole number in `min..=max` (finite, no fraction). Messages format numbers as
-/// integers: pulling in `f64` formatting would cost ~17 KB of wasm.
-pub fn integer(v: &JsValue, what: &str, min: f64, max: f64) -> Result<f64, String> {
-    let t = Text::new().s(what);
-    let Some(n) = v.as_f64() else {
-        return Err(t.s(" must be a number").done());
-    };
-    whole_number(n, min, max).map_err(|e| {
-        match e {
-            NumberError::NaN => t.s(" must be a whole number, got NaN"),
-            NumberError::NotWhole => t.s(" must be a whole number"),
-            NumberError::OutOfRange => {
-                let t = t
-                    .s(" must be ")
-                    .i(min as i64)
-                    .s("..=")
-                    .i(max as i64)
-                    .s(", got ");
-                if n.abs() >= 9.0e18 {
-                    t.s("a number out of range")
-                } else {
-                    t.i(n as i64)
-                }
+    /// A topic name argument: `INVALID_ARGUMENT` unless a string, `INVALID_TOPIC_NAME`
+    /// for a lone surrogate (the core checks the rest of the name).
+    pub fn topic(&mut self) -> Result<&'a str, Fail> {
+        match self.bytes_or() {
+            Ok(b) => Ok(core::str::from_utf8(b).unwrap_or("")),
+            Err(LONE_SURROGATE) => Err(crate::Error::InvalidTopicName {
+                reason: "it has a lone UTF-16 surrogate",
             }
+            .into()),
+            Err(_) => Err(invalid_argument("topic must be a string")),
         }
-        .done()
-    })
-}
-
-/// `obj[name]` when `obj` has it as an own property (never through the prototype chain),
-/// or `None` when absent/undefined. `obj` must be an object (or undefined).
-pub fn field(obj: &JsValue, name: &str) -> JsResult<Option<JsValue>> {
-    if obj.is_undefined() || obj.is_null() {
-        return Ok(None);
-    }
-    if !obj.is_object() {
-        return Err(invalid_argument("options must be an object"));
-    }
-    let k = JsValue::from_str(name);
-    let v = match has_own(obj, &k) {
-        Ok(false) => return Ok(None),
-        Ok(true) => Reflect::get(obj, &k),
-        Err(e) => Err(e),
-    }
-    .map_err(|_| unreadable("options could not be read"))?;
-    Ok(if v.is_undefined() { None } else { Some(v) })
-}
-
-fn config_int(obj: &JsValue, name: &'static str, min: f64, max: f64) -> JsResult<Option<f64>> {
-    match field(obj, name)? {
-        None => Ok(None),
-        Some(v) => integer(&v, name, min, max)
-            .map(Some)
-            .map_err(|reason| invalid_config(name, &reason)),
     }
 }
 
-/// A well-formed JS string as UTF-8, or why not (a lone UTF-16 surrogate cannot be
-/// encoded: it is refused, not replaced).
-pub fn text(v: &JsValue) -> Result<String, &'static str> {
-    let s = v.dyn_ref::<js_sys::JsString>().ok_or("must be a string")?;
-    if !s.unchecked_ref::<WellFormed>().is_well_formed() {
-        return Err("is a string with a lone UTF-16 surrogate");
-    }
-    Ok(String::from(s))
+fn compression(r: &mut Reader<'_>) -> Result<Option<Compression>, Fail> {
+    Ok(r.text().map(Compression::parse).transpose()?)
 }
 
-/// A topic name argument: `INVALID_ARGUMENT` unless a string, `INVALID_TOPIC_NAME` for a
-/// lone surrogate (the core checks the rest of the name).
-pub fn topic(v: &JsValue) -> JsResult<String> {
-    if !v.is_string() {
-        return Err(invalid_argument("topic must be a string"));
-    }
-    text(v).map_err(|_| {
-        super::error::from_core(&crate::Error::InvalidTopicName {
-            reason: "it has a lone UTF-16 surrogate",
-        })
-    })
-}
-
-fn config_str(obj: &JsValue, name: &'static str) -> JsResult<Option<String>> {
-    match field(obj, name)? {
-        None => Ok(None),
-        Some(v) => text(&v)
-            .map(Some)
-            .map_err(|reason| invalid_config(name, reason)),
-    }
-}
-
-const SAFE: f64 = MAX_SAFE_OFFSET as f64;
-const U32: f64 = u32::MAX as f64;
-
-fn config_compression(obj: &JsValue) -> JsResult<Option<Compression>> {
-    config_str(obj, "compression")?
-        .map(|name| Compression::parse(&name).map_err(|e| super::error::from_core(&e)))
-        .transpose()
-}
-
-// The bindings check only that a number is a whole number its Rust field can hold; the
-// ranges (partitions 1..=65536, ...) are the core's `validate`, one place for each rule.
-
-/// Topic config from `{ partitions, replicationFactor, retention: {...}, compression }`.
-pub fn topic_config(obj: &JsValue) -> JsResult<TopicConfig> {
+/// Topic config: partitions, replicationFactor, retention's maxAgeMs, maxBytes,
+/// maxRecords, segmentBytes (numbers), compression, retention's unacked (strings).
+pub fn topic_config(r: &mut Reader<'_>) -> Result<TopicConfig, Fail> {
     let mut c = TopicConfig::default();
-    if let Some(n) = config_int(obj, "partitions", 0.0, U32)? {
+    if let Some(n) = r.num() {
         c.partitions = n as u32;
     }
-    if let Some(n) = config_int(obj, "replicationFactor", 0.0, U32)? {
+    if let Some(n) = r.num() {
         c.replication_factor = n as u32;
     }
-    if let Some(codec) = config_compression(obj)? {
+    let mut get = || r.num().map(|n| n as u64);
+    c.retention = RetentionConfig {
+        max_age_ms: get(),
+        max_bytes: get(),
+        max_records: get(),
+        segment_bytes: get(),
+        unacked: UnackedPolicy::Keep,
+    };
+    if let Some(codec) = compression(r)? {
         c.compression = codec;
     }
-    if let Some(r) = field(obj, "retention")? {
-        c.retention = retention(&r)?;
+    if let Some(name) = r.text() {
+        c.retention.unacked = UnackedPolicy::parse(name)?;
     }
     Ok(c)
 }
 
-fn retention(obj: &JsValue) -> JsResult<RetentionConfig> {
-    if !obj.is_object() {
-        return Err(invalid_config("retention", "must be an object"));
-    }
-    let get = |name: &'static str| -> JsResult<Option<u64>> {
-        Ok(config_int(obj, name, 0.0, SAFE)?.map(|n| n as u64))
-    };
-    let unacked = match config_str(obj, "unacked")? {
-        None => UnackedPolicy::Keep,
-        Some(name) => UnackedPolicy::parse(&name).map_err(|e| super::error::from_core(&e))?,
-    };
-    Ok(RetentionConfig {
-        max_age_ms: get("maxAgeMs")?,
-        max_bytes: get("maxBytes")?,
-        max_records: get("maxRecords")?,
-        segment_bytes: get("segmentBytes")?,
-        unacked,
-    })
-}
-
-/// Producer config from `{ batchSize, linger, maxRequestSize, batchQueueSize, partitioner,
-/// compression, onQueueFull }`.
-pub fn producer_config(obj: &JsValue) -> JsResult<(ProducerConfig, OnFull)> {
+/// Producer config: batchSize, linger, maxRequestSize, batchQueueSize (numbers),
+/// partitioner, compression (strings); `on_full` is the call's argument (1: error).
+pub fn producer_config(r: &mut Reader<'_>, on_full: u32) -> Result<(ProducerConfig, OnFull), Fail> {
     let mut c = ProducerConfig::default();
-    if let Some(n) = config_int(obj, "batchSize", 0.0, U32)? {
+    if let Some(n) = r.num() {
         c.batch_size = n as usize;
     }
-    if let Some(n) = config_int(obj, "linger", 0.0, SAFE)? {
+    if let Some(n) = r.num() {
         c.linger_ms = n as u64;
     }
-    if let Some(n) = config_int(obj, "maxRequestSize", 0.0, U32)? {
+    if let Some(n) = r.num() {
         c.max_request_size = n as usize;
     }
-    if let Some(n) = config_int(obj, "batchQueueSize", 0.0, U32)? {
+    if let Some(n) = r.num() {
         c.batch_queue_size = n as usize;
     }
-    if let Some(name) = config_str(obj, "partitioner")? {
-        c.partitioner = PartitionerKind::parse(&name).map_err(|e| super::error::from_core(&e))?;
+    if let Some(name) = r.text() {
+        c.partitioner = PartitionerKind::parse(name)?;
     }
-    c.compression = config_compression(obj)?;
-    let on_full = match config_str(obj, "onQueueFull")?.as_deref() {
-        None | Some("wait") => OnFull::Wait,
-        Some("error") => OnFull::Error,
-        Some(_) => return Err(invalid_config("onQueueFull", "must be wait or error")),
+    c.compression = compression(r)?;
+    let on_full = if on_full == 1 {
+        OnFull::Error
+    } else {
+        OnFull::Wait
     };
     Ok((c, on_full))
 }
 
-/// Send options `{ headers, timestamp, partition }`.
-pub struct SendOptions {
-    /// Headers in order.
-    pub headers: Vec<Header>,
-    /// Explicit timestamp (ms).
-    pub timestamp: Option<i64>,
-    /// Explicit partition.
-    pub partition: Option<u32>,
+/// One staged record: two numbers (a send's partition and timestamp, a restored
+/// record's offset and timestamp; NaN: none), key length (i32, -1: no key), value
+/// length, header count, each header's name and value lengths, then the key, the value,
+/// and each header's name and value. The layout `read` answers with.
+pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
+    let a = r.f64();
+    let b = r.f64();
+    let kl = r.u32();
+    let vl = r.u32();
+    let n = r.u32() as usize;
+    let lens: Vec<(u32, u32)> = (0..n.min(r.b.len())).map(|_| (r.u32(), r.u32())).collect();
+    let key = (kl != u32::MAX).then(|| r.take(kl as usize).to_vec());
+    let value = r.take(vl as usize).to_vec();
+    let headers = lens
+        .iter()
+        .map(|&(nl, hl)| Header {
+            name: String::from(core::str::from_utf8(r.take(nl as usize)).unwrap_or("")),
+            value: r.take(hl as usize).to_vec(),
+        })
+        .collect();
+    (
+        a,
+        b,
+        crate::ConsumedRecord {
+            offset: 0,
+            key,
+            value,
+            timestamp: 0,
+            headers,
+        },
+    )
 }
 
-const UNREADABLE_HEADERS: &str = "headers could not be read";
-const HEADERS: &str = "headers must be an object or a Map of name → string | Uint8Array";
-
-/// Parses send options (`undefined` is none).
-pub fn send_options(obj: &JsValue) -> JsResult<SendOptions> {
-    let mut o = SendOptions {
-        headers: Vec::new(),
-        timestamp: None,
-        partition: None,
-    };
-    if let Some(v) = field(obj, "timestamp")? {
-        o.timestamp =
-            Some(integer(&v, "timestamp", 0.0, SAFE).map_err(|m| invalid_argument(&m))? as i64);
-    }
-    if let Some(v) = field(obj, "partition")? {
-        o.partition = Some(
-            integer(&v, "partition", 0.0, u32::MAX as f64).map_err(|m| invalid_argument(&m))?
-                as u32,
-        );
-    }
-    if let Some(h) = field(obj, "headers")? {
-        if !h.is_object() {
-            return Err(invalid_argument(HEADERS));
-        }
-        // An object's own enumerable properties; an object with none (a Map) gives its
-        // `[name, value]` pairs by iterating (each pair copied: the iterator is the user's).
-        let mut pairs = entries(&h).map_err(|_| unreadable(UNREADABLE_HEADERS))?;
-        let iterated = pairs.length() == 0;
-        if iterated {
-            pairs = array(&h, UNREADABLE_HEADERS)?;
-        }
-        for e in pairs.iter() {
-            let pair: Array = if !iterated {
-                e.unchecked_into()
-            } else if is_array(&e) {
-                array(&e, UNREADABLE_HEADERS)?
-            } else {
-                return Err(invalid_argument(HEADERS));
-            };
-            let name = text(&pair.get(0)).map_err(|reason| {
-                invalid_argument(&Text::new().s("a header name ").s(reason).done())
-            })?;
-            let value = bytes(&pair.get(1), "a header value")?;
-            o.headers.push(Header { name, value });
-        }
-    }
-    Ok(o)
-}
-
-/// `[{ offset, key, value, timestamp, headers? }]` for `Tributary.restore`.
+/// `count` staged records with their offset and timestamp (`restore`, `encodeBatch`).
 #[cfg(feature = "sink")]
-pub fn restored_records(v: &JsValue) -> JsResult<Vec<crate::ConsumedRecord>> {
-    if !is_array(v) {
-        return Err(invalid_argument("records must be an array"));
+pub fn restored(r: &mut Reader<'_>, count: u32) -> Vec<crate::ConsumedRecord> {
+    (0..count)
+        .map(|_| {
+            let (offset, timestamp, mut rec) = record(r);
+            rec.offset = offset as i64;
+            rec.timestamp = timestamp as i64;
+            rec
+        })
+        .collect()
+}
+
+/// A record as `read` answers it (the layout [`record`] reads).
+pub fn put_record(out: &mut Vec<u8>, r: &crate::ConsumedRecord) {
+    use super::{put_f64, put_u32};
+    put_f64(out, r.offset as f64);
+    put_f64(out, r.timestamp as f64);
+    put_u32(out, r.key.as_ref().map_or(u32::MAX, |k| k.len() as u32));
+    put_u32(out, r.value.len() as u32);
+    put_u32(out, r.headers.len() as u32);
+    for h in &r.headers {
+        put_u32(out, h.name.len() as u32);
+        put_u32(out, h.value.len() as u32);
     }
-    let arr = array(v, "records could not be read")?;
-    let mut out = Vec::with_capacity(arr.length() as usize);
-    for r in arr.iter() {
-        if !r.is_object() {
-            return Err(invalid_argument(
-                "each record must be { offset, key, value, timestamp }",
-            ));
-        }
-        let get = |name: &str| field(&r, name).map(|v| v.unwrap_or(JsValue::UNDEFINED));
-        let num = |name: &str| -> JsResult<i64> {
-            integer(&get(name)?, name, 0.0, SAFE)
-                .map(|n| n as i64)
-                .map_err(|m| invalid_argument(&m))
-        };
-        let o = send_options(&r)?;
-        out.push(crate::ConsumedRecord {
-            offset: num("offset")?,
-            key: key(&get("key")?)?,
-            value: bytes(&get("value")?, "value")?,
-            timestamp: num("timestamp")?,
-            headers: o.headers,
-        });
+    if let Some(k) = &r.key {
+        out.extend_from_slice(k);
     }
-    Ok(out)
+    out.extend_from_slice(&r.value);
+    for h in &r.headers {
+        out.extend_from_slice(h.name.as_bytes());
+        out.extend_from_slice(&h.value);
+    }
 }

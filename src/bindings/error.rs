@@ -1,49 +1,50 @@
-//! JS errors: every failure reaching JS is a `TributaryError` (an `Error` subclass defined
-//! by the package's entry module and handed in with `setErrorClass`) with a stable `code`.
-//! Before that class is set, a plain `Error` with `name` and `code` is made instead.
+//! Errors on their way to JS: a code, a message, and one number whose meaning the call
+//! names (`nextAvailable` of `OFFSET_EVICTED`, a `sendAll` entry's `index`, a corrupt
+//! batch's reason). Each is written into its own buffer where it is made (so a failing
+//! call carries only a marker, [`Fail`], back to its export); `js/tributary.js` makes a
+//! `TributaryError` of it.
 
+use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use js_sys::{Array, Function, Reflect};
-use wasm_bindgen::prelude::*;
+use super::{put_bytes, put_f64, OneThread};
 
-/// A value only this (single) thread touches. The wasm build has no threads (no
-/// `atomics` target feature), so sharing the cell between "threads" cannot happen.
-struct OneThread<T>(RefCell<Option<T>>);
+/// The last error: the extra number (f64, NaN: none), then the code and the message
+/// (each u32 length, UTF-8).
+static ERR: OneThread<Vec<u8>> = OneThread(RefCell::new(Vec::new()));
 
-// SAFETY: wasm32 without the `atomics` feature runs one thread; nothing else can see it.
-#[cfg(not(target_feature = "atomics"))]
-#[allow(unsafe_code)]
-unsafe impl<T> Sync for OneThread<T> {}
+/// A call failed; what with is in the error buffer.
+pub struct Fail;
 
-static ERROR_CLASS: OneThread<Function> = OneThread(RefCell::new(None));
+impl Fail {
+    /// Sets the error's number.
+    pub fn with(self, extra: f64) -> Self {
+        ERR.0.borrow_mut()[..8].copy_from_slice(&extra.to_le_bytes());
+        self
+    }
 
-/// Registers the `TributaryError` class the entry module defines.
-#[wasm_bindgen(js_name = "setErrorClass", skip_typescript)] // internal: called by the entry module
-pub fn set_error_class(class: Function) {
-    *ERROR_CLASS.0.borrow_mut() = Some(class);
+    /// Minus the address of the error (what an export returns for it).
+    pub fn address() -> f64 {
+        -(ERR.0.borrow().as_ptr() as usize as f64)
+    }
 }
 
-/// A `TributaryError` with `code` and `message`.
-pub fn js_error(code: &str, message: &str) -> JsValue {
-    let made = ERROR_CLASS.0.borrow().as_ref().and_then(|class| {
-        let args = Array::of2(&JsValue::from_str(code), &JsValue::from_str(message));
-        Reflect::construct(class, &args).ok()
-    });
-    made.unwrap_or_else(|| {
-        let e = js_sys::Error::new(message);
-        e.set_name("TributaryError");
-        let _ = Reflect::set(&e, &"code".into(), &code.into());
-        e.into()
-    })
+fn fail(code: &str, message: &str) -> Fail {
+    let mut e = ERR.0.borrow_mut();
+    e.clear();
+    put_f64(&mut e, f64::NAN);
+    put_bytes(&mut e, code.as_bytes());
+    put_bytes(&mut e, message.as_bytes());
+    Fail
 }
 
-/// A core error as a JS error.
-pub fn from_core(e: &crate::Error) -> JsValue {
-    js_error(e.code(), &e.message())
+impl From<crate::Error> for Fail {
+    fn from(e: crate::Error) -> Self {
+        fail(e.code(), &e.message())
+    }
 }
 
-/// Bad argument types and values: `INVALID_ARGUMENT`.
-pub fn invalid_argument(message: &str) -> JsValue {
-    js_error("INVALID_ARGUMENT", message)
+/// Bad argument values: `INVALID_ARGUMENT`.
+pub fn invalid_argument(message: &str) -> Fail {
+    fail("INVALID_ARGUMENT", message)
 }

@@ -1,0 +1,844 @@
+// The package's JS over the wasm core (src/bindings: a plain C ABI over numbers): the
+// classes Tributary and TopicProducer, the options read as own properties, the receiver
+// checks, the records' way into wasm memory and the promises and result objects made
+// from what the core answers. The core keeps every decision; what crosses is numbers, and
+// bytes in wasm memory: a call's input written into the staging area (`wasm.stage`), its
+// answer read with a DataView at the address it returns (minus the address of an error:
+// an extra number, then code and message). Views are re-taken after memory grows (a
+// view of the old buffer is detached then).
+import { TributaryError } from "./errors.js";
+
+let wasm;
+
+/** Instantiates the wasm (a Module, its bytes, `{ module }`, or an Instance) once;
+ * returns its exports. */
+export function initSync(m) {
+  if (!wasm) {
+    if (m?.module) m = m.module;
+    if (!(m instanceof WebAssembly.Instance)) m = new WebAssembly.Instance(m instanceof WebAssembly.Module ? m : new WebAssembly.Module(m), {});
+    wasm = m.exports;
+  }
+  return wasm;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const SAFE = Number.MAX_SAFE_INTEGER, U32 = 2 ** 32 - 1;
+const fail = (code, message) => new TributaryError(code, message);
+const inv = (message) => fail("INVALID_ARGUMENT", message);
+
+// ---- reading answers ---------------------------------------------------------------------
+
+let dv;
+/** Reads an answer at `at`: f64, u32, bytes (copied), UTF-8 text. */
+class R {
+  constructor(at) {
+    if (dv?.buffer !== wasm.memory.buffer) dv = new DataView(wasm.memory.buffer);
+    this.at = at;
+  }
+  f() {
+    const v = dv.getFloat64(this.at, true);
+    this.at += 8;
+    return v;
+  }
+  u() {
+    const v = dv.getUint32(this.at, true);
+    this.at += 4;
+    return v;
+  }
+  b(n) {
+    return new Uint8Array(dv.buffer.slice(this.at, (this.at += n)));
+  }
+  s() {
+    const n = this.u();
+    return dec.decode(new Uint8Array(dv.buffer, (this.at += n) - n, n));
+  }
+}
+
+/** The error at `at` (TributaryError; its extra number, NaN for none, in `x`). */
+function errorAt(at) {
+  const r = new R(at), x = r.f(), e = fail(r.s(), r.s());
+  return [e, x];
+}
+
+/** `r`, an address or a number the core answered; throws its error when negative,
+ * `extra(e, x)` first. */
+function ok(r, extra) {
+  if (r >= 0) return r;
+  const [e, x] = errorAt(-r);
+  if (x === x && extra) extra(e, x);
+  throw e;
+}
+
+// ---- checking and staging arguments --------------------------------------------------------
+
+/** Why `v` is not a whole number in `min..=max`, or undefined. */
+function notWhole(v, what, min, max) {
+  if (typeof v !== "number") return `${what} must be a number`;
+  if (v !== v) return `${what} must be a whole number, got NaN`;
+  if (!Number.isInteger(v)) return `${what} must be a whole number`;
+  if (v < min || v > max) return `${what} must be ${min}..=${max}, got ${Math.abs(v) >= 9e18 ? "a number out of range" : v}`;
+}
+
+/** `v` if a whole number in `min..=max`, else INVALID_ARGUMENT. */
+function arg(v, what, min, max) {
+  const m = notWhole(v, what, min, max);
+  if (m) throw inv(m);
+  return v;
+}
+
+/** An options object (undefined for null/undefined; INVALID_ARGUMENT unless an object). */
+function opts(o) {
+  if (o == null) return;
+  if (typeof o !== "object") throw inv("options must be an object");
+  return o;
+}
+
+/** `o[k]` if `o` has it as an own property (never through the prototype chain); a getter
+ * or Proxy that throws is INVALID_ARGUMENT. */
+function own(o, k) {
+  if (o === undefined) return;
+  try {
+    return Object.hasOwn(o, k) ? o[k] : undefined;
+  } catch {
+    throw inv("options could not be read");
+  }
+}
+
+const badConfig = (k, reason) => fail("INVALID_CONFIG", `invalid config \`${k}\`: ${reason}`);
+
+/** A whole-number option `k` of `o` (0..=max), NaN when absent. */
+function cfgNum(o, k, max) {
+  const v = own(o, k);
+  if (v === undefined) return NaN;
+  const m = notWhole(v, k, 0, max);
+  if (m) throw badConfig(k, m);
+  return v;
+}
+
+/** A string option `k` of `o`, undefined when absent. */
+function cfgStr(o, k) {
+  const v = own(o, k);
+  if (v !== undefined && typeof v !== "string") throw badConfig(k, "must be a string");
+  if (v !== undefined && !v.isWellFormed()) throw badConfig(k, "is a string with a lone UTF-16 surrogate");
+  return v;
+}
+
+// What the general path stages (src/bindings/convert.rs reads it): written here first,
+// then copied into the staging area at once.
+let buf = new Uint8Array(256), bv = new DataView(buf.buffer), at = 0;
+function room(n) {
+  if (at + n > buf.length) {
+    const b = new Uint8Array(Math.max(2 * buf.length, at + n));
+    b.set(buf);
+    buf = b;
+    bv = new DataView(b.buffer);
+  }
+}
+function wf(v) {
+  room(8);
+  bv.setFloat64(at, v, true);
+  at += 8;
+}
+function wu(v) {
+  room(4);
+  bv.setUint32(at, v, true);
+  at += 4;
+}
+function wb(b) {
+  room(b.length);
+  buf.set(b, at);
+  at += b.length;
+}
+/** A string (absent: u32::MAX). */
+function ws(s) {
+  if (s === undefined) return wu(U32);
+  const b = enc.encode(s);
+  wu(b.length);
+  wb(b);
+}
+/** A topic argument: not a string and a lone surrogate are the core's to refuse. */
+const wt = (t) => (typeof t !== "string" ? wu(U32 - 2) : t.isWellFormed() ? ws(t) : wu(U32 - 1));
+/** Copies what was written into the staging area. */
+function staged() {
+  stageView(at).set(buf.subarray(0, at));
+  at = 0;
+}
+
+// The staging area in wasm memory (one, shared by every client): its address, size and views.
+let sp = 0, cap = 0, su8, su32;
+/** The staging area with room for `need` bytes, as bytes (views re-taken when memory grew). */
+function stageView(need) {
+  if (need > cap) {
+    cap = Math.max(need, 2 * cap, 4096);
+    sp = wasm.stage(cap);
+    su8 = undefined;
+  }
+  if (su8 === undefined || su8.byteLength === 0) {
+    su8 = new Uint8Array(wasm.memory.buffer, sp, cap);
+    su32 = new Uint32Array(wasm.memory.buffer, sp, cap >> 2);
+  }
+  return su8;
+}
+
+/** Bytes of a `string` (UTF-8) or `Uint8Array` (copied); `what` names the argument. */
+function bytesOf(v, what) {
+  if (typeof v === "string") {
+    if (!v.isWellFormed()) throw inv(`${what} is a string with a lone UTF-16 surrogate; it cannot be encoded as UTF-8`);
+    return enc.encode(v);
+  }
+  let u8 = false;
+  try {
+    u8 = v instanceof Uint8Array;
+  } catch {}
+  if (!u8) throw inv(`${what} must be a string or a Uint8Array`);
+  try {
+    // Internal slots only (a Proxy is not a view; a detached buffer throws).
+    if (ArrayBuffer.isView(v)) {
+      const out = new Uint8Array(v.byteLength);
+      out.set(v);
+      return out;
+    }
+  } catch {}
+  throw inv(`${what} could not be read`);
+}
+
+const UNREADABLE = "headers could not be read";
+const HEADERS = "headers must be an object or a Map of name → string | Uint8Array";
+
+/** Array.from(v) (a copy, each getter read once), or INVALID_ARGUMENT `what`. */
+function copy(v, what) {
+  try {
+    return Array.from(v);
+  } catch {
+    throw inv(what);
+  }
+}
+function isArray(v) {
+  try {
+    return Array.isArray(v);
+  } catch {
+    return false; // a revoked Proxy
+  }
+}
+
+/** Send options `{ headers, timestamp, partition }`: [timestamp, partition (NaN: none), headers]. */
+function sendOptions(o) {
+  o = opts(o);
+  let v = own(o, "timestamp");
+  const ts = v === undefined ? NaN : arg(v, "timestamp", 0, SAFE);
+  v = own(o, "partition");
+  const p = v === undefined ? NaN : arg(v, "partition", 0, U32);
+  const hs = [];
+  const h = own(o, "headers");
+  if (h !== undefined) {
+    if (h === null || typeof h !== "object") throw inv(HEADERS);
+    // An object's own enumerable properties; an object with none (a Map) gives its
+    // `[name, value]` pairs by iterating (each pair copied: the iterator is the user's).
+    let pairs;
+    try {
+      pairs = Object.entries(h);
+    } catch {
+      throw inv(UNREADABLE);
+    }
+    const iterated = !pairs.length;
+    if (iterated) pairs = copy(h, UNREADABLE);
+    for (let e of pairs) {
+      if (iterated) {
+        if (!isArray(e)) throw inv(HEADERS);
+        e = copy(e, UNREADABLE);
+      }
+      const name = e[0];
+      if (typeof name !== "string") throw inv("a header name must be a string");
+      if (!name.isWellFormed()) throw inv("a header name is a string with a lone UTF-16 surrogate");
+      hs.push([enc.encode(name), bytesOf(e[1], "a header value")]);
+    }
+  }
+  return [ts, p, hs];
+}
+
+/** A record staged whole (src/bindings/convert.rs `record`). */
+function wr(a, b, key, value, headers) {
+  wf(a);
+  wf(b);
+  wu(key ? key.length : U32);
+  wu(value.length);
+  wu(headers.length);
+  for (const [n, v] of headers) {
+    wu(n.length);
+    wu(v.length);
+  }
+  if (key) wb(key);
+  wb(value);
+  for (const [n, v] of headers) {
+    wb(n);
+    wb(v);
+  }
+}
+
+/** One `send`'s record, converted: [key, value, [timestamp, partition, headers]]. */
+const record = (key, value, options) => [key == null ? null : bytesOf(key, "key"), bytesOf(value, "value"), sendOptions(options)];
+
+/** `[{ offset, key, value, timestamp, headers? }]` (restore, encodeBatch), staged. */
+function stageRestored(v) {
+  if (!isArray(v)) throw inv("records must be an array");
+  const arr = copy(v, "records could not be read");
+  for (const r of arr) {
+    if (r === null || typeof r !== "object") throw inv("each record must be { offset, key, value, timestamp }");
+    const [, , hs] = sendOptions(r);
+    const offset = arg(own(r, "offset"), "offset", 0, SAFE);
+    const key = own(r, "key");
+    const k = key == null ? null : bytesOf(key, "key");
+    const value = bytesOf(own(r, "value"), "value");
+    wr(offset, arg(own(r, "timestamp"), "timestamp", 0, SAFE), k, value, hs);
+  }
+  return arr.length;
+}
+
+/** A record as `read` and `decodeBatch` return it (the answer's layout, convert.rs). */
+function consumed(r) {
+  const offset = r.f(), timestamp = r.f(), kl = r.u(), vl = r.u(), n = r.u(), lens = [];
+  for (let i = 0; i < n; i++) lens.push([r.u(), r.u()]);
+  const key = kl === U32 ? null : r.b(kl), value = r.b(vl), headers = {};
+  for (const [nl, hl] of lens) {
+    // defineProperty: assigning `__proto__` would set the object's prototype instead.
+    Object.defineProperty(headers, dec.decode(r.b(nl)), { value: r.b(hl), enumerable: true, writable: true, configurable: true });
+  }
+  return { offset, key, value, timestamp, headers };
+}
+const consumedList = (r) => Array.from({ length: r.u() }, () => consumed(r));
+
+// ---- the records' way in and out -------------------------------------------------------------
+
+// `send` and `sendAll` write keys and values straight into the staging area
+// (TextEncoder.encodeInto for strings, `set` for Uint8Array) and take them into the core
+// with one call (`wasm.send`), which returns the first of their tickets. What that path
+// does not take (options, empty or detached buffers, lone surrogates, anything odd) is
+// converted here and staged whole (`wasm.send_full`). The core's driver keeps each poll's
+// report until `drain` takes it: per settled ticket its partition, offset and timestamp
+// (or -1 and an error), and the next deadline. The promises and RecordMetadata objects
+// are made here; the poll is scheduled here, in one place: one microtask, one timer, per
+// client.
+
+/** The byte length `v` may take in UTF-8 (strings: at most 3 per UTF-16 unit), or -1
+ * when the fast path does not take it. */
+function size(v) {
+  if (typeof v === "string") return v.length * 3;
+  return v instanceof Uint8Array && ArrayBuffer.isView(v) && v.byteLength > 0 ? v.byteLength : -1;
+}
+
+/** Writes `v` (string or Uint8Array) at `at`; returns the bytes written, or -1 for a
+ * string with a lone surrogate (refused, by the general path, with its message). */
+function put(u8, at, v) {
+  if (typeof v !== "string") {
+    u8.set(v, at);
+    return v.length;
+  }
+  // ASCII by hand: short keys are the common case, and cheaper so than encodeInto.
+  const n = v.length;
+  let j = 0;
+  for (; j < n; j++) {
+    const c = v.charCodeAt(j);
+    if (c > 0x7f) break;
+    u8[at + j] = c;
+  }
+  if (j === n) return n;
+  if (!v.isWellFormed()) return -1;
+  return j + enc.encodeInto(j ? v.slice(j) : v, u8.subarray(at + j)).written;
+}
+
+/** What a ticket settles: one `send`'s promise (`out` null), or a `sendAll`'s (its
+ * records' tickets from `first`; `left` to go). */
+class Entry {
+  constructor(topic, first, n, res, rej) {
+    this.topic = topic;
+    this.first = first;
+    this.out = n < 0 ? null : new Array(n);
+    this.left = n;
+    this.failed = false;
+    this.res = res;
+    this.rej = rej;
+  }
+}
+
+// One executor for every promise (no closure per record): it hands out the functions.
+let R_, J_;
+const grab = (a, b) => {
+  R_ = a;
+  J_ = b;
+};
+
+/** One client's records on their way: the entry of each ticket (from `base`). */
+class Flight {
+  constructor(s) {
+    this.s = s;
+    this.slots = [];
+    this.base = 0;
+    this.head = 0;
+    this.queued = false;
+    this.timer = undefined;
+    this.due = Infinity;
+    this.tick = () => {
+      this.queued = false;
+      this.poll();
+    };
+    this.alarm = () => {
+      this.timer = undefined;
+      this.due = Infinity;
+      this.poll();
+    };
+  }
+  poll() {
+    if (this.s.h) {
+      wasm.poll(this.s.h, Date.now(), 0);
+      drain(this.s);
+    }
+  }
+  schedule() {
+    if (!this.queued) {
+      this.queued = true;
+      queueMicrotask(this.tick);
+    }
+  }
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.due = Infinity;
+  }
+  one(ticket, topic) {
+    const p = new Promise(grab);
+    this.slots[ticket - this.base] = new Entry(topic, ticket, -1, R_, J_);
+    this.schedule();
+    return p;
+  }
+  group(first, n, topic) {
+    const p = new Promise(grab);
+    const e = new Entry(topic, first, n, R_, J_);
+    if (n === 0) e.res(e.out);
+    const { slots } = this;
+    for (let i = first - this.base, end = i + n; i < end; i++) slots[i] = e;
+    this.schedule();
+    return p;
+  }
+  /** Settles what the report at `p` names (src/bindings/client.rs `report`). */
+  settle(p) {
+    const r = new R(p), d = r.f(), again = r.f(), wake = r.f(), n = r.f();
+    const { slots } = this;
+    const errs = new R(r.at + 32 * n);
+    for (let k = 0; k < n; k++) {
+      const t = r.f(), i = t - this.base, part = r.f(), offset = r.f(), timestamp = r.f(), e = slots[i];
+      const err = part < 0 ? fail(errs.s(), errs.s()) : undefined;
+      slots[i] = undefined;
+      if (e === undefined) continue;
+      if (part < 0) {
+        if (e.out === null) e.rej(err);
+        else {
+          e.left--;
+          if (!e.failed) {
+            e.failed = true;
+            e.rej(err);
+          }
+        }
+      } else {
+        const md = { topic: e.topic, partition: part, offset, timestamp };
+        if (e.out === null) e.res(md);
+        else {
+          e.out[t - e.first] = md;
+          if (--e.left === 0 && !e.failed) e.res(e.out);
+        }
+      }
+    }
+    let h = this.head;
+    while (h < slots.length && slots[h] === undefined) h++;
+    if (h === slots.length) {
+      this.base += h;
+      slots.length = 0;
+      h = 0;
+    } else if (h > 1024 && h * 2 > slots.length) {
+      slots.splice(0, h);
+      this.base += h;
+      h = 0;
+    }
+    this.head = h;
+    if (again) this.schedule();
+    if (d < this.due) {
+      clearTimeout(this.timer);
+      this.due = d;
+      this.timer = setTimeout(this.alarm, Math.min(Math.max(0, d - Date.now()), 2 ** 31 - 1));
+    }
+    if (wake) for (const w of this.s.wakes.values()) w();
+  }
+}
+
+/** Takes client `s`'s report from the core (what its polls settled) and settles it. */
+function drain(s) {
+  const p = s.h && wasm.report(s.h);
+  if (p > 0) s.f.settle(p);
+}
+
+// ---- the classes -----------------------------------------------------------------------------
+
+/** Each instance's state: a client's `{ k, h (handle, 0 once freed), closed, f, wakes }`,
+ * a producer's `{ k, c (its client's state), id, topic, closed, freed }`. */
+const S = new WeakMap();
+const KEY = Symbol();
+// A client garbage-collected without free() releases its wasm memory; a producer
+// garbage-collected without close() is closed once its records are in the log.
+const clients = new FinalizationRegistry((s) => free(s));
+const producers = new FinalizationRegistry(([c, id]) => orphan(c, id));
+
+function free(s) {
+  if (s.h) wasm.client_free(s.h);
+  s.h = 0;
+  s.f.stop();
+}
+function orphan(c, id) {
+  if (c.h) {
+    wasm.producer_orphan(c.h, id, Date.now());
+    drain(c);
+  }
+}
+
+/**
+ * A tributary client: topics with in-memory partition logs, and the producers writing
+ * to them.
+ */
+export class Tributary {
+  constructor(options) {
+    const v = own(opts(options), "seed");
+    const seed = v === undefined ? Math.floor(Math.random() * 2 ** 53) : arg(v, "seed", 0, SAFE);
+    const s = { k: Tributary, h: wasm.client_new(seed), closed: false, wakes: new Map() };
+    s.f = new Flight(s);
+    S.set(this, s);
+    clients.register(this, s, s);
+  }
+  createTopic(name, config) {
+    const s = S.get(this), c = opts(config);
+    const partitions = cfgNum(c, "partitions", U32), rf = cfgNum(c, "replicationFactor", U32);
+    const compression = cfgStr(c, "compression");
+    const r = own(c, "retention");
+    if (r !== undefined && (r === null || typeof r !== "object")) throw badConfig("retention", "must be an object");
+    const nums = ["maxAgeMs", "maxBytes", "maxRecords", "segmentBytes"].map((k) => cfgNum(r, k, SAFE));
+    const unacked = cfgStr(r, "unacked");
+    at = 0;
+    wt(name);
+    for (const n of [partitions, rf, ...nums]) wf(n);
+    ws(compression);
+    ws(unacked);
+    staged();
+    ok(wasm.create_topic(s.h));
+  }
+  topics() {
+    const r = new R(ok(wasm.topics(S.get(this).h)));
+    return Array.from({ length: r.u() }, () => r.s());
+  }
+  topicProducer(topic, config) {
+    const s = S.get(this), c = opts(config);
+    const nums = [["batchSize", U32], ["linger", SAFE], ["maxRequestSize", U32], ["batchQueueSize", U32]].map(([k, m]) => cfgNum(c, k, m));
+    const partitioner = cfgStr(c, "partitioner"), compression = cfgStr(c, "compression"), full = cfgStr(c, "onQueueFull");
+    if (full !== undefined && full !== "wait" && full !== "error") throw badConfig("onQueueFull", "must be wait or error");
+    at = 0;
+    wt(topic);
+    for (const n of nums) wf(n);
+    ws(partitioner);
+    ws(compression);
+    staged();
+    const id = ok(wasm.topic_producer(s.h, full === "error" ? 1 : 0));
+    const p = new TopicProducer(KEY);
+    const ps = { k: TopicProducer, c: s, id, topic, closed: false, freed: false };
+    S.set(p, ps);
+    producers.register(p, [s, id], ps);
+    return p;
+  }
+  flush() {
+    const s = S.get(this);
+    wasm.poll(s.h, Date.now(), 1);
+    drain(s);
+    return Promise.resolve();
+  }
+  read(topic, partition, fromOffset, maxRecords) {
+    const s = S.get(this);
+    if (s.closed) throw fail("CLOSED", "the client is closed");
+    arg(partition, "partition", 0, U32);
+    arg(fromOffset, "fromOffset", 0, SAFE);
+    arg(maxRecords, "maxRecords", 0, 1e6);
+    at = 0;
+    wt(topic);
+    staged();
+    const p = ok(wasm.read(s.h, partition, fromOffset, maxRecords), (e, x) => (e.nextAvailable = x));
+    return consumedList(new R(p));
+  }
+  // sink:begin
+  restore(topic, partition, records) {
+    const s = S.get(this);
+    at = 0;
+    wt(topic);
+    arg(partition, "partition", 0, U32);
+    const n = stageRestored(records);
+    staged();
+    ok(wasm.restore(s.h, partition, n, Date.now()));
+    drain(s);
+  }
+  static decodeBatch(bytes, maxUncompressed) {
+    let u8 = false;
+    try {
+      u8 = bytes instanceof Uint8Array;
+    } catch {}
+    if (!u8) throw inv("bytes must be a Uint8Array");
+    const b = bytesOf(bytes, "bytes");
+    const max = maxUncompressed === undefined ? 1 << 20 : arg(maxUncompressed, "maxUncompressed", 0, U32);
+    at = 0;
+    wb(b);
+    staged();
+    const reasons = ["truncated", "crc", "decompress", "invalid"];
+    const r = new R(ok(wasm.decode_batch(b.length, max), (e, x) => (e.reason = reasons[x])));
+    const baseOffset = r.f(), size = r.f();
+    return { baseOffset, records: consumedList(r), size };
+  }
+  static encodeBatch(records) {
+    at = 0;
+    const n = stageRestored(records);
+    staged();
+    const r = new R(ok(wasm.encode_batch(n)));
+    return r.b(r.u());
+  }
+  // Internal (js/nats.js): the core's sink for `topic` (see src/bindings/sink.rs).
+  sinkOpen(topic, config, wake) {
+    const s = S.get(this);
+    at = 0;
+    wt(topic);
+    for (const n of config) wf(n);
+    staged();
+    const p = ok(wasm.sink_open(s.h, config.length ? 1 : 0, Math.floor(Math.random() * 2 ** 53), Date.now()));
+    if (!config.length) return;
+    const r = new R(p), info = Float64Array.from({ length: 5 }, () => r.f());
+    s.wakes.set(info[0], wake);
+    return info;
+  }
+  sinkDo(id, kind, a, b, acks) {
+    const s = S.get(this);
+    at = 0;
+    for (const n of acks) wf(n);
+    staged();
+    const p = s.h && wasm.sink_do(s.h, id, kind, a, b, acks.length / 4, Date.now());
+    let out;
+    if (p > 0) {
+      const r = new R(p);
+      out = r.b(r.u());
+    }
+    if (kind === 6) s.wakes.delete(id); // CLOSE: the sink is gone
+    drain(s);
+    return out;
+  }
+  // sink:end
+  partitionInfo(topic, partition) {
+    const s = S.get(this);
+    if (s.closed) throw fail("CLOSED", "the client is closed");
+    arg(partition, "partition", 0, U32);
+    wt(topic);
+    staged();
+    const r = new R(ok(wasm.partition_info(s.h, partition)));
+    const [logStartOffset, highWatermark, bytes, records, segments, evictedRecords, lostRecords, acked, over] = Array.from({ length: 9 }, () => r.f());
+    return { logStartOffset, highWatermark, bytes, records, segments, evictedRecords, lostRecords, ackedOffset: acked < 0 ? null : acked, overBound: over === 1 };
+  }
+  close() {
+    const s = S.get(this);
+    wasm.close(s.h, Date.now());
+    s.closed = true;
+    s.wakes.clear();
+    drain(s);
+    s.f.stop();
+    return Promise.resolve();
+  }
+  free() {
+    const s = S.get(this);
+    clients.unregister(s);
+    free(s);
+  }
+}
+
+/** A producer for one topic, made by `Tributary.topicProducer`. */
+export class TopicProducer {
+  constructor(key) {
+    if (key !== KEY) throw inv("a TopicProducer is made by Tributary.topicProducer");
+  }
+  get topic() {
+    const p = S.get(this);
+    return p.closed ? undefined : p.topic;
+  }
+  send(key, value, options) {
+    const p = S.get(this), c = p.c, f = c.f;
+    let t;
+    try {
+      const kn = key == null ? 0 : size(key), vn = size(value);
+      let fast = options === undefined && kn >= 0 && vn >= 0;
+      if (fast) {
+        const u8 = stageView(8 + kn + vn);
+        const kw = key == null ? 0 : put(u8, 8, key);
+        const kl = key == null ? 0 : kw + 1;
+        const vl = kw < 0 ? -1 : put(u8, 7 + (kl || 1), value);
+        if (vl < 0) fast = false;
+        else {
+          if (p.closed) throw fail("CLOSED", "the producer is closed");
+          su32[0] = kl;
+          su32[1] = vl;
+          t = ok(wasm.send(c.h, p.id, 1, (kl || 1) - 1 + vl, 0, Date.now()));
+        }
+      }
+      if (!fast) {
+        const [k, v, [ts, part, hs]] = record(key, value, options);
+        // Everything read first: a getter may have closed this producer or the client.
+        if (p.closed) throw fail("CLOSED", "the producer is closed");
+        at = 0;
+        wr(part, ts, k, v, hs);
+        staged();
+        t = ok(wasm.send_full(c.h, p.id, 1, 0, Date.now()));
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return f.one(t, p.topic);
+  }
+  sendAll(records) {
+    const p = S.get(this), f = p.c.f;
+    // Each entry is read once, here (a getter may answer differently twice); whatever
+    // throws while reading (a getter, a Proxy) goes the general path, which rejects with
+    // INVALID_ARGUMENT.
+    let n, ks, vs, sum = 0;
+    try {
+      if (!Array.isArray(records)) throw 0;
+      n = records.length;
+      ks = new Array(n);
+      vs = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const e = records[i];
+        if (!Array.isArray(e) || e.length > 2) throw 0;
+        const k = (ks[i] = e[0]), v = (vs[i] = e[1]);
+        const kn = k == null ? 0 : size(k), vn = size(v);
+        if (kn < 0 || vn < 0) throw 0;
+        sum += kn + vn;
+      }
+    } catch {
+      return general(p, records);
+    }
+    let first;
+    try {
+      const u8 = stageView(8 * n + sum), words = su32;
+      let at = 8 * n;
+      for (let i = 0; i < n; i++) {
+        const k = ks[i];
+        let w = 0;
+        if (k != null) {
+          if ((w = put(u8, at, k)) < 0) return general(p, records);
+          at += w++;
+        }
+        words[2 * i] = w;
+        if ((w = put(u8, at, vs[i])) < 0) return general(p, records);
+        words[2 * i + 1] = w;
+        at += w;
+      }
+      if (p.closed) throw fail("CLOSED", "the producer is closed");
+      first = ok(wasm.send(p.c.h, p.id, n, at - 8 * n, 1, Date.now()), index);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return f.group(first, n, p.topic);
+  }
+  flush() {
+    const c = S.get(this).c;
+    wasm.poll(c.h, Date.now(), 1);
+    drain(c);
+    return Promise.resolve();
+  }
+  stats() {
+    const p = S.get(this);
+    if (p.closed) throw fail("CLOSED", "the producer is closed");
+    const r = new R(ok(wasm.producer_stats(p.c.h, p.id)));
+    const o = {};
+    for (const k of ["records", "bytes", "batches", "recordsAppended", "queueDepth", "queuedRecords", "waiting", "rejected", "queueFull", "evicted", "dropped"]) o[k] = r.f();
+    return o;
+  }
+  close() {
+    const p = S.get(this);
+    if (!p.closed) {
+      p.closed = true;
+      producers.unregister(p);
+      wasm.producer_close(p.c.h, p.id, Date.now());
+      drain(p.c);
+    }
+    return Promise.resolve();
+  }
+  free() {
+    const p = S.get(this);
+    producers.unregister(p);
+    if (!p.closed) orphan(p.c, p.id);
+    p.closed = p.freed = true;
+  }
+}
+
+const index = (e, x) => (e.index = x);
+
+/** sendAll of anything, converted here: its errors name the entry (`index`). */
+function general(p, records) {
+  try {
+    if (!isArray(records)) throw inv("sendAll takes an array of [key, value] pairs");
+    const arr = copy(records, "records could not be read");
+    const parsed = arr.map((entry, n) => {
+      try {
+        if (!isArray(entry)) throw inv(`sendAll entry ${n} must be [key, value] or [key, value, options]`);
+        const e = copy(entry, "the entry could not be read");
+        return record(e[0], e[1], e[2]);
+      } catch (err) {
+        throw index(err, n), err;
+      }
+    });
+    // Read everything first: a getter may have closed this producer.
+    if (p.closed) throw fail("CLOSED", "the producer is closed");
+    at = 0;
+    for (const [k, v, [ts, part, hs]] of parsed) wr(part, ts, k, v, hs);
+    staged();
+    const first = ok(wasm.send_full(p.c.h, p.id, parsed.length, 1, Date.now()), index);
+    return p.c.f.group(first, parsed.length, p.topic);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+if (Symbol.dispose) for (const C of [Tributary, TopicProducer]) C.prototype[Symbol.dispose] = C.prototype.free;
+
+/**
+ * The partition a keyed record lands in, for a topic of `partitionCount` partitions:
+ * the same number as Rust's `tributary::partition_for_key` and Fluvio's producer.
+ */
+export function partitionFor(key, partitionCount) {
+  const k = bytesOf(key, "key");
+  arg(partitionCount, "partitionCount", 1, 65536);
+  stageView(k.length).set(k);
+  return wasm.partition_for(k.length, partitionCount);
+}
+
+// The classes' methods read their state by `this`: called on another object
+// (`TopicProducer.prototype.send.call(client)`, `{}`) they must touch nothing.
+// `guard({ Tributary, TopicProducer })` wraps every method and getter of each class with
+// a check that `this` is one of its own live instances, else INVALID_ARGUMENT (CLOSED
+// once freed), thrown, or rejected by the methods that return promises. Every entry
+// module calls it after the other installs (the sink's), so it wraps them too.
+const ASYNC = ["send", "sendAll", "flush", "close"];
+
+export function guard(classes) {
+  for (const [name, C] of Object.entries(classes)) {
+    const P = C.prototype;
+    for (const k of Reflect.ownKeys(P)) {
+      const d = Object.getOwnPropertyDescriptor(P, k), f = d.get ?? d.value;
+      if (k == "constructor") continue;
+      d[d.get ? "get" : "value"] = function (...args) {
+        const s = S.get(this), mine = s?.k === C;
+        if (mine && (s.h ?? !s.freed)) return f.apply(this, args);
+        const e = fail(mine ? "CLOSED" : "INVALID_ARGUMENT", `this is not a live ${name}`);
+        if (ASYNC.includes(k)) return Promise.reject(e);
+        throw e;
+      };
+      Object.defineProperty(P, k, d);
+    }
+  }
+}
