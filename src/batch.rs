@@ -376,36 +376,44 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let left = self.data.len() - self.pos;
-        if n > left {
-            return Err(DecodeError::Truncated { needed: n - left });
+        let left = self.data.get(self.pos..).unwrap_or(&[]);
+        match left.get(..n) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(DecodeError::Truncated {
+                needed: n - left.len(),
+            }),
         }
-        let s = &self.data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let s = self.take(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
+    /// The next `n` bytes (at most 8) as a big-endian integer.
+    fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0, |v, &b| (v << 8) | u64::from(b)))
     }
 
     fn i64(&mut self) -> Result<i64, DecodeError> {
-        Ok(i64::from_be_bytes(self.array()?))
+        Ok(self.be(8)? as i64)
     }
 
     fn i32(&mut self) -> Result<i32, DecodeError> {
-        Ok(i32::from_be_bytes(self.array()?))
+        Ok(self.be(4)? as i32)
+    }
+
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(self.be(4)? as u32)
     }
 
     fn i16(&mut self) -> Result<i16, DecodeError> {
-        Ok(i16::from_be_bytes(self.array()?))
+        Ok(self.be(2)? as i16)
     }
 
     fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
+        Ok(self.be(1)? as u8)
     }
 
     fn varint(&mut self) -> Result<i64, DecodeError> {
@@ -463,8 +471,8 @@ pub fn decode_batch(
     if magic != 2 {
         return Err(DecodeError::BadMagic(magic));
     }
-    let stored = u32::from_be_bytes(r.array()?);
-    let computed = crc32c(&data[ATTRIBUTES_AT..total]);
+    let stored = r.u32()?;
+    let computed = crc32c(data.get(ATTRIBUTES_AT..total).unwrap_or(&[]));
     if stored != computed {
         return Err(DecodeError::CrcMismatch { stored, computed });
     }
@@ -478,7 +486,7 @@ pub fn decode_batch(
     let producer_id = r.i64()?;
     let _producer_epoch = r.i16()?;
     let _first_sequence = r.i32()?;
-    let payload = &data[r.pos..total];
+    let payload = data.get(r.pos..total).unwrap_or(&[]);
     let inflated;
     let payload = if compression == Compression::None {
         payload
@@ -514,7 +522,7 @@ fn decode_records(
         data: payload,
         pos: 0,
     };
-    let count = u32::from_be_bytes(r.array()?);
+    let count = r.u32()?;
     // Each record takes at least 7 bytes: refuse counts the payload cannot hold before
     // allocating for them.
     if count as usize > payload.len() / 7 {
