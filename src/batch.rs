@@ -85,6 +85,16 @@ fn put_bytes(out: &mut [u8], at: usize, bytes: &[u8]) -> usize {
     end
 }
 
+/// Writes the low `n` bytes of `v` big-endian at `out[at..]` (nothing past the end).
+#[inline(never)]
+fn put_be(out: &mut [u8], at: usize, n: usize, v: u64) {
+    for i in 0..n {
+        if let Some(b) = out.get_mut(at + i) {
+            *b = (v >> (8 * (n - 1 - i))) as u8;
+        }
+    }
+}
+
 /// The parts of one record the encoder needs, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordRef<'a> {
@@ -275,27 +285,34 @@ impl BatchBuilder {
     /// [`EncodedBatch::set_base_offset`] (it lies outside the CRC).
     pub fn finish(mut self, codec: Compression) -> EncodedBatch {
         let payload_at = PREAMBLE_SIZE + HEADER_SIZE;
-        self.buf[payload_at..payload_at + 4].copy_from_slice(&self.count.to_be_bytes());
+        put_be(&mut self.buf, payload_at, 4, self.count.into());
         if codec != Compression::None {
-            let compressed = compression::compress(codec, &self.buf[payload_at..]);
+            let compressed =
+                compression::compress(codec, self.buf.get(payload_at..).unwrap_or(&[]));
             self.buf.truncate(payload_at);
             self.buf.extend_from_slice(&compressed);
         }
-        let batch_len = (self.buf.len() - PREAMBLE_SIZE) as i32;
+        let batch_len = (self.buf.len() - PREAMBLE_SIZE) as u64;
+        // (at, bytes, value): the preamble and header, big-endian; -1 is all ones.
+        let fields: [(usize, usize, u64); 11] = [
+            (0, 8, 0),
+            (8, 4, batch_len),
+            (12, 4, u64::MAX),
+            (16, 1, 2),
+            (21, 2, codec as u64),
+            (23, 4, (i64::from(self.count) - 1) as u64),
+            (27, 8, self.first_timestamp as u64),
+            (35, 8, self.max_timestamp as u64),
+            (43, 8, u64::MAX),
+            (51, 2, u64::MAX),
+            (53, 4, u64::MAX),
+        ];
         let b = &mut self.buf;
-        b[0..8].copy_from_slice(&0i64.to_be_bytes());
-        b[8..12].copy_from_slice(&batch_len.to_be_bytes());
-        b[12..16].copy_from_slice(&(-1i32).to_be_bytes());
-        b[16] = 2;
-        b[21..23].copy_from_slice(&(codec as i16).to_be_bytes());
-        b[23..27].copy_from_slice(&(self.count as i32 - 1).to_be_bytes());
-        b[27..35].copy_from_slice(&self.first_timestamp.to_be_bytes());
-        b[35..43].copy_from_slice(&self.max_timestamp.to_be_bytes());
-        b[43..51].copy_from_slice(&(-1i64).to_be_bytes());
-        b[51..53].copy_from_slice(&(-1i16).to_be_bytes());
-        b[53..57].copy_from_slice(&(-1i32).to_be_bytes());
-        let crc = crc32c(&b[ATTRIBUTES_AT..]);
-        b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        for (at, n, v) in fields {
+            put_be(b, at, n, v);
+        }
+        let crc = crc32c(b.get(ATTRIBUTES_AT..).unwrap_or(&[]));
+        put_be(b, CRC_AT, 4, crc.into());
         self.buf.shrink_to_fit();
         EncodedBatch {
             bytes: self.buf,
@@ -343,12 +360,17 @@ impl EncodedBatch {
 
     /// The base offset in the preamble.
     pub fn base_offset(&self) -> i64 {
-        i64::from_be_bytes(self.bytes[0..8].try_into().expect("8 bytes"))
+        Reader {
+            data: &self.bytes,
+            pos: 0,
+        }
+        .i64()
+        .unwrap_or(0)
     }
 
     /// Writes the base offset (outside the CRC, so the batch stays valid).
     pub fn set_base_offset(&mut self, offset: i64) {
-        self.bytes[0..8].copy_from_slice(&offset.to_be_bytes());
+        put_be(&mut self.bytes, 0, 8, offset as u64);
     }
 }
 
