@@ -364,8 +364,8 @@ impl EncodedBatch {
             data: &self.bytes,
             pos: 0,
         }
-        .i64()
-        .unwrap_or(0)
+        .be(8)
+        .unwrap_or(0) as i64
     }
 
     /// Writes the base offset (outside the CRC, so the batch stays valid).
@@ -418,30 +418,10 @@ impl<'a> Reader<'a> {
             .fold(0, |v, &b| (v << 8) | u64::from(b)))
     }
 
-    fn i64(&mut self) -> Result<i64, DecodeError> {
-        Ok(self.be(8)? as i64)
-    }
-
-    fn i32(&mut self) -> Result<i32, DecodeError> {
-        Ok(self.be(4)? as i32)
-    }
-
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(self.be(4)? as u32)
-    }
-
-    fn i16(&mut self) -> Result<i16, DecodeError> {
-        Ok(self.be(2)? as i16)
-    }
-
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.be(1)? as u8)
-    }
-
     fn varint(&mut self) -> Result<i64, DecodeError> {
         let mut z: u64 = 0;
         for i in 0..10 {
-            let b = self.u8()?;
+            let b = self.be(1)? as u8;
             if i == 9 && b > 1 {
                 return Err(DecodeError::Varint);
             }
@@ -477,8 +457,8 @@ pub fn decode_batch(
     max_uncompressed: usize,
 ) -> Result<(DecodedBatch, usize), DecodeError> {
     let mut r = Reader { data, pos: 0 };
-    let base_offset = r.i64()?;
-    let batch_len = r.i32()?;
+    let base_offset = r.be(8)? as i64;
+    let batch_len = r.be(4)? as i32;
     if batch_len < HEADER_SIZE as i32 {
         return Err(DecodeError::BadLength(i64::from(batch_len)));
     }
@@ -488,26 +468,26 @@ pub fn decode_batch(
             needed: total - data.len(),
         });
     }
-    let _leader_epoch = r.i32()?;
-    let magic = r.u8()? as i8;
+    let _leader_epoch = r.be(4)? as i32;
+    let magic = (r.be(1)? as u8) as i8;
     if magic != 2 {
         return Err(DecodeError::BadMagic(magic));
     }
-    let stored = r.u32()?;
+    let stored = r.be(4)? as u32;
     let computed = crc32c(data.get(ATTRIBUTES_AT..total).unwrap_or(&[]));
     if stored != computed {
         return Err(DecodeError::CrcMismatch { stored, computed });
     }
-    let attributes = r.i16()?;
+    let attributes = r.be(2)? as i16;
     let code = attributes & COMPRESSION_MASK;
     let compression =
         Compression::from_code(code).ok_or(DecodeError::UnsupportedCompression(code))?;
-    let last_offset_delta = r.i32()?;
-    let first_timestamp = r.i64()?;
-    let max_timestamp = r.i64()?;
-    let producer_id = r.i64()?;
-    let _producer_epoch = r.i16()?;
-    let _first_sequence = r.i32()?;
+    let last_offset_delta = r.be(4)? as i32;
+    let first_timestamp = r.be(8)? as i64;
+    let max_timestamp = r.be(8)? as i64;
+    let producer_id = r.be(8)? as i64;
+    let _producer_epoch = r.be(2)? as i16;
+    let _first_sequence = r.be(4)? as i32;
     let payload = data.get(r.pos..total).unwrap_or(&[]);
     let inflated;
     let payload = if compression == Compression::None {
@@ -544,7 +524,7 @@ fn decode_records(
         data: payload,
         pos: 0,
     };
-    let count = r.u32()?;
+    let count = r.be(4)? as u32;
     // Each record takes at least 7 bytes: refuse counts the payload cannot hold before
     // allocating for them.
     if count as usize > payload.len() / 7 {
@@ -557,10 +537,10 @@ fn decode_records(
         let len = r.len()?;
         let body = r.take(len)?;
         let mut b = Reader { data: body, pos: 0 };
-        let _attributes = b.u8()?;
+        let _attributes = b.be(1)? as u8;
         let ts_delta = b.varint()?;
         let offset_delta = b.varint()?;
-        let key = match b.u8()? {
+        let key = match b.be(1)? as u8 {
             0 => None,
             _ => Some(b.bytes()?.to_vec()),
         };
