@@ -85,6 +85,16 @@ fn put_bytes(out: &mut [u8], at: usize, bytes: &[u8]) -> usize {
     end
 }
 
+/// Writes the low `n` bytes of `v` big-endian at `out[at..]` (nothing past the end).
+#[inline(never)]
+fn put_be(out: &mut [u8], at: usize, n: usize, v: u64) {
+    for i in 0..n {
+        if let Some(b) = out.get_mut(at + i) {
+            *b = (v >> (8 * (n - 1 - i))) as u8;
+        }
+    }
+}
+
 /// The parts of one record the encoder needs, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordRef<'a> {
@@ -275,27 +285,34 @@ impl BatchBuilder {
     /// [`EncodedBatch::set_base_offset`] (it lies outside the CRC).
     pub fn finish(mut self, codec: Compression) -> EncodedBatch {
         let payload_at = PREAMBLE_SIZE + HEADER_SIZE;
-        self.buf[payload_at..payload_at + 4].copy_from_slice(&self.count.to_be_bytes());
+        put_be(&mut self.buf, payload_at, 4, self.count.into());
         if codec != Compression::None {
-            let compressed = compression::compress(codec, &self.buf[payload_at..]);
+            let compressed =
+                compression::compress(codec, self.buf.get(payload_at..).unwrap_or(&[]));
             self.buf.truncate(payload_at);
             self.buf.extend_from_slice(&compressed);
         }
-        let batch_len = (self.buf.len() - PREAMBLE_SIZE) as i32;
+        let batch_len = (self.buf.len() - PREAMBLE_SIZE) as u64;
+        // (at, bytes, value): the preamble and header, big-endian; -1 is all ones.
+        let fields: [(usize, usize, u64); 11] = [
+            (0, 8, 0),
+            (8, 4, batch_len),
+            (12, 4, u64::MAX),
+            (16, 1, 2),
+            (21, 2, codec as u64),
+            (23, 4, (i64::from(self.count) - 1) as u64),
+            (27, 8, self.first_timestamp as u64),
+            (35, 8, self.max_timestamp as u64),
+            (43, 8, u64::MAX),
+            (51, 2, u64::MAX),
+            (53, 4, u64::MAX),
+        ];
         let b = &mut self.buf;
-        b[0..8].copy_from_slice(&0i64.to_be_bytes());
-        b[8..12].copy_from_slice(&batch_len.to_be_bytes());
-        b[12..16].copy_from_slice(&(-1i32).to_be_bytes());
-        b[16] = 2;
-        b[21..23].copy_from_slice(&(codec as i16).to_be_bytes());
-        b[23..27].copy_from_slice(&(self.count as i32 - 1).to_be_bytes());
-        b[27..35].copy_from_slice(&self.first_timestamp.to_be_bytes());
-        b[35..43].copy_from_slice(&self.max_timestamp.to_be_bytes());
-        b[43..51].copy_from_slice(&(-1i64).to_be_bytes());
-        b[51..53].copy_from_slice(&(-1i16).to_be_bytes());
-        b[53..57].copy_from_slice(&(-1i32).to_be_bytes());
-        let crc = crc32c(&b[ATTRIBUTES_AT..]);
-        b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        for (at, n, v) in fields {
+            put_be(b, at, n, v);
+        }
+        let crc = crc32c(b.get(ATTRIBUTES_AT..).unwrap_or(&[]));
+        put_be(b, CRC_AT, 4, crc.into());
         self.buf.shrink_to_fit();
         EncodedBatch {
             bytes: self.buf,
@@ -343,12 +360,17 @@ impl EncodedBatch {
 
     /// The base offset in the preamble.
     pub fn base_offset(&self) -> i64 {
-        i64::from_be_bytes(self.bytes[0..8].try_into().expect("8 bytes"))
+        Reader {
+            data: &self.bytes,
+            pos: 0,
+        }
+        .be(8)
+        .unwrap_or(0) as i64
     }
 
     /// Writes the base offset (outside the CRC, so the batch stays valid).
     pub fn set_base_offset(&mut self, offset: i64) {
-        self.bytes[0..8].copy_from_slice(&offset.to_be_bytes());
+        put_be(&mut self.bytes, 0, 8, offset as u64);
     }
 }
 
@@ -376,42 +398,30 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let left = self.data.len() - self.pos;
-        if n > left {
-            return Err(DecodeError::Truncated { needed: n - left });
+        let left = self.data.get(self.pos..).unwrap_or(&[]);
+        match left.get(..n) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(DecodeError::Truncated {
+                needed: n - left.len(),
+            }),
         }
-        let s = &self.data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        let s = self.take(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
-    }
-
-    fn i64(&mut self) -> Result<i64, DecodeError> {
-        Ok(i64::from_be_bytes(self.array()?))
-    }
-
-    fn i32(&mut self) -> Result<i32, DecodeError> {
-        Ok(i32::from_be_bytes(self.array()?))
-    }
-
-    fn i16(&mut self) -> Result<i16, DecodeError> {
-        Ok(i16::from_be_bytes(self.array()?))
-    }
-
-    fn u8(&mut self) -> Result<u8, DecodeError> {
-        Ok(self.take(1)?[0])
+    /// The next `n` bytes (at most 8) as a big-endian integer.
+    fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
+        Ok(self
+            .take(n)?
+            .iter()
+            .fold(0, |v, &b| (v << 8) | u64::from(b)))
     }
 
     fn varint(&mut self) -> Result<i64, DecodeError> {
         let mut z: u64 = 0;
         for i in 0..10 {
-            let b = self.u8()?;
+            let b = self.be(1)? as u8;
             if i == 9 && b > 1 {
                 return Err(DecodeError::Varint);
             }
@@ -447,8 +457,8 @@ pub fn decode_batch(
     max_uncompressed: usize,
 ) -> Result<(DecodedBatch, usize), DecodeError> {
     let mut r = Reader { data, pos: 0 };
-    let base_offset = r.i64()?;
-    let batch_len = r.i32()?;
+    let base_offset = r.be(8)? as i64;
+    let batch_len = r.be(4)? as i32;
     if batch_len < HEADER_SIZE as i32 {
         return Err(DecodeError::BadLength(i64::from(batch_len)));
     }
@@ -458,27 +468,27 @@ pub fn decode_batch(
             needed: total - data.len(),
         });
     }
-    let _leader_epoch = r.i32()?;
-    let magic = r.u8()? as i8;
+    let _leader_epoch = r.be(4)? as i32;
+    let magic = (r.be(1)? as u8) as i8;
     if magic != 2 {
         return Err(DecodeError::BadMagic(magic));
     }
-    let stored = u32::from_be_bytes(r.array()?);
-    let computed = crc32c(&data[ATTRIBUTES_AT..total]);
+    let stored = r.be(4)? as u32;
+    let computed = crc32c(data.get(ATTRIBUTES_AT..total).unwrap_or(&[]));
     if stored != computed {
         return Err(DecodeError::CrcMismatch { stored, computed });
     }
-    let attributes = r.i16()?;
+    let attributes = r.be(2)? as i16;
     let code = attributes & COMPRESSION_MASK;
     let compression =
         Compression::from_code(code).ok_or(DecodeError::UnsupportedCompression(code))?;
-    let last_offset_delta = r.i32()?;
-    let first_timestamp = r.i64()?;
-    let max_timestamp = r.i64()?;
-    let producer_id = r.i64()?;
-    let _producer_epoch = r.i16()?;
-    let _first_sequence = r.i32()?;
-    let payload = &data[r.pos..total];
+    let last_offset_delta = r.be(4)? as i32;
+    let first_timestamp = r.be(8)? as i64;
+    let max_timestamp = r.be(8)? as i64;
+    let producer_id = r.be(8)? as i64;
+    let _producer_epoch = r.be(2)? as i16;
+    let _first_sequence = r.be(4)? as i32;
+    let payload = data.get(r.pos..total).unwrap_or(&[]);
     let inflated;
     let payload = if compression == Compression::None {
         payload
@@ -514,7 +524,7 @@ fn decode_records(
         data: payload,
         pos: 0,
     };
-    let count = u32::from_be_bytes(r.array()?);
+    let count = r.be(4)? as u32;
     // Each record takes at least 7 bytes: refuse counts the payload cannot hold before
     // allocating for them.
     if count as usize > payload.len() / 7 {
@@ -527,10 +537,10 @@ fn decode_records(
         let len = r.len()?;
         let body = r.take(len)?;
         let mut b = Reader { data: body, pos: 0 };
-        let _attributes = b.u8()?;
+        let _attributes = b.be(1)? as u8;
         let ts_delta = b.varint()?;
         let offset_delta = b.varint()?;
-        let key = match b.u8()? {
+        let key = match b.be(1)? as u8 {
             0 => None,
             _ => Some(b.bytes()?.to_vec()),
         };
