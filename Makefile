@@ -143,7 +143,7 @@ test-js: pkg test-size test-js-suite test-package test-sink test-security test-s
 test-js-suite: pkg
 	@echo "==> [test] JS conformance suite against the built package, installed into a test app (Node $$(node --version))"
 	@cd tests/js/app && npm install --no-audit --no-fund --loglevel=error --no-package-lock
-	@cd tests/js/app && node --test node.test.mjs full.test.mjs badinput.test.mjs properties.test.mjs misuse.test.mjs abi.test.mjs boundary.test.mjs
+	@cd tests/js/app && node --test node.test.mjs full.test.mjs badinput.test.mjs properties.test.mjs misuse.test.mjs abi.test.mjs boundary.test.mjs staging.test.mjs
 	@echo "==> [test] the same suite in Deno (npm package deno)"
 	@cd tests/js/app && ../../../node_modules/.bin/deno run --allow-read runtime.test.mjs
 	@echo "==> [test] the same suite in Bun (npm package bun)"

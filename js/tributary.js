@@ -190,7 +190,9 @@ let sp = 0, cap = 0, su8, su32;
 /** The staging area with room for `need` bytes, as bytes (views re-taken when memory grew). */
 function stageView(need) {
   if (need > cap) {
-    cap = Math.max(need, 2 * cap, 4096);
+    // An eighth to spare, not double: a large call (a long string about to be refused
+    // as too large) is not held at twice its size, and the next call of about its size fits.
+    cap = Math.max(need + (need >> 3), 4096);
     sp = wasm.stage(cap);
     su8 = undefined;
   }
@@ -352,11 +354,20 @@ const consumedList = (r) => list(r.u(), () => consumed(r));
 // are made here; the poll is scheduled here, in one place: one microtask, one timer, per
 // client.
 
-/** The byte length `v` may take in UTF-8 (strings: at most 3 per UTF-16 unit), or -1
- * when the fast path does not take it. */
+/** The room `v` may take in UTF-8 (a short string: 3 per UTF-16 unit; a long one:
+ * counted, so an ASCII record the core refuses as too large is staged once, not at three
+ * times its size), or -1 when the fast path does not take it. */
 function size(v) {
-  if (typeof v === "string") return v.length * 3;
+  if (typeof v === "string") return v.length < 4096 ? v.length * 3 : utf8(v);
   return v instanceof Uint8Array ? u8len(v) || -1 : -1;
+}
+
+/** Room for a string in UTF-8: 1 byte per ASCII unit, 3 per other (a surrogate pair's 4
+ * bytes get 6). */
+function utf8(v) {
+  let n = 0;
+  for (let i = 0; i < v.length; ) n += v.charCodeAt(i++) < 128 ? 1 : 3;
+  return n;
 }
 
 /** Writes `v` (string or Uint8Array) at `at`; returns the bytes written, or -1 for a
