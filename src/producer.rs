@@ -302,11 +302,14 @@ impl Client {
         records: &[ConsumedRecord],
         now_ms: i64,
     ) -> Result<(), Error> {
-        let t = self.find_topic(topic).map_err(|_| Error::UnknownTopic {
-            topic: topic.to_owned(),
-        })?;
+        let topic = self
+            .find_topic(topic)
+            .ok()
+            .and_then(|t| self.topics.get_mut(t))
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: topic.to_owned(),
+            })?;
         self.appends += 1;
-        let topic = &mut self.topics[t];
         let count = topic.partitions.len() as u32;
         let log =
             topic

@@ -447,7 +447,7 @@ impl Sink {
                 partition: p,
                 acked_offset: cursor,
                 stream_seq: part.last_seq,
-                given_up: &part.failed[from..part.failed_reported],
+                given_up: part.failed.get(from..part.failed_reported).unwrap_or(&[]),
             });
         }
         self.moved.clear();
@@ -477,8 +477,8 @@ impl Sink {
                 if let Some(&(t, ..)) = self.sent.front() {
                     d = d.min(t + ack);
                 }
-                for i in 0..self.ready.len() {
-                    let h = self.parts[self.ready[i] as usize].hold_until;
+                for &p in &self.ready {
+                    let h = self.parts.get(p as usize).map_or(0, |part| part.hold_until);
                     if h > 0 {
                         d = d.min(h);
                     }
@@ -1009,7 +1009,7 @@ impl Sink {
             }
             let from = (part.next - part.cache_base) as usize;
             let to = (from + room).min(part.cache.len());
-            for r in &part.cache[from..to] {
+            for r in part.cache.get(from..to).unwrap_or(&[]) {
                 publish(p, r);
                 self.stats.published += 1;
                 if r.offset < part.sent_high {
