@@ -784,7 +784,8 @@ impl Sink {
         }
         let delay = self.backoff(self.reconnects);
         self.reconnects = self.reconnects.saturating_add(1);
-        self.server = (self.server + 1) % self.config.servers;
+        // At least one server (validated); `max` spares the division by zero check.
+        self.server = (self.server + 1) % self.config.servers.max(1);
         self.conn = Conn::Down { at: now_ms + delay };
         self.state = SinkState::Reconnecting;
     }
@@ -827,17 +828,25 @@ impl Sink {
         }
         .min(self.config.backoff_max_ms);
         let half = d / 2;
-        (half + u64::from(self.rng.next_u32()) % (d - half + 1)) as i64
+        // `d - half + 1` is at least 1 (`checked_rem` spares the division by zero check).
+        (half
+            + u64::from(self.rng.next_u32())
+                .checked_rem(d - half + 1)
+                .unwrap_or(0)) as i64
     }
 
     // ---- delivery --------------------------------------------------------------------
 
     fn enqueue(&mut self, p: u32) {
-        self.parts[p as usize].enqueue(&mut self.ready, p);
+        if let Some(part) = self.parts.get_mut(p as usize) {
+            part.enqueue(&mut self.ready, p);
+        }
     }
 
     fn note_moved(&mut self, p: u32) {
-        self.parts[p as usize].note_moved(&mut self.moved, p);
+        if let Some(part) = self.parts.get_mut(p as usize) {
+            part.note_moved(&mut self.moved, p);
+        }
     }
 
     /// Pops the settled flights at the front of partition `p` and moves the log's cursor.
