@@ -851,7 +851,9 @@ impl Sink {
 
     /// Pops the settled flights at the front of partition `p` and moves the log's cursor.
     fn advance(&mut self, client: &mut Client, p: u32, now_ms: i64) {
-        let part = &mut self.parts[p as usize];
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
         let mut popped = false;
         while part.flights.front().is_some_and(|f| f.acked) {
             part.flights.pop_front();
@@ -872,19 +874,30 @@ impl Sink {
 
     /// Gives up partition `p`'s first unacknowledged record: recorded, reported.
     fn give_up_front(&mut self, p: u32) {
-        let Some(first) = self.parts[p as usize].flights.front().map(|f| f.offset) else {
+        let Some(first) = self
+            .parts
+            .get(p as usize)
+            .and_then(|part| part.flights.front())
+            .map(|f| f.offset)
+        else {
             return;
         };
         self.give_up(p, first);
-        let part = &mut self.parts[p as usize];
-        part.flights[0].acked = true;
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
+        if let Some(f) = part.flights.front_mut() {
+            f.acked = true;
+        }
         part.attempts = 0;
         part.hold_until = 0;
     }
 
     /// Records `offset` of partition `p` as given up and reports it, once.
     fn give_up(&mut self, p: u32, offset: i64) {
-        let part = &mut self.parts[p as usize];
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
         if !part.is_failed(offset) {
             part.failed.push(offset);
             part.named.push(UNNAMED);
@@ -899,14 +912,19 @@ impl Sink {
     /// Rewinds partition `p` to its first unacknowledged record after a refusal or a
     /// timeout, to be sent again after a backoff; gives the record up past `max_retries`.
     fn retry(&mut self, client: &mut Client, p: u32, now_ms: i64) {
-        let attempts = self.parts[p as usize].attempts.saturating_add(1);
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
+        let attempts = part.attempts.saturating_add(1);
+        part.attempts = attempts;
         let delay = self.backoff(attempts.saturating_sub(1));
         let give_up = self.config.max_retries.is_some_and(|m| attempts > m);
-        self.parts[p as usize].attempts = attempts;
         if give_up {
             self.give_up_front(p);
         }
-        let part = &mut self.parts[p as usize];
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
         self.in_flight -= part.rewind();
         if !give_up {
             part.hold_until = now_ms + delay;
