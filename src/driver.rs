@@ -139,12 +139,15 @@ impl Driver {
         if self.producers.len() <= i {
             self.producers.resize_with(i + 1, || None);
         }
-        self.producers[i] = Some(Meta {
-            on_full,
-            waiting: 0,
-            pending: (0..partitions).map(|_| VecDeque::new()).collect(),
-            orphaned: false,
-        });
+        // There since the resize.
+        if let Some(slot) = self.producers.get_mut(i) {
+            *slot = Some(Meta {
+                on_full,
+                waiting: 0,
+                pending: (0..partitions).map(|_| VecDeque::new()).collect(),
+                orphaned: false,
+            });
+        }
         Ok(id)
     }
 
@@ -364,8 +367,10 @@ impl Driver {
 
     fn reap_orphans(&mut self, client: &mut Client, now_ms: i64, report: &mut Report) {
         for n in 0..self.producers.len() {
-            if self.producers[n]
-                .as_ref()
+            if self
+                .producers
+                .get(n)
+                .and_then(Option::as_ref)
                 .is_some_and(|m| m.orphaned && !m.busy())
             {
                 self.remove(client, ProducerId(n as u32), now_ms, report);

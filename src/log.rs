@@ -170,19 +170,18 @@ impl PartitionLog {
                 batches: Vec::new(),
             });
         }
-        let seg = self
-            .segments
-            .back_mut()
-            .expect("a segment was just ensured");
-        seg.batches.push(StoredBatch {
-            base_offset: base,
-            count,
-            bytes: batch.into_bytes().into_boxed_slice(),
-        });
-        seg.next_offset = base + i64::from(count);
-        seg.bytes += size;
-        seg.records += u64::from(count);
-        seg.last_append_ms = seg.last_append_ms.max(now_ms);
+        // The last segment: it exists (just made, if needed).
+        if let Some(seg) = self.segments.back_mut() {
+            seg.batches.push(StoredBatch {
+                base_offset: base,
+                count,
+                bytes: batch.into_bytes().into_boxed_slice(),
+            });
+            seg.next_offset = base + i64::from(count);
+            seg.bytes += size;
+            seg.records += u64::from(count);
+            seg.last_append_ms = seg.last_append_ms.max(now_ms);
+        }
         self.high_watermark = base + i64::from(count);
         self.bytes += size;
         self.records += u64::from(count);
@@ -222,7 +221,9 @@ impl PartitionLog {
                     }
                 }
             }
-            let seg = self.segments.pop_front().expect("front exists");
+            let Some(seg) = self.segments.pop_front() else {
+                break;
+            };
             self.bytes -= seg.bytes;
             self.records -= seg.records;
             self.evicted_records += seg.records;
@@ -271,7 +272,7 @@ impl PartitionLog {
             let first_batch = seg
                 .batches
                 .partition_point(|b| b.base_offset + i64::from(b.count) <= from_offset);
-            for b in &seg.batches[first_batch..] {
+            for b in seg.batches.iter().skip(first_batch) {
                 let (decoded, _) = decode_batch(&b.bytes, READ_LIMIT)?;
                 for r in decoded.records {
                     if r.offset >= from_offset {

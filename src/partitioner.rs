@@ -97,7 +97,8 @@ pub fn murmur2(data: &[u8]) -> i32 {
     let mut h: u32 = 0x9747_b28c ^ (len as u32);
     let mut chunks = data.chunks_exact(4);
     for c in &mut chunks {
-        let mut k = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        let &[b0, b1, b2, b3] = c else { continue };
+        let mut k = u32::from_le_bytes([b0, b1, b2, b3]);
         k = k.wrapping_mul(M);
         k ^= k >> R;
         k = k.wrapping_mul(M);
@@ -105,14 +106,14 @@ pub fn murmur2(data: &[u8]) -> i32 {
         h ^= k;
     }
     let rest = chunks.remainder();
-    if rest.len() >= 3 {
-        h ^= u32::from(rest[2]) << 16;
+    if let Some(&c) = rest.get(2) {
+        h ^= u32::from(c) << 16;
     }
-    if rest.len() >= 2 {
-        h ^= u32::from(rest[1]) << 8;
+    if let Some(&b) = rest.get(1) {
+        h ^= u32::from(b) << 8;
     }
-    if !rest.is_empty() {
-        h ^= u32::from(rest[0]);
+    if let Some(&a) = rest.first() {
+        h ^= u32::from(a);
         h = h.wrapping_mul(M);
     }
     h ^= h >> 13;
@@ -170,7 +171,8 @@ impl Partitioner {
 
     /// Advances the round robin after a keyless record was accepted.
     pub fn commit_keyless(&mut self) {
-        self.next_keyless = (self.next_keyless + 1) % self.partition_count;
+        // `partition_count` is at least 1 (see `new`); `max` spares the division by zero check.
+        self.next_keyless = (self.next_keyless + 1) % self.partition_count.max(1);
     }
 }
 

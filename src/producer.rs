@@ -141,6 +141,15 @@ struct Producer {
 }
 
 impl Producer {
+    /// What a partition without an accumulator or a log is (not reached: the
+    /// partitioner only chooses partitions the topic has).
+    fn missing(&self, partition: u32) -> Error {
+        Error::PartitionOutOfRange {
+            partition,
+            partition_count: self.parts.len() as u32,
+        }
+    }
+
     fn limits(&self) -> Limits {
         Limits {
             batch_size: self.config.batch_size,
@@ -217,9 +226,15 @@ fn place(
         });
     }
     // In range: the partitioner checked it.
-    let log = &topics[producer.topic].partitions[partition as usize];
-    let pending = producer.parts[partition as usize].pending_records();
-    log.check_room(pending + 1, partition)?;
+    let (Some(log), Some(acc)) = (
+        topics
+            .get(producer.topic)
+            .and_then(|t| t.partitions.get(partition as usize)),
+        producer.parts.get(partition as usize),
+    ) else {
+        return Err(producer.missing(partition));
+    };
+    log.check_room(acc.pending_records() + 1, partition)?;
     Ok((partition, timestamp, size))
 }
 
@@ -287,11 +302,14 @@ impl Client {
         records: &[ConsumedRecord],
         now_ms: i64,
     ) -> Result<(), Error> {
-        let t = self.find_topic(topic).map_err(|_| Error::UnknownTopic {
-            topic: topic.to_owned(),
-        })?;
+        let topic = self
+            .find_topic(topic)
+            .ok()
+            .and_then(|t| self.topics.get_mut(t))
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: topic.to_owned(),
+            })?;
         self.appends += 1;
-        let topic = &mut self.topics[t];
         let count = topic.partitions.len() as u32;
         let log =
             topic
@@ -371,11 +389,12 @@ impl Client {
     /// The partition logs of `topic`, mutably.
     pub fn logs_mut(&mut self, topic: &str) -> Result<&mut [PartitionLog], Error> {
         match self.find_topic(topic) {
-            Ok(i) => Ok(&mut self.topics[i].partitions[..]),
-            Err(_) => Err(Error::UnknownTopic {
-                topic: topic.to_owned(),
-            }),
+            Ok(i) => self.topics.get_mut(i).map(|t| &mut t.partitions[..]),
+            Err(_) => None,
         }
+        .ok_or_else(|| Error::UnknownTopic {
+            topic: topic.to_owned(),
+        })
     }
 
     /// The topic's index, or where it would be inserted.
@@ -385,11 +404,12 @@ impl Client {
 
     fn topic(&self, name: &str) -> Result<&Topic, Error> {
         match self.find_topic(name) {
-            Ok(i) => Ok(&self.topics[i]),
-            Err(_) => Err(Error::UnknownTopic {
-                topic: name.to_owned(),
-            }),
+            Ok(i) => self.topics.get(i),
+            Err(_) => None,
         }
+        .ok_or_else(|| Error::UnknownTopic {
+            topic: name.to_owned(),
+        })
     }
 
     /// A producer for `topic`. Its keyless round robin starts at a random partition.
@@ -399,10 +419,13 @@ impl Client {
         config: ProducerConfig,
     ) -> Result<ProducerId, Error> {
         config.validate()?;
-        let index = self.find_topic(topic).map_err(|_| Error::UnknownTopic {
-            topic: topic.to_owned(),
-        })?;
-        let t = &self.topics[index];
+        let (index, t) = self
+            .find_topic(topic)
+            .ok()
+            .and_then(|i| Some((i, self.topics.get(i)?)))
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: topic.to_owned(),
+            })?;
         let partition_count = t.config.partitions;
         let compression = config.compression.unwrap_or(t.config.compression);
         let start = self.rng.next_u32();
@@ -416,16 +439,15 @@ impl Client {
                 .collect(),
             stats: ProducerStats::default(),
         };
-        let id = match self.producers.iter().position(Option::is_none) {
-            Some(free) => {
-                self.producers[free] = Some(producer);
-                free
-            }
-            None => {
-                self.producers.push(Some(producer));
-                self.producers.len() - 1
-            }
-        };
+        let id = self
+            .producers
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.producers.len());
+        match self.producers.get_mut(id) {
+            Some(free) => *free = Some(producer),
+            None => self.producers.push(Some(producer)),
+        }
         Ok(ProducerId(id as u32))
     }
 
@@ -513,7 +535,12 @@ impl Client {
             headers: record.headers,
         };
         let limits = producer.limits();
-        let seq = producer.parts[partition as usize].push(&r, now_ms, limits, partition)?;
+        let missing = producer.missing(partition);
+        let seq = producer
+            .parts
+            .get_mut(partition as usize)
+            .ok_or(missing)?
+            .push(&r, now_ms, limits, partition)?;
         if record.key.is_none() && record.partition.is_none() {
             producer.partitioner.commit_keyless();
         }
@@ -546,13 +573,14 @@ impl Client {
             let id = ProducerId(index as u32);
             let compression = p.compression;
             let linger = p.config.linger_ms;
-            for (partition, acc) in p.parts.iter_mut().enumerate() {
+            // One accumulator per partition of the topic.
+            let logs = topic.partitions.iter_mut();
+            for (partition, (acc, log)) in p.parts.iter_mut().zip(logs).enumerate() {
                 if all {
                     acc.close(compression);
                 } else {
                     acc.close_if_lingered(now_ms, linger, compression);
                 }
-                let log = &mut topic.partitions[partition];
                 // A full outbox (see `PartitionLog::outbox_has_room`) leaves batches queued.
                 while acc.front().is_some_and(|r| {
                     log.outbox_has_room(u64::from(r.batch.count()), r.batch.bytes().len() as u64)
@@ -604,7 +632,9 @@ impl Client {
     pub fn close_producer(&mut self, id: ProducerId, now_ms: i64) -> Result<PollOutcome, Error> {
         self.producer(id)?;
         let outcome = self.flush(now_ms);
-        self.producers[id.0 as usize] = None;
+        if let Some(slot) = self.producers.get_mut(id.0 as usize) {
+            *slot = None;
+        }
         Ok(outcome)
     }
 

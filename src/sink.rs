@@ -447,7 +447,7 @@ impl Sink {
                 partition: p,
                 acked_offset: cursor,
                 stream_seq: part.last_seq,
-                given_up: &part.failed[from..part.failed_reported],
+                given_up: part.failed.get(from..part.failed_reported).unwrap_or(&[]),
             });
         }
         self.moved.clear();
@@ -477,8 +477,8 @@ impl Sink {
                 if let Some(&(t, ..)) = self.sent.front() {
                     d = d.min(t + ack);
                 }
-                for i in 0..self.ready.len() {
-                    let h = self.parts[self.ready[i] as usize].hold_until;
+                for &p in &self.ready {
+                    let h = self.parts.get(p as usize).map_or(0, |part| part.hold_until);
                     if h > 0 {
                         d = d.min(h);
                     }
@@ -784,7 +784,8 @@ impl Sink {
         }
         let delay = self.backoff(self.reconnects);
         self.reconnects = self.reconnects.saturating_add(1);
-        self.server = (self.server + 1) % self.config.servers;
+        // At least one server (validated); `max` spares the division by zero check.
+        self.server = (self.server + 1) % self.config.servers.max(1);
         self.conn = Conn::Down { at: now_ms + delay };
         self.state = SinkState::Reconnecting;
     }
@@ -827,22 +828,32 @@ impl Sink {
         }
         .min(self.config.backoff_max_ms);
         let half = d / 2;
-        (half + u64::from(self.rng.next_u32()) % (d - half + 1)) as i64
+        // `d - half + 1` is at least 1 (`checked_rem` spares the division by zero check).
+        (half
+            + u64::from(self.rng.next_u32())
+                .checked_rem(d - half + 1)
+                .unwrap_or(0)) as i64
     }
 
     // ---- delivery --------------------------------------------------------------------
 
     fn enqueue(&mut self, p: u32) {
-        self.parts[p as usize].enqueue(&mut self.ready, p);
+        if let Some(part) = self.parts.get_mut(p as usize) {
+            part.enqueue(&mut self.ready, p);
+        }
     }
 
     fn note_moved(&mut self, p: u32) {
-        self.parts[p as usize].note_moved(&mut self.moved, p);
+        if let Some(part) = self.parts.get_mut(p as usize) {
+            part.note_moved(&mut self.moved, p);
+        }
     }
 
     /// Pops the settled flights at the front of partition `p` and moves the log's cursor.
     fn advance(&mut self, client: &mut Client, p: u32, now_ms: i64) {
-        let part = &mut self.parts[p as usize];
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
         let mut popped = false;
         while part.flights.front().is_some_and(|f| f.acked) {
             part.flights.pop_front();
@@ -863,19 +874,30 @@ impl Sink {
 
     /// Gives up partition `p`'s first unacknowledged record: recorded, reported.
     fn give_up_front(&mut self, p: u32) {
-        let Some(first) = self.parts[p as usize].flights.front().map(|f| f.offset) else {
+        let Some(first) = self
+            .parts
+            .get(p as usize)
+            .and_then(|part| part.flights.front())
+            .map(|f| f.offset)
+        else {
             return;
         };
         self.give_up(p, first);
-        let part = &mut self.parts[p as usize];
-        part.flights[0].acked = true;
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
+        if let Some(f) = part.flights.front_mut() {
+            f.acked = true;
+        }
         part.attempts = 0;
         part.hold_until = 0;
     }
 
     /// Records `offset` of partition `p` as given up and reports it, once.
     fn give_up(&mut self, p: u32, offset: i64) {
-        let part = &mut self.parts[p as usize];
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
         if !part.is_failed(offset) {
             part.failed.push(offset);
             part.named.push(UNNAMED);
@@ -890,14 +912,19 @@ impl Sink {
     /// Rewinds partition `p` to its first unacknowledged record after a refusal or a
     /// timeout, to be sent again after a backoff; gives the record up past `max_retries`.
     fn retry(&mut self, client: &mut Client, p: u32, now_ms: i64) {
-        let attempts = self.parts[p as usize].attempts.saturating_add(1);
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
+        let attempts = part.attempts.saturating_add(1);
+        part.attempts = attempts;
         let delay = self.backoff(attempts.saturating_sub(1));
         let give_up = self.config.max_retries.is_some_and(|m| attempts > m);
-        self.parts[p as usize].attempts = attempts;
         if give_up {
             self.give_up_front(p);
         }
-        let part = &mut self.parts[p as usize];
+        let Some(part) = self.parts.get_mut(p as usize) else {
+            return;
+        };
         self.in_flight -= part.rewind();
         if !give_up {
             part.hold_until = now_ms + delay;
@@ -1009,7 +1036,7 @@ impl Sink {
             }
             let from = (part.next - part.cache_base) as usize;
             let to = (from + room).min(part.cache.len());
-            for r in &part.cache[from..to] {
+            for r in part.cache.get(from..to).unwrap_or(&[]) {
                 publish(p, r);
                 self.stats.published += 1;
                 if r.offset < part.sent_high {

@@ -9,18 +9,21 @@ use alloc::string::String;
 
 /// The decimal digits of `n`, written into `buf`.
 pub(crate) fn decimal(n: u64, buf: &mut [u8; 20]) -> &str {
-    let mut i = buf.len();
+    let mut i = 0;
     let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
+    // From the last digit back; 20 digits hold any u64.
+    for (at, d) in buf.iter_mut().enumerate().rev() {
+        *d = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
+            i = at;
             break;
         }
     }
     // Only ASCII digits were written.
-    core::str::from_utf8(&buf[i..]).unwrap_or("")
+    buf.get(i..)
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .unwrap_or("")
 }
 
 /// Appends eight lowercase hex digits of `n`.

@@ -66,7 +66,7 @@ static CLIENTS: OneThread<Vec<Option<Box<Inner>>>> =
 
 /// `f` on client `h` (`CLOSED` once freed).
 pub(super) fn with<R>(h: u32, f: impl FnOnce(&mut Inner) -> Result<R, Fail>) -> Result<R, Fail> {
-    let mut all = CLIENTS.0.borrow_mut();
+    let mut all = CLIENTS.mutate();
     match all
         .get_mut((h as usize).wrapping_sub(1))
         .and_then(Option::as_mut)
@@ -160,12 +160,9 @@ impl Inner {
 /// A new client; `seed` fixes the keyless round robin's start. Returns its handle.
 #[no_mangle]
 pub extern "C" fn client_new(seed: f64) -> u32 {
-    let mut all = CLIENTS.0.borrow_mut();
-    let at = all.iter().position(Option::is_none).unwrap_or_else(|| {
-        all.push(None);
-        all.len() - 1
-    });
-    all[at] = Some(Box::new(Inner {
+    let mut all = CLIENTS.mutate();
+    let at = all.iter().position(Option::is_none).unwrap_or(all.len());
+    let inner = Some(Box::new(Inner {
         client: Client::new(seed as u64),
         driver: Driver::new(),
         #[cfg(feature = "sink")]
@@ -177,13 +174,17 @@ pub extern "C" fn client_new(seed: f64) -> u32 {
         closed: false,
         pending: Pending::default(),
     }));
+    match all.get_mut(at) {
+        Some(slot) => *slot = inner,
+        None => all.push(inner),
+    }
     at as u32 + 1
 }
 
 /// Releases client `h` (its logs, producers, sinks).
 #[no_mangle]
 pub extern "C" fn client_free(h: u32) {
-    if let Some(slot) = CLIENTS.0.borrow_mut().get_mut((h as usize).wrapping_sub(1)) {
+    if let Some(slot) = CLIENTS.mutate().get_mut((h as usize).wrapping_sub(1)) {
         *slot = None;
     }
 }
@@ -389,8 +390,10 @@ const MISMATCH: &str = "the staged records do not add up";
 pub extern "C" fn send(h: u32, id: u32, count: u32, bytes: u32, group: u32, now: f64) -> f64 {
     ret(staged(|s| {
         let words = 8 * count as usize;
-        let all = s.get(..words + bytes as usize);
-        match all.and_then(|all| unpack(&all[words..], &all[..words])) {
+        let all = s
+            .get(..words + bytes as usize)
+            .and_then(|all| all.split_at_checked(words));
+        match all.and_then(|(words, data)| unpack(data, words)) {
             Some(mut records) => with(h, |i| i.take(id, &mut records, group != 0, now as i64)),
             None => Err(invalid_argument(MISMATCH)),
         }

@@ -36,7 +36,7 @@ impl<'a> Reader<'a> {
 
     pub fn take(&mut self, n: usize) -> &'a [u8] {
         let end = self.at.saturating_add(n).min(self.b.len());
-        let s = &self.b[self.at.min(end)..end];
+        let s = self.b.get(self.at.min(end)..end).unwrap_or(&[]);
         self.at = end;
         s
     }
@@ -44,7 +44,9 @@ impl<'a> Reader<'a> {
     fn word<const N: usize>(&mut self) -> [u8; N] {
         let mut w = [0; N];
         let s = self.take(N);
-        w[..s.len()].copy_from_slice(s);
+        for (w, s) in w.iter_mut().zip(s) {
+            *w = *s;
+        }
         w
     }
 

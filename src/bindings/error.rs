@@ -19,18 +19,21 @@ pub struct Fail;
 impl Fail {
     /// Sets the error's number.
     pub fn with(self, extra: f64) -> Self {
-        ERR.0.borrow_mut()[..8].copy_from_slice(&extra.to_le_bytes());
+        match ERR.mutate().first_chunk_mut::<8>() {
+            Some(head) => *head = extra.to_le_bytes(),
+            None => super::trap(),
+        }
         self
     }
 
     /// Minus the address of the error (what an export returns for it).
     pub fn address() -> f64 {
-        -(ERR.0.borrow().as_ptr() as usize as f64)
+        -(ERR.read().as_ptr() as usize as f64)
     }
 }
 
 fn fail(code: &str, message: &str) -> Fail {
-    let mut e = ERR.0.borrow_mut();
+    let mut e = ERR.mutate();
     e.clear();
     put_f64(&mut e, f64::NAN);
     put_bytes(&mut e, code.as_bytes());

@@ -15,7 +15,7 @@
 #![allow(unreachable_pub)]
 
 use alloc::vec::Vec;
-use core::cell::RefCell;
+use core::cell::{Ref, RefCell, RefMut};
 
 mod client;
 mod convert;
@@ -33,6 +33,26 @@ pub struct OneThread<T>(pub RefCell<T>);
 #[cfg(not(target_feature = "atomics"))]
 unsafe impl<T> Sync for OneThread<T> {}
 
+impl<T> OneThread<T> {
+    /// The value, mutably. Borrowing it twice is a bug (no export calls back into
+    /// another), so it traps, as a panic would, without core's panic message text.
+    pub fn mutate(&self) -> RefMut<'_, T> {
+        self.0.try_borrow_mut().unwrap_or_else(|_| trap())
+    }
+
+    /// The value, shared (traps while it is borrowed mutably, as [`Self::mutate`]).
+    pub fn read(&self) -> Ref<'_, T> {
+        self.0.try_borrow().unwrap_or_else(|_| trap())
+    }
+}
+
+/// What a bug does here: trap (`unreachable`, a `RuntimeError` in JS), as the panic
+/// handler does, but without reaching `core::panicking` (whose message text and
+/// formatting stay out of the wasm then).
+pub fn trap() -> ! {
+    core::arch::wasm32::unreachable()
+}
+
 /// Where JS writes a call's input (8 spare bytes to align its start).
 static STAGE: OneThread<Vec<u8>> = OneThread(RefCell::new(Vec::new()));
 /// The answer of the last call.
@@ -42,7 +62,7 @@ static OUT: OneThread<Vec<u8>> = OneThread(RefCell::new(Vec::new()));
 /// aligned) in wasm memory. The address holds until the next `stage` asking for more.
 #[no_mangle]
 pub extern "C" fn stage(bytes: u32) -> u32 {
-    let mut s = STAGE.0.borrow_mut();
+    let mut s = STAGE.mutate();
     let need = bytes as usize + 8;
     if s.len() < need {
         *s = alloc::vec![0; need];
@@ -53,7 +73,7 @@ pub extern "C" fn stage(bytes: u32) -> u32 {
 
 /// The staging area from its aligned start.
 fn staged<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    let s = STAGE.0.borrow();
+    let s = STAGE.read();
     let skew = (8 - s.as_ptr() as usize % 8) % 8;
     f(s.get(skew..).unwrap_or(&[]))
 }
@@ -61,7 +81,7 @@ fn staged<R>(f: impl FnOnce(&[u8]) -> R) -> R {
 /// Writes an answer with `f` into the answer buffer; returns its address, or (`f`
 /// failing) minus the address of the error.
 fn answer(f: impl FnOnce(&mut Vec<u8>) -> Result<(), error::Fail>) -> f64 {
-    let mut out = OUT.0.borrow_mut();
+    let mut out = OUT.mutate();
     out.clear();
     match f(&mut out) {
         Ok(()) => out.as_ptr() as usize as f64,
