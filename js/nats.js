@@ -777,13 +777,14 @@ function login(s, sig, pk) {
 /** Asks JetStream to create the stream (into `w`, or sent at once), with the topic's limits. */
 function provisionAsk(s, w) {
   // retention.maxBytes bounds each partition's log; the stream holds every partition's
-  // subject, so its max_bytes is that bound times the partition count.
+  // subject, so its max_bytes is that bound times the partition count. The rest is
+  // JetStream's defaults, left out (nats-server fills them in: retention "limits",
+  // storage "file", discard "old", no limit on consumers or messages).
   const [, , rf, maxAge, maxBytes] = s.topicInfo;
   const { stream, prefix, inbox, duplicateWindowMs } = s.cfg;
   const age = maxAge >= 0 ? maxAge * 1e6 : 0, win = duplicateWindowMs * 1e6;
   const body = enc.encode(JSON.stringify({
-    name: stream, subjects: [`${prefix}.*`], retention: "limits", max_consumers: -1, max_msgs: -1,
-    max_bytes: maxBytes >= 0 ? maxBytes * s.parts : -1, max_age: age, storage: "file", discard: "old",
+    name: stream, subjects: [`${prefix}.*`], max_bytes: maxBytes >= 0 ? maxBytes * s.parts : -1, max_age: age,
     num_replicas: Math.max(1, rf), duplicate_window: age > 0 ? Math.min(win, age) : win,
   }));
   s.provAsked = Date.now();
