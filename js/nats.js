@@ -47,8 +47,9 @@ const isText = (v) => typeof v === "string" && v.isWellFormed();
 // The errors made in more than one place.
 const authFailed = () => fail("SINK_AUTH", "the server refused the sink's credentials");
 const protocolBroken = () => fail("SINK_PROTOCOL", "the server broke the NATS protocol or closed with an error");
+const noServers = () => bad("servers", "give one or more ws:// or wss:// URLs");
 const timedOut = () => fail("SINK_TIMEOUT", "the server did not answer in time");
-const closedEarly = () => fail("SINK_CLOSED", "the sink was closed before the records were acknowledged");
+const closedEarly = () => fail("SINK_CLOSED", "the sink closed before the records were acknowledged");
 
 /** Strings (as UTF-8) and bytes as one byte array, encoded into room for the worst case. */
 const cat = (parts) => {
@@ -62,7 +63,7 @@ const cat = (parts) => {
 
 function str(o, k) {
   const v = own(o, k);
-  if (v !== undefined && !isText(v)) throw bad(k, "must be a string (well-formed UTF-16)");
+  if (v !== undefined && !isText(v)) throw bad(k, "must be a well-formed string");
   return v;
 }
 
@@ -83,18 +84,18 @@ const badSubject = (s) => /[\s\x00-\x1f\x7f]|(^|\.)[*>]?(\.|$)/.test(s);
 
 /** Reads and checks `connect`'s options (own properties only); the core checks the numbers it keeps. */
 export function sinkOptions(topic, o) {
-  if (typeof o !== "object" || o === null) throw bad("options", "connect needs { servers: [url, ...] }");
+  if (typeof o !== "object" || o === null) throw bad("options", "must be an object");
   const list = own(o, "servers");
-  if (list !== undefined && !Array.isArray(list)) throw bad("servers", "must be an array of URLs");
+  if (list !== undefined && !Array.isArray(list)) throw noServers();
   const servers = [...(list ?? [])];
   const one = str(o, "server");
   if (one !== undefined) servers.push(one);
-  if (!servers.length) throw bad("servers", "at least one server URL is needed");
+  if (!servers.length) throw noServers();
   for (const s of servers) {
     const m = isText(s) && /^wss?:\/\/([^/?#]*)/.exec(s);
-    if (!m || s.length === m[0].length - m[1].length || /\s/.test(s)) throw bad("servers", "each must be a ws:// or wss:// URL");
+    if (!m || s.length === m[0].length - m[1].length || /\s/.test(s)) throw noServers();
     // Credentials go in their own options, never in a URL (errors, stats and the runtime's own messages show URLs).
-    if (m[1].includes("@")) throw bad("servers", "no user information in URLs: give token, user/pass, creds or nkeySeed");
+    if (m[1].includes("@")) throw bad("servers", "no credentials in URLs: give one of token, user/pass, creds or nkeySeed");
   }
   const stream = str(o, "stream") ?? topic;
   if (!stream || enc.encode(stream).length > 255 || /[\s\x00-\x1f\x7f.*>/\\]/.test(stream)) throw bad("stream", "not a valid JetStream stream name");
@@ -103,7 +104,7 @@ export function sinkOptions(topic, o) {
   const inbox = str(o, "inboxPrefix") ?? "_INBOX";
   if (badSubject(inbox)) throw bad("inboxPrefix", "not a valid NATS subject");
   const token = str(o, "token"), user = str(o, "user"), pass = str(o, "pass"), creds = str(o, "creds"), seed = str(o, "nkeySeed");
-  if ([token, user, creds, seed].filter((x) => x !== undefined).length > 1) throw bad("credentials", "give one of token, user/pass, creds, nkeySeed");
+  if ([token, user, creds, seed].filter((x) => x !== undefined).length > 1) throw bad("credentials", "give one of token, user/pass, creds or nkeySeed");
   let auth = {};
   if (token !== undefined) auth = { auth_token: token };
   else if (user !== undefined) auth = { user, pass: pass ?? "" };
@@ -119,7 +120,7 @@ export function sinkOptions(topic, o) {
   const provision = own(o, "provision");
   if (provision !== undefined && typeof provision !== "boolean") throw bad("provision", "must be true or false");
   const WS = fn(o, "WebSocket") ?? globalThis.WebSocket;
-  if (typeof WS !== "function") throw bad("WebSocket", "no global WebSocket in this runtime: pass one (e.g. the ws package)");
+  if (typeof WS !== "function") throw bad("WebSocket", "no global WebSocket: pass one (e.g. the ws package)");
   const cfg = {
     servers, stream, prefix, inbox, auth, msgIdPrefix, WS,
     provision: provision === true,
@@ -359,7 +360,7 @@ export class Sink {
   async close(options) {
     const s = me(this);
     const t = timeoutOf(options);
-    if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw fail("INVALID_ARGUMENT", "timeoutMs must be a whole number of ms");
+    if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw fail("INVALID_ARGUMENT", "timeoutMs must be a whole number");
     await closeSink(s, t);
   }
 }
@@ -716,7 +717,7 @@ function data(s, e) {
     } else if (op === "INFO") {
       if (typeof info.max_payload === "number") s.maxPayload = info.max_payload;
       if (s.phase !== 1) continue;
-      if (info.headers !== true) return stop(s, fail("SINK_NO_HEADERS", `the server at ${s.url} takes no headers (INFO headers: false), which JetStream needs`));
+      if (info.headers !== true) return stop(s, fail("SINK_NO_HEADERS", `the server at ${s.url} takes no headers, which JetStream needs`));
       const seed = s.cfg.auth.seed;
       if (!seed) login(s);
       else if (typeof info.nonce !== "string") return stop(s, authFailed());
