@@ -43,6 +43,8 @@ const CRLF = "\r\n";
 const fail = (code, message) => new TributaryError(code, message);
 const bad = (field, reason) => fail("INVALID_CONFIG", `invalid config \`${field}\`: ${reason}`);
 const own = (o, k) => (Object.hasOwn(o, k) ? o[k] : undefined);
+/** A whole number 0..=max (no bound without `max`). */
+const whole = (v, max) => Number.isInteger(v) && v >= 0 && !(v > max);
 const isText = (v) => typeof v === "string" && v.isWellFormed();
 // The errors made in more than one place.
 const authFailed = () => fail("SINK_AUTH", "the server refused the sink's credentials");
@@ -131,7 +133,7 @@ export function sinkOptions(topic, o) {
   };
   for (const [k, max, d] of NUMBERS) {
     const v = own(o, k);
-    if (v !== undefined && !(Number.isInteger(v) && v >= 0 && v <= max)) throw bad(k, `must be a whole number 0..=${max}`);
+    if (v !== undefined && !whole(v, max)) throw bad(k, `must be a whole number 0..=${max}`);
     cfg[k] = v ?? d;
   }
   return cfg;
@@ -330,8 +332,8 @@ export class Sink {
     try {
       s = me(this);
       if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
-      if (options) timeout = own(options, "timeoutMs");
-      if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 0 && timeout <= 2147483647)) {
+      timeout = timeoutOf(options);
+      if (timeout !== undefined && !whole(timeout, 2147483647)) {
         throw fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647");
       }
     } catch (e) {
@@ -360,7 +362,7 @@ export class Sink {
   async close(options) {
     const s = me(this);
     const t = timeoutOf(options);
-    if (t !== undefined && !(Number.isInteger(t) && t >= 0)) throw fail("INVALID_ARGUMENT", "timeoutMs must be a whole number");
+    if (t !== undefined && !whole(t)) throw fail("INVALID_ARGUMENT", "timeoutMs must be a whole number");
     await closeSink(s, t);
   }
 }
@@ -611,7 +613,7 @@ const reasonOf = (e) => {
   return typeof m === "string" ? clean(m) : "";
 };
 
-const clean = (r) => [...r].slice(0, 200).map((c) => (/\p{Cc}/u.test(c) ? " " : c)).join("");
+const clean = (r) => [...r].slice(0, 200).join("").replace(/\p{Cc}/gu, " ");
 
 function detach(s) {
   const ws = s.ws;
