@@ -223,10 +223,9 @@ export function Parser(max = MAX_INBOUND) {
       try {
         for (let lf, start; (lf = b.indexOf(10, (start = at))) >= 0; ) {
           if (lf - at > MAX_LINE || b[lf - 1] !== 13 || lf === at) throw 0;
-          const line = utf8.decode(b.subarray(at, lf - 1));
-          const sp = line.indexOf(" ");
-          const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-          const args = sp < 0 ? "" : line.slice(sp + 1);
+          // The verb (up to the first blank, any case) and the rest.
+          let [, verb, args] = /^([^ ]*) ?(.*)$/s.exec(utf8.decode(b.subarray(at, lf - 1)));
+          verb = verb.toUpperCase();
           at = lf + 1;
           if (verb === "MSG" || verb === "HMSG") {
             const a = args.trim().split(/[ \t]+/);
