@@ -546,10 +546,8 @@ function apply(s, out) {
       else if (op === 3) w.push("PING\r\n");
       else if (op === 4) {
         const p = u32(), offset = f64(), ts = f64(), kl = v.getInt32((at += 4) - 4, true);
-        const vl = u32(), lens = Array.from({ length: 2 * u32() }, u32);
-        const key = kl < 0 ? null : bytes(kl), value = bytes(vl);
-        const hs = [];
-        for (let i = 0; i < lens.length; i += 2) hs.push([bytes(lens[i]), bytes(lens[i + 1])]);
+        const vl = u32(), lens = Array.from({ length: u32() }, () => [u32(), u32()]);
+        const key = kl < 0 ? null : bytes(kl), value = bytes(vl), hs = lens.map(([n, l]) => [bytes(n), bytes(l)]);
         if (!hpub(s, w, p, offset, ts, key, value, hs)) s.q.push([7 /* TOO_LARGE */, p, offset]);
       } else if (op === 5) {
         const p = u32(), cursor = f64(), streamSeq = f64(), n = u32();
@@ -579,7 +577,7 @@ function gone(s) {
   clearTimeout(s.timer);
   clientSinks.get(s.client)?.delete(s);
   // Gone without the core's answer (the client closed under it): what was not delivered is not known here.
-  for (const id of [...s.waiters.keys()]) settle(s, id, 3, []);
+  s.waiters.forEach((_, id) => settle(s, id, 3, []));
 }
 
 /** When provisioning asks JetStream again (Infinity: it is not provisioning). */
