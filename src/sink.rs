@@ -420,6 +420,12 @@ impl Sink {
     /// Hands `acked` the acknowledgement progress since the last call, one entry per
     /// partition whose cursor moved.
     pub fn take_acked(&mut self, acked: &mut dyn FnMut(Acked<'_>)) {
+        self.drain_acked(acked);
+    }
+
+    /// [`Sink::take_acked`] for one caller's own closure (the bindings': no closure
+    /// object in the wasm).
+    pub(crate) fn drain_acked(&mut self, mut acked: impl FnMut(Acked<'_>)) {
         for i in 0..self.moved.len() {
             let p = self.moved[i];
             let part = &mut self.parts[p as usize];
@@ -519,6 +525,15 @@ impl Sink {
     /// how, and the `(partition, from, to)` ranges it lacks (unacknowledged, then given up;
     /// none when [`Outcome::Delivered`]). Call it after [`Sink::take_acked`].
     pub fn take_settled(&mut self, now_ms: i64, settled: &mut dyn FnMut(u32, Outcome, &[Range])) {
+        self.drain_settled(now_ms, settled);
+    }
+
+    /// [`Sink::take_settled`] for one caller's own closure.
+    pub(crate) fn drain_settled(
+        &mut self,
+        now_ms: i64,
+        mut settled: impl FnMut(u32, Outcome, &[Range]),
+    ) {
         let stopped = matches!(self.state, SinkState::Failed | SinkState::Closed);
         let round = self.rounds;
         for w in core::mem::take(&mut self.waiters) {
@@ -714,6 +729,14 @@ impl Sink {
         now_ms: i64,
         publish: &mut dyn FnMut(u32, &ConsumedRecord),
     ) {
+        self.tick(client, now_ms);
+        self.hand_out(client, now_ms, publish);
+    }
+
+    /// The first half of [`Sink::poll`]: reconnects, timeouts, retries (what it asks of
+    /// the host goes to [`Sink::take_actions`]; a host that writes those before the records
+    /// calls this, then `hand_out`).
+    pub(crate) fn tick(&mut self, client: &mut Client, now_ms: i64) {
         self.poll_conn(client, now_ms);
         let Conn::Up { since } = self.conn else {
             return;
@@ -722,8 +745,18 @@ impl Sink {
             self.proven = true;
         }
         self.check_timeouts(client, now_ms);
+    }
+
+    /// The second half of [`Sink::poll`]: hands out records appended since (up to the
+    /// window) to `publish`, in the order they must be sent, while connected.
+    pub(crate) fn hand_out(
+        &mut self,
+        client: &mut Client,
+        now_ms: i64,
+        mut publish: impl FnMut(u32, &ConsumedRecord),
+    ) {
         if matches!(self.conn, Conn::Up { .. }) {
-            self.publish(client, now_ms, publish);
+            self.publish(client, now_ms, &mut publish);
         }
     }
 
@@ -985,7 +1018,7 @@ impl Sink {
         &mut self,
         client: &mut Client,
         now_ms: i64,
-        publish: &mut dyn FnMut(u32, &ConsumedRecord),
+        publish: &mut impl FnMut(u32, &ConsumedRecord),
     ) {
         let appends = client.appends();
         let Ok(logs) = client.logs_mut(&self.topic) else {
