@@ -326,7 +326,7 @@ const INITIAL_WINDOW: usize = 64;
 /// Records decoded into a partition's cache at a time (whole batches, at least this many).
 const CACHE_RECORDS: usize = 256;
 /// No time: a deadline that never comes.
-const NEVER: i64 = i64::MAX;
+pub(crate) const NEVER: i64 = i64::MAX;
 /// A given-up record no flush waiter was told of yet.
 const UNNAMED: u32 = u32::MAX;
 
@@ -426,17 +426,20 @@ impl Sink {
     /// [`Sink::take_acked`] for one caller's own closure (the bindings': no closure
     /// object in the wasm).
     pub(crate) fn drain_acked(&mut self, mut acked: impl FnMut(Acked<'_>)) {
-        for i in 0..self.moved.len() {
-            let p = self.moved[i];
-            let part = &mut self.parts[p as usize];
+        for &p in &self.moved {
+            let Some(part) = self.parts.get_mut(p as usize) else {
+                continue;
+            };
             part.moved = false;
             let cursor = part.cursor();
             if cursor <= part.reported {
                 continue;
             }
             for w in &mut self.waiters {
-                let t = w.targets[p as usize];
-                if t > part.reported && t <= cursor {
+                if w.targets
+                    .get(p as usize)
+                    .is_some_and(|&t| t > part.reported && t <= cursor)
+                {
                     w.remaining -= 1;
                 }
             }
@@ -468,6 +471,12 @@ impl Sink {
 
     /// The earliest time [`Sink::poll`] has work to do (a reconnect, a timeout, a retry).
     pub fn next_deadline(&self) -> Option<i64> {
+        let d = self.deadline();
+        (d != NEVER).then_some(d)
+    }
+
+    /// [`Sink::next_deadline`], [`NEVER`] for none.
+    pub(crate) fn deadline(&self) -> i64 {
         let ack = self.config.ack_timeout_ms as i64;
         let mut d = match self.conn {
             Conn::Down { at } => at,
@@ -483,8 +492,12 @@ impl Sink {
                 if let Some(&(t, ..)) = self.sent.front() {
                     d = d.min(t + ack);
                 }
-                for &p in &self.ready {
-                    let h = self.parts.get(p as usize).map_or(0, |part| part.hold_until);
+                for i in 0..self.ready.len() {
+                    let h = self
+                        .ready
+                        .get(i)
+                        .and_then(|&p| self.parts.get(p as usize))
+                        .map_or(0, |part| part.hold_until);
                     if h > 0 {
                         d = d.min(h);
                     }
@@ -495,7 +508,7 @@ impl Sink {
         for w in &self.waiters {
             d = d.min(w.deadline);
         }
-        (d != NEVER).then_some(d)
+        d
     }
 
     /// Begins flush waiter `id` (an id the host chose, not in use): it waits for every
@@ -709,7 +722,11 @@ impl Sink {
         }
         self.give_up(partition, offset);
         if self.config.delivery == Delivery::AtLeastOnce {
-            if let Some(f) = self.parts[partition as usize].flight_mut(offset) {
+            let f = self
+                .parts
+                .get_mut(partition as usize)
+                .and_then(|part| part.flight_mut(offset));
+            if let Some(f) = f {
                 if !f.acked {
                     f.acked = true;
                     self.stats.published -= 1;
@@ -830,7 +847,9 @@ impl Sink {
             return;
         };
         for p in 0..self.parts.len() as u32 {
-            let part = &mut self.parts[p as usize];
+            let Some(part) = self.parts.get_mut(p as usize) else {
+                continue;
+            };
             // Only the partition's first unacknowledged record carries the count (a settled
             // front is passed by the next advance).
             if part.flights.front().is_none_or(|f| f.acked) {
@@ -968,13 +987,12 @@ impl Sink {
 
     fn rewind_all(&mut self, _now_ms: i64) {
         let mut in_flight = 0;
-        for p in 0..self.parts.len() {
-            let part = &mut self.parts[p];
+        for (p, part) in self.parts.iter_mut().enumerate() {
             part.rewind();
             part.hold_until = 0;
             in_flight += part.flights.len();
             if part.next < part.sent_high || !part.flights.is_empty() {
-                self.enqueue(p as u32);
+                part.enqueue(&mut self.ready, p as u32);
             }
         }
         self.in_flight = in_flight;
@@ -993,8 +1011,10 @@ impl Sink {
             return;
         }
         while let Some(&(t, p, offset)) = self.sent.front() {
-            let live = self.parts[p as usize]
-                .flight_mut(offset)
+            let live = self
+                .parts
+                .get_mut(p as usize)
+                .and_then(|part| part.flight_mut(offset))
                 .is_some_and(|f| !f.acked && f.sent_at == t);
             if !live {
                 self.sent.pop_front();
@@ -1027,9 +1047,9 @@ impl Sink {
         // Appends since the last look: partitions with new records join the ready queue.
         if appends != self.appends {
             self.appends = appends;
-            for (p, log) in logs.iter().enumerate() {
-                if self.parts[p].next < log.high_watermark() {
-                    self.parts[p].enqueue(&mut self.ready, p as u32);
+            for (p, (part, log)) in self.parts.iter_mut().zip(logs.iter()).enumerate() {
+                if part.next < log.high_watermark() {
+                    part.enqueue(&mut self.ready, p as u32);
                 }
             }
         }
@@ -1039,8 +1059,11 @@ impl Sink {
             let Some(p) = self.ready.pop_front() else {
                 break;
             };
-            let part = &mut self.parts[p as usize];
-            let log = &mut logs[p as usize];
+            let (Some(part), Some(log)) =
+                (self.parts.get_mut(p as usize), logs.get_mut(p as usize))
+            else {
+                continue;
+            };
             if part.hold_until > now_ms {
                 held.push(p);
                 continue;

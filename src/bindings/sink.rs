@@ -14,7 +14,7 @@ use super::client::{with, Inner, Slot};
 use super::convert::Reader;
 use super::{answer, put_f64, put_u32, staged};
 use crate::record::ConsumedRecord;
-use crate::sink::{Action, Delivery, Sink, SinkConfig};
+use crate::sink::{Action, Delivery, Sink, SinkConfig, NEVER};
 use crate::Error;
 
 // sinkDo kinds, as js/nats.js names them.
@@ -93,7 +93,8 @@ fn answer_to(slot: &mut Slot, client: &mut crate::Client, t: i64, out: &mut Vec<
     out.push(s.state() as u8);
     out.push(s.cause() as u8);
     put_u32(out, s.server() as u32);
-    put_f64(out, s.next_deadline().map_or(f64::NAN, |d| d as f64));
+    let d = s.deadline();
+    put_f64(out, if d == NEVER { f64::NAN } else { d as f64 });
 }
 
 impl Inner {
@@ -280,7 +281,9 @@ fn act(
     let (slot, client) = i.slot(id)?;
     answer_to(slot, client, t, out);
     if kind == CLOSE {
-        i.sinks.retain(|s| s.id != id);
+        if let Some(k) = i.sinks.iter().position(|s| s.id == id) {
+            i.sinks.swap_remove(k);
+        }
     }
     if kind != POLL && kind != ACKS {
         // Closes and refusals may free outbox room too.
