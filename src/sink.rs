@@ -102,7 +102,7 @@ impl SinkConfig {
         let bad =
             |field: &'static str, reason: &'static str| Err(Error::InvalidConfig { field, reason });
         if self.servers == 0 {
-            return bad("servers", "at least one server URL is needed");
+            return bad("servers", "must be at least 1");
         }
         if self.max_in_flight == 0 || self.max_in_flight > 1 << 20 {
             return bad("maxInFlight", "must be 1..=1048576");
@@ -414,7 +414,17 @@ impl Sink {
 
     /// What the host must do now, in order.
     pub fn take_actions(&mut self) -> Vec<Action> {
-        core::mem::take(&mut self.actions)
+        let mut actions = Vec::new();
+        self.drain_actions(|a| actions.push(a));
+        actions
+    }
+
+    /// [`Sink::take_actions`] through a closure (the list keeps its room).
+    pub(crate) fn drain_actions(&mut self, mut action: impl FnMut(Action)) {
+        for &a in &self.actions {
+            action(a);
+        }
+        self.actions.clear();
     }
 
     /// Hands `acked` the acknowledgement progress since the last call, one entry per

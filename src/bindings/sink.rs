@@ -56,21 +56,19 @@ fn put_record(out: &mut Vec<u8>, p: u32, r: &ConsumedRecord) {
 fn answer_to(slot: &mut Slot, client: &mut crate::Client, t: i64, out: &mut Vec<u8>) {
     let s = &mut slot.sink;
     s.tick(client, t);
-    for a in &s.take_actions() {
-        match *a {
-            Action::Open { server } => {
-                out.push(1);
-                put_u32(out, server as u32);
-            }
-            Action::Close => out.push(2),
-            Action::Ping => out.push(3),
-            Action::GivenUp { partition, offset } => {
-                out.push(6);
-                put_u32(out, partition);
-                put_f64(out, offset as f64);
-            }
+    s.drain_actions(|a| match a {
+        Action::Open { server } => {
+            out.push(1);
+            put_u32(out, server as u32);
         }
-    }
+        Action::Close => out.push(2),
+        Action::Ping => out.push(3),
+        Action::GivenUp { partition, offset } => {
+            out.push(6);
+            put_u32(out, partition);
+            put_f64(out, offset as f64);
+        }
+    });
     s.hand_out(client, t, |p, r| put_record(out, p, r));
     s.drain_acked(|a| {
         out.push(5);
