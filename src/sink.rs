@@ -351,7 +351,7 @@ impl Sink {
         let mut parts = Vec::new();
         for log in logs.iter_mut() {
             log.track_sink();
-            let acked = log.info().acked_offset.unwrap_or(0);
+            let acked = log.acked_offset().unwrap_or(0);
             parts.push(Part {
                 next: acked,
                 reported: acked,
