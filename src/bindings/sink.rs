@@ -14,7 +14,7 @@ use super::client::{with, Inner, Slot};
 use super::convert::Reader;
 use super::{answer, put_f64, put_u32, staged};
 use crate::record::ConsumedRecord;
-use crate::sink::{Action, Delivery, Sink, SinkConfig};
+use crate::sink::{Action, Delivery, Sink, SinkConfig, NEVER};
 use crate::Error;
 
 // sinkDo kinds, as js/nats.js names them.
@@ -51,52 +51,48 @@ fn put_record(out: &mut Vec<u8>, p: u32, r: &ConsumedRecord) {
     super::convert::put_record(out, r);
 }
 
-/// Polls the sink and writes what the host must do, then the progress and the state.
-fn answer_to(slot: &mut Slot, client: &mut crate::Client, t: i64, head: &mut Vec<u8>) {
-    let mut out = Vec::new();
-    slot.sink
-        .poll(client, t, &mut |p, r| put_record(&mut out, p, r));
-    for a in &slot.sink.take_actions() {
-        match *a {
-            Action::Open { server } => {
-                head.push(1);
-                put_u32(head, server as u32);
-            }
-            Action::Close => head.push(2),
-            Action::Ping => head.push(3),
-            Action::GivenUp { partition, offset } => {
-                head.push(6);
-                put_u32(head, partition);
-                put_f64(head, offset as f64);
-            }
+/// Polls the sink and writes what the host must do (the actions, then the records to
+/// publish), then the progress and the state.
+fn answer_to(slot: &mut Slot, client: &mut crate::Client, t: i64, out: &mut Vec<u8>) {
+    let s = &mut slot.sink;
+    s.tick(client, t);
+    s.drain_actions(|a| match a {
+        Action::Open { server } => {
+            out.push(1);
+            put_u32(out, server as u32);
         }
-    }
-    head.extend_from_slice(&out);
-    slot.sink.take_acked(&mut |a| {
-        head.push(5);
-        put_u32(head, a.partition);
-        put_f64(head, a.acked_offset as f64);
-        put_f64(head, a.stream_seq as f64);
-        put_u32(head, a.given_up.len() as u32);
+        Action::Close => out.push(2),
+        Action::Ping => out.push(3),
+        Action::GivenUp { partition, offset } => {
+            out.push(6);
+            put_u32(out, partition);
+            put_f64(out, offset as f64);
+        }
+    });
+    s.hand_out(client, t, |p, r| put_record(out, p, r));
+    s.drain_acked(|a| {
+        out.push(5);
+        put_u32(out, a.partition);
+        put_f64(out, a.acked_offset as f64);
+        put_f64(out, a.stream_seq as f64);
+        put_u32(out, a.given_up.len() as u32);
         for &o in a.given_up {
-            put_f64(head, o as f64);
-            put_f64(head, (o + 1) as f64);
+            put_f64(out, o as f64);
+            put_f64(out, (o + 1) as f64);
         }
     });
-    slot.sink.take_settled(t, &mut |id, outcome, lacks| {
-        head.push(7);
-        put_u32(head, id);
-        head.push(outcome as u8);
-        put_ranges(head, lacks);
+    s.drain_settled(t, |id, outcome, lacks| {
+        out.push(7);
+        put_u32(out, id);
+        out.push(outcome as u8);
+        put_ranges(out, lacks);
     });
-    head.push(0);
-    head.push(slot.sink.state() as u8);
-    head.push(slot.sink.cause() as u8);
-    put_u32(head, slot.sink.server() as u32);
-    put_f64(
-        head,
-        slot.sink.next_deadline().map_or(f64::NAN, |d| d as f64),
-    );
+    out.push(0);
+    out.push(s.state() as u8);
+    out.push(s.cause() as u8);
+    put_u32(out, s.server() as u32);
+    let d = s.deadline();
+    put_f64(out, if d == NEVER { f64::NAN } else { d as f64 });
 }
 
 impl Inner {
@@ -188,18 +184,17 @@ pub extern "C" fn sink_do(
 ) -> f64 {
     let mut gone = false;
     let a = answer(|out| {
-        let body = with(h, |i| {
-            let b = staged(|s| act(i, id, kind, partition, offset, s, acks, now as i64));
-            Ok(b)
-        })
-        .ok()
-        .flatten();
-        match body {
-            Some(b) => {
-                put_u32(out, b.len() as u32);
-                out.extend_from_slice(&b);
-            }
-            None => gone = true,
+        // The body's length, written once it is known.
+        put_u32(out, 0);
+        let done = with(h, |i| {
+            Ok(staged(|s| {
+                act(i, id, kind, partition, offset, s, acks, now as i64, out)
+            }))
+        });
+        let len = (out.len() - 4) as u32;
+        match (done, out.get_mut(..4)) {
+            (Ok(Some(())), Some(at)) => at.copy_from_slice(&len.to_le_bytes()),
+            _ => gone = true,
         }
         Ok(())
     });
@@ -220,9 +215,11 @@ fn act(
     staged: &[u8],
     acks: u32,
     t: i64,
-) -> Option<Vec<u8>> {
+    out: &mut Vec<u8>,
+) -> Option<()> {
     if kind == BACKLOG {
-        return Some(alloc::vec![u8::from(i.backlog())]);
+        out.push(u8::from(i.backlog()));
+        return Some(());
     }
     if kind == WAIT_APPENDED {
         i.run_poll(t, true);
@@ -254,7 +251,6 @@ fn act(
         }
         STATS => {
             let x = s.stats();
-            let mut b = Vec::new();
             for n in [
                 x.published,
                 x.acked,
@@ -267,9 +263,9 @@ fn act(
                 x.disconnects,
                 x.in_flight,
             ] {
-                put_f64(&mut b, n as f64);
+                put_f64(out, n as f64);
             }
-            return Some(b);
+            return Some(());
         }
         WAIT | WAIT_APPENDED => {
             s.wait(client, partition, (offset >= 0.0).then(|| t + o));
@@ -281,14 +277,15 @@ fn act(
         i.run_poll(t, false);
     }
     let (slot, client) = i.slot(id)?;
-    let mut out = Vec::new();
-    answer_to(slot, client, t, &mut out);
+    answer_to(slot, client, t, out);
     if kind == CLOSE {
-        i.sinks.retain(|s| s.id != id);
+        if let Some(k) = i.sinks.iter().position(|s| s.id == id) {
+            i.sinks.swap_remove(k);
+        }
     }
     if kind != POLL && kind != ACKS {
         // Closes and refusals may free outbox room too.
         i.run_poll(t, false);
     }
-    Some(out)
+    Some(())
 }
