@@ -551,8 +551,8 @@ fn decode_records(
         }
         let mut headers = Vec::with_capacity(header_count as usize);
         for _ in 0..header_count {
-            let name = core::str::from_utf8(b.bytes()?)
-                .map_err(|_| DecodeError::HeaderName)?
+            let name = crate::text::utf8(b.bytes()?)
+                .ok_or(DecodeError::HeaderName)?
                 .to_owned();
             let value = b.bytes()?.to_vec();
             headers.push(Header { name, value });

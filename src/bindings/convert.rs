@@ -75,14 +75,14 @@ impl<'a> Reader<'a> {
     pub fn text(&mut self) -> Option<&'a str> {
         self.bytes_or()
             .ok()
-            .map(|b| core::str::from_utf8(b).unwrap_or(""))
+            .map(|b| crate::text::utf8(b).unwrap_or(""))
     }
 
     /// A topic name argument: `INVALID_ARGUMENT` unless a string, `INVALID_TOPIC_NAME`
     /// for a lone surrogate (the core checks the rest of the name).
     pub fn topic(&mut self) -> Result<&'a str, Fail> {
         match self.bytes_or() {
-            Ok(b) => Ok(core::str::from_utf8(b).unwrap_or("")),
+            Ok(b) => Ok(crate::text::utf8(b).unwrap_or("")),
             Err(LONE_SURROGATE) => Err(crate::Error::InvalidTopicName {
                 reason: "it has a lone UTF-16 surrogate",
             }
@@ -167,7 +167,7 @@ pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
     let headers = lens
         .iter()
         .map(|&(nl, hl)| Header {
-            name: String::from(core::str::from_utf8(r.take(nl as usize)).unwrap_or("")),
+            name: String::from(crate::text::utf8(r.take(nl as usize)).unwrap_or("")),
             value: r.take(hl as usize).to_vec(),
         })
         .collect();
