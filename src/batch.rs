@@ -95,6 +95,15 @@ fn put_be(out: &mut [u8], at: usize, n: usize, v: u64) {
     }
 }
 
+/// The `n` bytes (at most 8) at `data[at..]` as a big-endian integer (0 past the end).
+#[inline(never)]
+fn be_at(data: &[u8], at: usize, n: usize) -> u64 {
+    data.get(at..at + n)
+        .unwrap_or(&[])
+        .iter()
+        .fold(0, |v, &b| (v << 8) | u64::from(b))
+}
+
 /// The parts of one record the encoder needs, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordRef<'a> {
@@ -360,12 +369,7 @@ impl EncodedBatch {
 
     /// The base offset in the preamble.
     pub fn base_offset(&self) -> i64 {
-        Reader {
-            data: &self.bytes,
-            pos: 0,
-        }
-        .be(8)
-        .unwrap_or(0) as i64
+        be_at(&self.bytes, 0, 8) as i64
     }
 
     /// Writes the base offset (outside the CRC, so the batch stays valid).
@@ -456,9 +460,14 @@ pub fn decode_batch(
     data: &[u8],
     max_uncompressed: usize,
 ) -> Result<(DecodedBatch, usize), DecodeError> {
-    let mut r = Reader { data, pos: 0 };
-    let base_offset = r.be(8)? as i64;
-    let batch_len = r.be(4)? as i32;
+    if data.len() < PREAMBLE_SIZE {
+        // The base offset, then the batch length, cut short.
+        let field_end = if data.len() < 8 { 8 } else { PREAMBLE_SIZE };
+        return Err(DecodeError::Truncated {
+            needed: field_end - data.len(),
+        });
+    }
+    let batch_len = be_at(data, 8, 4) as i32;
     if batch_len < HEADER_SIZE as i32 {
         return Err(DecodeError::BadLength(i64::from(batch_len)));
     }
@@ -468,27 +477,36 @@ pub fn decode_batch(
             needed: total - data.len(),
         });
     }
-    let _leader_epoch = r.be(4)? as i32;
-    let magic = (r.be(1)? as u8) as i8;
+    // The whole header is there from here on.
+    let magic = be_at(data, 16, 1) as i8;
     if magic != 2 {
         return Err(DecodeError::BadMagic(magic));
     }
-    let stored = r.be(4)? as u32;
+    let stored = be_at(data, CRC_AT, 4) as u32;
     let computed = crc32c(data.get(ATTRIBUTES_AT..total).unwrap_or(&[]));
     if stored != computed {
         return Err(DecodeError::CrcMismatch { stored, computed });
     }
-    let attributes = r.be(2)? as i16;
-    let code = attributes & COMPRESSION_MASK;
+    let batch = decode_checked(data.get(..total).unwrap_or(&[]), max_uncompressed)?;
+    Ok((batch, total))
+}
+
+/// Decodes one batch, all of `data`, whose length, magic byte and CRC were checked (by
+/// [`decode_batch`]), or that a [`BatchBuilder`] made (the partition log's own batches):
+/// the codec, the payload, and that the records agree with the header's count.
+pub(crate) fn decode_checked(
+    data: &[u8],
+    max_uncompressed: usize,
+) -> Result<DecodedBatch, DecodeError> {
+    let code = be_at(data, ATTRIBUTES_AT, 2) as i16 & COMPRESSION_MASK;
     let compression =
         Compression::from_code(code).ok_or(DecodeError::UnsupportedCompression(code))?;
-    let last_offset_delta = r.be(4)? as i32;
-    let first_timestamp = r.be(8)? as i64;
-    let max_timestamp = r.be(8)? as i64;
-    let producer_id = r.be(8)? as i64;
-    let _producer_epoch = r.be(2)? as i16;
-    let _first_sequence = r.be(4)? as i32;
-    let payload = data.get(r.pos..total).unwrap_or(&[]);
+    let last_offset_delta = be_at(data, 23, 4) as i32;
+    let base_offset = be_at(data, 0, 8) as i64;
+    let first_timestamp = be_at(data, 27, 8) as i64;
+    let max_timestamp = be_at(data, 35, 8) as i64;
+    let producer_id = be_at(data, 43, 8) as i64;
+    let payload = data.get(PREAMBLE_SIZE + HEADER_SIZE..).unwrap_or(&[]);
     let inflated;
     let payload = if compression == Compression::None {
         payload
@@ -502,17 +520,14 @@ pub fn decode_batch(
             count: records.len() as i64,
         });
     }
-    Ok((
-        DecodedBatch {
-            base_offset,
-            compression,
-            first_timestamp,
-            max_timestamp,
-            producer_id,
-            records,
-        },
-        total,
-    ))
+    Ok(DecodedBatch {
+        base_offset,
+        compression,
+        first_timestamp,
+        max_timestamp,
+        producer_id,
+        records,
+    })
 }
 
 fn decode_records(
