@@ -589,6 +589,79 @@ fn decode_records(
     Ok(out)
 }
 
+/// The records of a batch a [`BatchBuilder`] made, read without checks (the partition
+/// log's own batches, in a build without the sink and the codecs: nothing else decodes
+/// there, so the local wasm carries this walker instead of [`decode_batch`]'s checks and
+/// their errors). Its fields are where the builder wrote them; a batch it did not make
+/// would read as zeros and empty fields, never out of bounds.
+#[cfg(any(test, not(any(feature = "sink", feature = "codecs"))))]
+pub(crate) fn own_records(data: &[u8]) -> Vec<ConsumedRecord> {
+    let base_offset = be_at(data, 0, 8) as i64;
+    let first_timestamp = be_at(data, 27, 8) as i64;
+    let count = be_at(data, PREAMBLE_SIZE + HEADER_SIZE, 4) as usize;
+    let mut w = Walk {
+        data,
+        pos: BATCH_OVERHEAD,
+    };
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        w.varint(); // the record's length
+        w.pos += 1; // attributes
+        let ts_delta = w.varint();
+        let offset_delta = w.varint();
+        let key = match w.varint() {
+            0 => None,
+            _ => Some(w.bytes().to_vec()),
+        };
+        let value = w.bytes().to_vec();
+        let headers = (0..w.varint())
+            .map(|_| Header {
+                name: crate::text::utf8(w.bytes()).unwrap_or("").to_owned(),
+                value: w.bytes().to_vec(),
+            })
+            .collect();
+        out.push(ConsumedRecord {
+            offset: base_offset.wrapping_add(offset_delta),
+            key,
+            value,
+            timestamp: first_timestamp.wrapping_add(ts_delta),
+            headers,
+        });
+    }
+    out
+}
+
+/// A cursor over a batch [`own_records`] reads.
+#[cfg(any(test, not(any(feature = "sink", feature = "codecs"))))]
+struct Walk<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+#[cfg(any(test, not(any(feature = "sink", feature = "codecs"))))]
+impl<'a> Walk<'a> {
+    fn varint(&mut self) -> i64 {
+        let mut z: u64 = 0;
+        for i in 0..10 {
+            let b = self.data.get(self.pos).copied().unwrap_or(0);
+            self.pos += 1;
+            z |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        ((z >> 1) as i64) ^ -((z & 1) as i64)
+    }
+
+    fn bytes(&mut self) -> &'a [u8] {
+        let n = self.varint() as usize;
+        let end = self.pos.saturating_add(n);
+        let s = self.data.get(self.pos..end).unwrap_or(&[]);
+        self.pos = end;
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -692,6 +765,49 @@ mod tests {
             decode_batch(&bytes[..bytes.len() - 1], 1 << 20),
             Err(DecodeError::Truncated { .. })
         ));
+    }
+
+    /// The walker of the log's own batches reads what the checked decoder reads, for
+    /// batches a builder made: keys absent, empty and long, headers, large deltas.
+    #[test]
+    fn own_records_reads_what_decode_batch_reads() {
+        let headers = [
+            Header {
+                name: "trace-é".into(),
+                value: vec![1, 2, 3],
+            },
+            Header {
+                name: String::new(),
+                value: vec![0; 300],
+            },
+        ];
+        let long = [b'k'; 200];
+        let mut b = BatchBuilder::new();
+        for i in 0..400i64 {
+            let v = vec![i as u8; (i * 37 % 1000) as usize];
+            let key = match i % 3 {
+                0 => None,
+                1 => Some(&b""[..]),
+                _ => Some(&long[..(i as usize % 200)]),
+            };
+            assert!(b.push(&RecordRef {
+                key,
+                value: &v,
+                timestamp: 1_700_000_000_000 + i * 5_000_000 - (i % 7) * 3,
+                headers: if i % 2 == 0 { &headers } else { &[] },
+            }));
+        }
+        let mut enc = b.finish(Compression::None);
+        enc.set_base_offset((1 << 53) - 500);
+        let (d, _) = decode_batch(enc.bytes(), 1 << 24).unwrap();
+        assert_eq!(own_records(enc.bytes()), d.records);
+        let mut one = BatchBuilder::new();
+        one.push(&rec(None, b"", 0));
+        let one = one.finish(Compression::None);
+        assert_eq!(
+            own_records(one.bytes()),
+            decode_batch(one.bytes(), 1 << 20).unwrap().0.records
+        );
     }
 
     #[test]

@@ -22,10 +22,8 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-#[cfg(feature = "sink")]
+#[cfg(any(feature = "sink", feature = "codecs"))]
 use crate::batch::decode_batch;
-#[cfg(not(feature = "sink"))]
-use crate::batch::decode_checked;
 use crate::batch::EncodedBatch;
 use crate::config::{RetentionConfig, UnackedPolicy};
 use crate::error::{Error, MAX_SAFE_OFFSET};
@@ -88,6 +86,7 @@ pub struct PartitionLog {
     over_bound: bool,
 }
 
+#[cfg(any(feature = "sink", feature = "codecs"))]
 /// Largest uncompressed batch the log decodes (batches are its own, bounded by
 /// `max_request_size` ≤ 2^30 plus one batch).
 const READ_LIMIT: usize = 1 << 31;
@@ -277,16 +276,13 @@ impl PartitionLog {
                 .batches
                 .partition_point(|b| b.base_offset + i64::from(b.count) <= from_offset);
             for b in seg.batches.iter().skip(first_batch) {
-                // The log's own batch (a `BatchBuilder`'s): its header needs no checks,
-                // and without the sink nothing else decodes, so the local wasm leaves
-                // them out (`decode_checked`, -137 B gzip). With the sink, the
-                // `decodeBatch` export has them anyway and the log shares `decode_batch`
-                // (160 B smaller than a second caller of `decode_checked`).
-                #[cfg(not(feature = "sink"))]
-                let decoded = decode_checked(&b.bytes, READ_LIMIT)?;
-                #[cfg(feature = "sink")]
-                let decoded = decode_batch(&b.bytes, READ_LIMIT)?.0;
-                for r in decoded.records {
+                // The log's own batch (a `BatchBuilder`'s). Without the sink and the
+                // codecs nothing else decodes: the local wasm walks it unchecked.
+                #[cfg(not(any(feature = "sink", feature = "codecs")))]
+                let records = crate::batch::own_records(&b.bytes);
+                #[cfg(any(feature = "sink", feature = "codecs"))]
+                let records = decode_batch(&b.bytes, READ_LIMIT)?.0.records;
+                for r in records {
                     if r.offset >= from_offset {
                         out.push(r);
                         if out.len() == max_records && !whole_batches {
