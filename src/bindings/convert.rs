@@ -161,14 +161,18 @@ pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
     let kl = r.u32();
     let vl = r.u32();
     let n = r.u32() as usize;
-    let lens: Vec<(u32, u32)> = (0..n.min(r.b.len())).map(|_| (r.u32(), r.u32())).collect();
+    // The headers' lengths, read beside the bytes that follow them (no list of them).
+    let mut lens = Reader { b: r.b, at: r.at };
+    r.take(n.saturating_mul(8));
     let key = (kl != u32::MAX).then(|| r.take(kl as usize).to_vec());
     let value = r.take(vl as usize).to_vec();
-    let headers = lens
-        .iter()
-        .map(|&(nl, hl)| Header {
-            name: String::from(crate::text::utf8(r.take(nl as usize)).unwrap_or("")),
-            value: r.take(hl as usize).to_vec(),
+    let headers = (0..n.min(r.b.len()))
+        .map(|_| {
+            let (nl, hl) = (lens.u32(), lens.u32());
+            Header {
+                name: String::from(crate::text::utf8(r.take(nl as usize)).unwrap_or("")),
+                value: r.take(hl as usize).to_vec(),
+            }
         })
         .collect();
     (
