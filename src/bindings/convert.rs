@@ -154,8 +154,18 @@ pub fn producer_config(r: &mut Reader<'_>, on_full: u32) -> Result<(ProducerConf
 /// One staged record: two numbers (a send's partition and timestamp, a restored
 /// record's offset and timestamp; NaN: none), key length (i32, -1: no key), value
 /// length, header count, each header's name and value lengths, then the key, the value,
-/// and each header's name and value. The layout `read` answers with.
-pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
+/// and each header's name and value. The layout `read` answers with. The key and the
+/// value are borrowed from the staging area.
+pub struct Staged<'a> {
+    pub a: f64,
+    pub b: f64,
+    pub key: Option<&'a [u8]>,
+    pub value: &'a [u8],
+    pub headers: Vec<Header>,
+}
+
+/// Reads one staged record ([`Staged`]).
+pub fn record<'a>(r: &mut Reader<'a>) -> Staged<'a> {
     let a = r.f64();
     let b = r.f64();
     let kl = r.u32();
@@ -164,8 +174,8 @@ pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
     // The headers' lengths, read beside the bytes that follow them (no list of them).
     let mut lens = Reader { b: r.b, at: r.at };
     r.take(n.saturating_mul(8));
-    let key = (kl != u32::MAX).then(|| r.take(kl as usize).to_vec());
-    let value = r.take(vl as usize).to_vec();
+    let key = (kl != u32::MAX).then(|| r.take(kl as usize));
+    let value = r.take(vl as usize);
     let headers = (0..n.min(r.b.len()))
         .map(|_| {
             let (nl, hl) = (lens.u32(), lens.u32());
@@ -175,17 +185,13 @@ pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
             }
         })
         .collect();
-    (
+    Staged {
         a,
         b,
-        crate::ConsumedRecord {
-            offset: 0,
-            key,
-            value,
-            timestamp: 0,
-            headers,
-        },
-    )
+        key,
+        value,
+        headers,
+    }
 }
 
 /// `count` staged records with their offset and timestamp (`restore`, `encodeBatch`).
@@ -193,10 +199,14 @@ pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
 pub fn restored(r: &mut Reader<'_>, count: u32) -> Vec<crate::ConsumedRecord> {
     (0..count)
         .map(|_| {
-            let (offset, timestamp, mut rec) = record(r);
-            rec.offset = offset as i64;
-            rec.timestamp = timestamp as i64;
-            rec
+            let s = record(r);
+            crate::ConsumedRecord {
+                offset: s.a as i64,
+                key: s.key.map(<[u8]>::to_vec),
+                value: s.value.to_vec(),
+                timestamp: s.b as i64,
+                headers: s.headers,
+            }
         })
         .collect()
 }
