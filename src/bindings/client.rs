@@ -89,10 +89,8 @@ impl Inner {
         for l in &report.landed {
             put(l.ticket, f64::from(l.partition), l.offset, l.timestamp);
         }
-        for (t, _) in &report.failed {
+        for (t, e) in &report.failed {
             put(*t, -1.0, 0, 0);
-        }
-        for (_, e) in &report.failed {
             put_bytes(&mut p.errors, e.code().as_bytes());
             put_bytes(&mut p.errors, e.message().as_bytes());
         }
