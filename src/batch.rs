@@ -95,6 +95,15 @@ fn put_be(out: &mut [u8], at: usize, n: usize, v: u64) {
     }
 }
 
+/// The `n` bytes (at most 8) at `data[at..]` as a big-endian integer (0 past the end).
+#[inline(never)]
+fn be_at(data: &[u8], at: usize, n: usize) -> u64 {
+    data.get(at..at + n)
+        .unwrap_or(&[])
+        .iter()
+        .fold(0, |v, &b| (v << 8) | u64::from(b))
+}
+
 /// The parts of one record the encoder needs, borrowed.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordRef<'a> {
@@ -360,12 +369,7 @@ impl EncodedBatch {
 
     /// The base offset in the preamble.
     pub fn base_offset(&self) -> i64 {
-        Reader {
-            data: &self.bytes,
-            pos: 0,
-        }
-        .be(8)
-        .unwrap_or(0) as i64
+        be_at(&self.bytes, 0, 8) as i64
     }
 
     /// Writes the base offset (outside the CRC, so the batch stays valid).
@@ -456,9 +460,14 @@ pub fn decode_batch(
     data: &[u8],
     max_uncompressed: usize,
 ) -> Result<(DecodedBatch, usize), DecodeError> {
-    let mut r = Reader { data, pos: 0 };
-    let base_offset = r.be(8)? as i64;
-    let batch_len = r.be(4)? as i32;
+    if data.len() < PREAMBLE_SIZE {
+        // The base offset, then the batch length, cut short.
+        let field_end = if data.len() < 8 { 8 } else { PREAMBLE_SIZE };
+        return Err(DecodeError::Truncated {
+            needed: field_end - data.len(),
+        });
+    }
+    let batch_len = be_at(data, 8, 4) as i32;
     if batch_len < HEADER_SIZE as i32 {
         return Err(DecodeError::BadLength(i64::from(batch_len)));
     }
@@ -468,27 +477,36 @@ pub fn decode_batch(
             needed: total - data.len(),
         });
     }
-    let _leader_epoch = r.be(4)? as i32;
-    let magic = (r.be(1)? as u8) as i8;
+    // The whole header is there from here on.
+    let magic = be_at(data, 16, 1) as i8;
     if magic != 2 {
         return Err(DecodeError::BadMagic(magic));
     }
-    let stored = r.be(4)? as u32;
+    let stored = be_at(data, CRC_AT, 4) as u32;
     let computed = crc32c(data.get(ATTRIBUTES_AT..total).unwrap_or(&[]));
     if stored != computed {
         return Err(DecodeError::CrcMismatch { stored, computed });
     }
-    let attributes = r.be(2)? as i16;
-    let code = attributes & COMPRESSION_MASK;
+    let batch = decode_checked(data.get(..total).unwrap_or(&[]), max_uncompressed)?;
+    Ok((batch, total))
+}
+
+/// Decodes one batch, all of `data`, whose length, magic byte and CRC were checked (by
+/// [`decode_batch`]), or that a [`BatchBuilder`] made (the partition log's own batches):
+/// the codec, the payload, and that the records agree with the header's count.
+pub(crate) fn decode_checked(
+    data: &[u8],
+    max_uncompressed: usize,
+) -> Result<DecodedBatch, DecodeError> {
+    let code = be_at(data, ATTRIBUTES_AT, 2) as i16 & COMPRESSION_MASK;
     let compression =
         Compression::from_code(code).ok_or(DecodeError::UnsupportedCompression(code))?;
-    let last_offset_delta = r.be(4)? as i32;
-    let first_timestamp = r.be(8)? as i64;
-    let max_timestamp = r.be(8)? as i64;
-    let producer_id = r.be(8)? as i64;
-    let _producer_epoch = r.be(2)? as i16;
-    let _first_sequence = r.be(4)? as i32;
-    let payload = data.get(r.pos..total).unwrap_or(&[]);
+    let last_offset_delta = be_at(data, 23, 4) as i32;
+    let base_offset = be_at(data, 0, 8) as i64;
+    let first_timestamp = be_at(data, 27, 8) as i64;
+    let max_timestamp = be_at(data, 35, 8) as i64;
+    let producer_id = be_at(data, 43, 8) as i64;
+    let payload = data.get(PREAMBLE_SIZE + HEADER_SIZE..).unwrap_or(&[]);
     let inflated;
     let payload = if compression == Compression::None {
         payload
@@ -502,17 +520,14 @@ pub fn decode_batch(
             count: records.len() as i64,
         });
     }
-    Ok((
-        DecodedBatch {
-            base_offset,
-            compression,
-            first_timestamp,
-            max_timestamp,
-            producer_id,
-            records,
-        },
-        total,
-    ))
+    Ok(DecodedBatch {
+        base_offset,
+        compression,
+        first_timestamp,
+        max_timestamp,
+        producer_id,
+        records,
+    })
 }
 
 fn decode_records(
@@ -551,8 +566,8 @@ fn decode_records(
         }
         let mut headers = Vec::with_capacity(header_count as usize);
         for _ in 0..header_count {
-            let name = core::str::from_utf8(b.bytes()?)
-                .map_err(|_| DecodeError::HeaderName)?
+            let name = crate::text::utf8(b.bytes()?)
+                .ok_or(DecodeError::HeaderName)?
                 .to_owned();
             let value = b.bytes()?.to_vec();
             headers.push(Header { name, value });
@@ -572,6 +587,79 @@ fn decode_records(
         return Err(DecodeError::Trailing(payload.len() - r.pos));
     }
     Ok(out)
+}
+
+/// The records of a batch a [`BatchBuilder`] made, read without checks (the partition
+/// log's own batches, in a build without the sink and the codecs: nothing else decodes
+/// there, so the local wasm carries this walker instead of [`decode_batch`]'s checks and
+/// their errors). Its fields are where the builder wrote them; a batch it did not make
+/// would read as zeros and empty fields, never out of bounds.
+#[cfg(any(test, not(any(feature = "sink", feature = "codecs"))))]
+pub(crate) fn own_records(data: &[u8]) -> Vec<ConsumedRecord> {
+    let base_offset = be_at(data, 0, 8) as i64;
+    let first_timestamp = be_at(data, 27, 8) as i64;
+    let count = be_at(data, PREAMBLE_SIZE + HEADER_SIZE, 4) as usize;
+    let mut w = Walk {
+        data,
+        pos: BATCH_OVERHEAD,
+    };
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        w.varint(); // the record's length
+        w.pos += 1; // attributes
+        let ts_delta = w.varint();
+        let offset_delta = w.varint();
+        let key = match w.varint() {
+            0 => None,
+            _ => Some(w.bytes().to_vec()),
+        };
+        let value = w.bytes().to_vec();
+        let headers = (0..w.varint())
+            .map(|_| Header {
+                name: crate::text::utf8(w.bytes()).unwrap_or("").to_owned(),
+                value: w.bytes().to_vec(),
+            })
+            .collect();
+        out.push(ConsumedRecord {
+            offset: base_offset.wrapping_add(offset_delta),
+            key,
+            value,
+            timestamp: first_timestamp.wrapping_add(ts_delta),
+            headers,
+        });
+    }
+    out
+}
+
+/// A cursor over a batch [`own_records`] reads.
+#[cfg(any(test, not(any(feature = "sink", feature = "codecs"))))]
+struct Walk<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+#[cfg(any(test, not(any(feature = "sink", feature = "codecs"))))]
+impl<'a> Walk<'a> {
+    fn varint(&mut self) -> i64 {
+        let mut z: u64 = 0;
+        for i in 0..10 {
+            let b = self.data.get(self.pos).copied().unwrap_or(0);
+            self.pos += 1;
+            z |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        ((z >> 1) as i64) ^ -((z & 1) as i64)
+    }
+
+    fn bytes(&mut self) -> &'a [u8] {
+        let n = self.varint() as usize;
+        let end = self.pos.saturating_add(n);
+        let s = self.data.get(self.pos..end).unwrap_or(&[]);
+        self.pos = end;
+        s
+    }
 }
 
 #[cfg(test)]
@@ -677,6 +765,49 @@ mod tests {
             decode_batch(&bytes[..bytes.len() - 1], 1 << 20),
             Err(DecodeError::Truncated { .. })
         ));
+    }
+
+    /// The walker of the log's own batches reads what the checked decoder reads, for
+    /// batches a builder made: keys absent, empty and long, headers, large deltas.
+    #[test]
+    fn own_records_reads_what_decode_batch_reads() {
+        let headers = [
+            Header {
+                name: "trace-é".into(),
+                value: vec![1, 2, 3],
+            },
+            Header {
+                name: String::new(),
+                value: vec![0; 300],
+            },
+        ];
+        let long = [b'k'; 200];
+        let mut b = BatchBuilder::new();
+        for i in 0..400i64 {
+            let v = vec![i as u8; (i * 37 % 1000) as usize];
+            let key = match i % 3 {
+                0 => None,
+                1 => Some(&b""[..]),
+                _ => Some(&long[..(i as usize % 200)]),
+            };
+            assert!(b.push(&RecordRef {
+                key,
+                value: &v,
+                timestamp: 1_700_000_000_000 + i * 5_000_000 - (i % 7) * 3,
+                headers: if i % 2 == 0 { &headers } else { &[] },
+            }));
+        }
+        let mut enc = b.finish(Compression::None);
+        enc.set_base_offset((1 << 53) - 500);
+        let (d, _) = decode_batch(enc.bytes(), 1 << 24).unwrap();
+        assert_eq!(own_records(enc.bytes()), d.records);
+        let mut one = BatchBuilder::new();
+        one.push(&rec(None, b"", 0));
+        let one = one.finish(Compression::None);
+        assert_eq!(
+            own_records(one.bytes()),
+            decode_batch(one.bytes(), 1 << 20).unwrap().0.records
+        );
     }
 
     #[test]

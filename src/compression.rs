@@ -30,7 +30,8 @@ pub fn compress(codec: Compression, data: &[u8]) -> Vec<u8> {
         #[cfg(feature = "codecs")]
         other => codecs::compress(other, data),
         #[cfg(not(feature = "codecs"))]
-        _ => unreachable!("config validation refuses codecs this build lacks"),
+        // Config validation refuses codecs this build lacks.
+        _ => unreachable!(),
     }
 }
 

@@ -120,7 +120,7 @@ impl Error {
 impl Error {
     /// The human-readable message (the same text as `Display`), built without `core::fmt`.
     pub fn message(&self) -> String {
-        let t = Text::new();
+        let mut t = Text::new();
         match self {
             Error::InvalidConfig { field, reason } => {
                 t.s("invalid config `").s(field).s("`: ").s(reason)
@@ -185,8 +185,8 @@ impl Error {
                 .s("topic `")
                 .s(topic)
                 .s("` has an open sink already: close it first"),
-        }
-        .done()
+        };
+        t.done()
     }
 }
 
@@ -253,7 +253,7 @@ pub enum DecodeError {
 impl DecodeError {
     /// The human-readable message (the same text as `Display`), built without `core::fmt`.
     pub fn message(&self) -> String {
-        let t = Text::new();
+        let mut t = Text::new();
         match self {
             DecodeError::Truncated { needed } => {
                 t.s("truncated: needed ").u(*needed as u64).s(" more bytes")
@@ -277,8 +277,8 @@ impl DecodeError {
                 .s(" disagrees with the batch"),
             DecodeError::HeaderName => t.s("header name is not UTF-8"),
             DecodeError::Trailing(n) => t.u(*n as u64).s(" trailing bytes after the last record"),
-        }
-        .done()
+        };
+        t.done()
     }
 }
 

@@ -35,6 +35,10 @@
     rust_2018_idioms
 )]
 #![deny(unsafe_code)]
+// The npm package's build (wasm-pack.toml `crate-rustflags`, with RUSTC_BOOTSTRAP naming
+// this crate) sets `tributary_unstable`: its wasm then handles allocation failure itself
+// (bindings/runtime.rs). Every other build stays on stable Rust.
+#![cfg_attr(tributary_unstable, feature(alloc_error_handler))]
 
 // The core needs only `alloc`; `std` comes with the `std` feature (codecs, native use).
 extern crate alloc;

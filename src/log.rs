@@ -19,10 +19,11 @@
 //!   them in [`PartitionInfo::lost_records`]. Nothing is lost silently.
 
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
-use crate::batch::{decode_batch, EncodedBatch};
+#[cfg(any(feature = "sink", feature = "codecs"))]
+use crate::batch::decode_batch;
+use crate::batch::EncodedBatch;
 use crate::config::{RetentionConfig, UnackedPolicy};
 use crate::error::{Error, MAX_SAFE_OFFSET};
 use crate::record::ConsumedRecord;
@@ -73,7 +74,9 @@ pub struct PartitionLog {
     retention: RetentionConfig,
     segment_bytes: u64,
     segment_records: u64,
-    segments: VecDeque<Segment>,
+    /// Oldest first. A `Vec`: retention removes from the head in one pass (`retain`)
+    /// after it decided how many go, and a log holds about eight segments.
+    segments: Vec<Segment>,
     log_start: i64,
     high_watermark: i64,
     bytes: u64,
@@ -84,6 +87,7 @@ pub struct PartitionLog {
     over_bound: bool,
 }
 
+#[cfg(any(feature = "sink", feature = "codecs"))]
 /// Largest uncompressed batch the log decodes (batches are its own, bounded by
 /// `max_request_size` ≤ 2^30 plus one batch).
 const READ_LIMIT: usize = 1 << 31;
@@ -102,7 +106,7 @@ impl PartitionLog {
             segment_bytes: retention.effective_segment_bytes(),
             segment_records: retention.effective_segment_records(),
             retention,
-            segments: VecDeque::new(),
+            segments: Vec::new(),
             log_start: start,
             high_watermark: start,
             bytes: 0,
@@ -156,12 +160,12 @@ impl PartitionLog {
         let base = self.high_watermark;
         batch.set_base_offset(base);
         let size = batch.bytes().len() as u64;
-        let roll = match self.segments.back() {
+        let roll = match self.segments.last() {
             None => true,
             Some(s) => s.bytes >= self.segment_bytes || s.records >= self.segment_records,
         };
         if roll {
-            self.segments.push_back(Segment {
+            self.segments.push(Segment {
                 base_offset: base,
                 next_offset: base,
                 bytes: 0,
@@ -171,7 +175,7 @@ impl PartitionLog {
             });
         }
         // The last segment: it exists (just made, if needed).
-        if let Some(seg) = self.segments.back_mut() {
+        if let Some(seg) = self.segments.last_mut() {
             seg.batches.push(StoredBatch {
                 base_offset: base,
                 count,
@@ -202,32 +206,40 @@ impl PartitionLog {
     /// [`PartitionLog::append`] and by the client's `poll` (for age).
     pub fn enforce_retention(&mut self, now_ms: i64) {
         self.over_bound = false;
-        while let Some(seg) = self.segments.front() {
+        let mut gone = 0;
+        while let Some(seg) = self.segments.get(gone) {
             if !self.head_must_go(seg, now_ms) {
                 break;
             }
+            let (base, next, bytes, records) =
+                (seg.base_offset, seg.next_offset, seg.bytes, seg.records);
             if let Some(acked) = self.acked {
-                if seg.next_offset > acked {
+                if next > acked {
                     match self.retention.unacked {
                         UnackedPolicy::Keep => {
                             self.over_bound = true;
                             break;
                         }
                         UnackedPolicy::Drop => {
-                            let unacked = seg.next_offset - acked.max(seg.base_offset);
+                            let unacked = next - acked.max(base);
                             self.lost_records += unacked as u64;
-                            self.acked = Some(seg.next_offset);
+                            self.acked = Some(next);
                         }
                     }
                 }
             }
-            let Some(seg) = self.segments.pop_front() else {
-                break;
-            };
-            self.bytes -= seg.bytes;
-            self.records -= seg.records;
-            self.evicted_records += seg.records;
-            self.log_start = seg.next_offset;
+            self.bytes -= bytes;
+            self.records -= records;
+            self.evicted_records += records;
+            self.log_start = next;
+            gone += 1;
+        }
+        if gone > 0 {
+            let mut at = 0;
+            self.segments.retain(|_| {
+                at += 1;
+                at > gone
+            });
         }
         if self.segments.is_empty() {
             self.log_start = self.high_watermark;
@@ -273,8 +285,13 @@ impl PartitionLog {
                 .batches
                 .partition_point(|b| b.base_offset + i64::from(b.count) <= from_offset);
             for b in seg.batches.iter().skip(first_batch) {
-                let (decoded, _) = decode_batch(&b.bytes, READ_LIMIT)?;
-                for r in decoded.records {
+                // The log's own batch (a `BatchBuilder`'s). Without the sink and the
+                // codecs nothing else decodes: the local wasm walks it unchecked.
+                #[cfg(not(any(feature = "sink", feature = "codecs")))]
+                let records = crate::batch::own_records(&b.bytes);
+                #[cfg(any(feature = "sink", feature = "codecs"))]
+                let records = decode_batch(&b.bytes, READ_LIMIT)?.0.records;
+                for r in records {
                     if r.offset >= from_offset {
                         out.push(r);
                         if out.len() == max_records && !whole_batches {

@@ -16,7 +16,7 @@ use super::error::{invalid_argument, Fail};
 use super::{answer, put_bytes, put_f64, put_u32, ret, staged, OneThread};
 use crate::driver::Report;
 use crate::producer::ProducerId;
-use crate::{Client, Driver, Error, ProduceRecord, RecordParts};
+use crate::{Client, Driver, Error, RecordParts};
 
 /// One sink of a client (driven by the sink's exports, `sink.rs`).
 #[cfg(feature = "sink")]
@@ -89,10 +89,8 @@ impl Inner {
         for l in &report.landed {
             put(l.ticket, f64::from(l.partition), l.offset, l.timestamp);
         }
-        for (t, _) in &report.failed {
+        for (t, e) in &report.failed {
             put(*t, -1.0, 0, 0);
-        }
-        for (_, e) in &report.failed {
             put_bytes(&mut p.errors, e.code().as_bytes());
             put_bytes(&mut p.errors, e.message().as_bytes());
         }
@@ -406,19 +404,18 @@ pub extern "C" fn send(h: u32, id: u32, count: u32, bytes: u32, group: u32, now:
 pub extern "C" fn send_full(h: u32, id: u32, count: u32, group: u32, now: f64) -> f64 {
     ret(staged(|s| {
         let mut r = Reader::new(s);
-        let records: Vec<ProduceRecord> = (0..count)
-            .map(|_| {
-                let (partition, timestamp, c) = convert::record(&mut r);
-                ProduceRecord {
-                    key: c.key,
-                    value: c.value,
-                    timestamp: (!timestamp.is_nan()).then_some(timestamp as i64),
-                    headers: c.headers,
-                    partition: (!partition.is_nan()).then_some(partition as u32),
-                }
+        let records: Vec<convert::Staged<'_>> =
+            (0..count).map(|_| convert::record(&mut r)).collect();
+        let mut parts: Vec<RecordParts<'_>> = records
+            .iter()
+            .map(|s| RecordParts {
+                key: s.key,
+                value: s.value,
+                timestamp: (!s.b.is_nan()).then_some(s.b as i64),
+                headers: &s.headers,
+                partition: (!s.a.is_nan()).then_some(s.a as u32),
             })
             .collect();
-        let mut parts: Vec<RecordParts<'_>> = records.iter().map(ProduceRecord::parts).collect();
         with(h, |i| i.take(id, &mut parts, group != 0, now as i64))
     }))
 }

@@ -75,14 +75,14 @@ impl<'a> Reader<'a> {
     pub fn text(&mut self) -> Option<&'a str> {
         self.bytes_or()
             .ok()
-            .map(|b| core::str::from_utf8(b).unwrap_or(""))
+            .map(|b| crate::text::utf8(b).unwrap_or(""))
     }
 
     /// A topic name argument: `INVALID_ARGUMENT` unless a string, `INVALID_TOPIC_NAME`
     /// for a lone surrogate (the core checks the rest of the name).
     pub fn topic(&mut self) -> Result<&'a str, Fail> {
         match self.bytes_or() {
-            Ok(b) => Ok(core::str::from_utf8(b).unwrap_or("")),
+            Ok(b) => Ok(crate::text::utf8(b).unwrap_or("")),
             Err(LONE_SURROGATE) => Err(crate::Error::InvalidTopicName {
                 reason: "it has a lone UTF-16 surrogate",
             }
@@ -154,34 +154,44 @@ pub fn producer_config(r: &mut Reader<'_>, on_full: u32) -> Result<(ProducerConf
 /// One staged record: two numbers (a send's partition and timestamp, a restored
 /// record's offset and timestamp; NaN: none), key length (i32, -1: no key), value
 /// length, header count, each header's name and value lengths, then the key, the value,
-/// and each header's name and value. The layout `read` answers with.
-pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
+/// and each header's name and value. The layout `read` answers with. The key and the
+/// value are borrowed from the staging area.
+pub struct Staged<'a> {
+    pub a: f64,
+    pub b: f64,
+    pub key: Option<&'a [u8]>,
+    pub value: &'a [u8],
+    pub headers: Vec<Header>,
+}
+
+/// Reads one staged record ([`Staged`]).
+pub fn record<'a>(r: &mut Reader<'a>) -> Staged<'a> {
     let a = r.f64();
     let b = r.f64();
     let kl = r.u32();
     let vl = r.u32();
     let n = r.u32() as usize;
-    let lens: Vec<(u32, u32)> = (0..n.min(r.b.len())).map(|_| (r.u32(), r.u32())).collect();
-    let key = (kl != u32::MAX).then(|| r.take(kl as usize).to_vec());
-    let value = r.take(vl as usize).to_vec();
-    let headers = lens
-        .iter()
-        .map(|&(nl, hl)| Header {
-            name: String::from(core::str::from_utf8(r.take(nl as usize)).unwrap_or("")),
-            value: r.take(hl as usize).to_vec(),
+    // The headers' lengths, read beside the bytes that follow them (no list of them).
+    let mut lens = Reader { b: r.b, at: r.at };
+    r.take(n.saturating_mul(8));
+    let key = (kl != u32::MAX).then(|| r.take(kl as usize));
+    let value = r.take(vl as usize);
+    let headers = (0..n.min(r.b.len()))
+        .map(|_| {
+            let (nl, hl) = (lens.u32(), lens.u32());
+            Header {
+                name: String::from(crate::text::utf8(r.take(nl as usize)).unwrap_or("")),
+                value: r.take(hl as usize).to_vec(),
+            }
         })
         .collect();
-    (
+    Staged {
         a,
         b,
-        crate::ConsumedRecord {
-            offset: 0,
-            key,
-            value,
-            timestamp: 0,
-            headers,
-        },
-    )
+        key,
+        value,
+        headers,
+    }
 }
 
 /// `count` staged records with their offset and timestamp (`restore`, `encodeBatch`).
@@ -189,10 +199,14 @@ pub fn record(r: &mut Reader<'_>) -> (f64, f64, crate::ConsumedRecord) {
 pub fn restored(r: &mut Reader<'_>, count: u32) -> Vec<crate::ConsumedRecord> {
     (0..count)
         .map(|_| {
-            let (offset, timestamp, mut rec) = record(r);
-            rec.offset = offset as i64;
-            rec.timestamp = timestamp as i64;
-            rec
+            let s = record(r);
+            crate::ConsumedRecord {
+                offset: s.a as i64,
+                key: s.key.map(<[u8]>::to_vec),
+                value: s.value.to_vec(),
+                timestamp: s.b as i64,
+                headers: s.headers,
+            }
         })
         .collect()
 }

@@ -73,9 +73,16 @@ pub extern "C" fn stage(bytes: u32) -> u32 {
 
 /// The staging area from its aligned start.
 fn staged<R>(f: impl FnOnce(&[u8]) -> R) -> R {
-    let s = STAGE.read();
-    let skew = (8 - s.as_ptr() as usize % 8) % 8;
-    f(s.get(skew..).unwrap_or(&[]))
+    f(&staged_area())
+}
+
+/// [`staged`]'s borrow, made once for every export (not inlined into each).
+#[inline(never)]
+fn staged_area() -> Ref<'static, [u8]> {
+    Ref::map(STAGE.read(), |s| {
+        let skew = (8 - s.as_ptr() as usize % 8) % 8;
+        s.get(skew..).unwrap_or(&[])
+    })
 }
 
 /// Writes an answer with `f` into the answer buffer; returns its address, or (`f`

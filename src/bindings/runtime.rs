@@ -14,3 +14,14 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 
 #[global_allocator]
 static ALLOCATOR: rlsf::SmallGlobalTlsf = rlsf::SmallGlobalTlsf::new();
+
+/// An allocation that fails traps (`unreachable`), as it did through alloc's default
+/// handler and the panic handler above, without that handler's message text and
+/// formatting call ("memory allocation of {} bytes failed": -81 B gzip
+/// `tributary/local`). Unstable in Rust: only the npm package's build has it
+/// (`tributary_unstable`, see lib.rs).
+#[cfg(tributary_unstable)]
+#[alloc_error_handler]
+fn out_of_memory(_: core::alloc::Layout) -> ! {
+    core::arch::wasm32::unreachable()
+}
