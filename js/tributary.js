@@ -249,7 +249,7 @@ function isArray(v) {
   }
 }
 
-/** Send options `{ headers, timestamp, partition }`: [timestamp, partition (NaN: none), headers]. */
+/** Send options `{ headers, timestamp, partition }`: [partition (NaN: none), timestamp, headers]. */
 function sendOptions(o) {
   o = opts(o);
   let v = own(o, "timestamp");
@@ -281,7 +281,7 @@ function sendOptions(o) {
       hs.push([enc.encode(name), bytesOf(at_(e, 1), "a header value")]);
     }
   }
-  return [ts, p, hs];
+  return [p, ts, hs];
 }
 
 /** A record staged whole (src/bindings/convert.rs `record`). */
@@ -303,8 +303,11 @@ function wr(a, b, key, value, headers) {
   }
 }
 
-/** One `send`'s record, converted: [key, value, [timestamp, partition, headers]]. */
-const record = (key, value, options) => [key == null ? null : bytesOf(key, "key"), bytesOf(value, "value"), sendOptions(options)];
+/** One `send`'s record, converted: `wr`'s arguments. */
+function record(key, value, options) {
+  const k = key == null ? null : bytesOf(key, "key"), v = bytesOf(value, "value"), [p, ts, hs] = sendOptions(options);
+  return [p, ts, k, v, hs];
+}
 
 /** `[{ offset, key, value, timestamp, headers? }]` (restore, encodeBatch), converted:
  * every value read before anything is staged (a getter may call into the package, which
@@ -438,18 +441,13 @@ class Flight {
     this.timer = undefined;
     this.due = Infinity;
   }
-  one(ticket, topic) {
-    const p = new Promise(grab);
-    this.slots[ticket - this.base] = entry(topic, ticket, -1, R_, J_);
-    this.schedule();
-    return p;
-  }
+  /** The promise of the records from ticket `first`: `n` of a sendAll, or (-1) one send's. */
   group(first, n, topic) {
     const p = new Promise(grab);
     const e = entry(topic, first, n, R_, J_);
     if (n === 0) e.res(e.out);
     const { slots } = this;
-    for (let i = first - this.base, end = i + n; i < end; i++) slots[i] = e;
+    for (let i = first - this.base, end = i + (n < 0 ? 1 : n); i < end; i++) slots[i] = e;
     this.schedule();
     return p;
   }
@@ -717,83 +715,20 @@ export class TopicProducer {
     return p.closed ? undefined : p.topic;
   }
   send(key, value, options) {
-    const p = S.get(this), c = p.c, f = c.f;
-    let t;
+    const p = S.get(this);
     try {
-      const kn = key == null ? 0 : size(key), vn = size(value);
-      let fast = options === undefined && kn >= 0 && vn >= 0;
-      if (fast) {
-        const u8 = stageView(8 + kn + vn);
-        const kw = key == null ? 0 : put(u8, 8, key);
-        const kl = key == null ? 0 : kw + 1;
-        const vl = kw < 0 ? -1 : put(u8, 7 + (kl || 1), value);
-        if (vl < 0) fast = false;
-        else {
-          shut(p);
-          su32[0] = kl;
-          su32[1] = vl;
-          t = ok(wasm.send(c.h, p.id, 1, (kl || 1) - 1 + vl, 0, Date.now()));
-        }
-      }
-      if (!fast) {
-        const [k, v, [ts, part, hs]] = record(key, value, options);
-        // Everything read first: a getter may have closed this producer or the client.
-        shut(p);
-        at = 0;
-        wr(part, ts, k, v, hs);
-        staged();
-        t = ok(wasm.send_full(c.h, p.id, 1, 0, Date.now()));
-      }
+      return (options === undefined && sent(p, [[key, value]], 0)) || sentFull(p, [record(key, value, options)], 0);
     } catch (e) {
       return Promise.reject(e);
     }
-    return f.one(t, p.topic);
   }
   sendAll(records) {
-    const p = S.get(this), f = p.c.f;
-    // Each entry is read once, here (a getter may answer differently twice); whatever
-    // throws while reading (a getter, a Proxy) goes the general path, which rejects with
-    // INVALID_ARGUMENT.
-    let n, ks, vs, sum = 0;
+    const p = S.get(this);
     try {
-      if (!Array.isArray(records)) throw 0;
-      n = records.length;
-      ks = new Array(n);
-      vs = new Array(n);
-      for (let i = 0; i < n; i++) {
-        // Own elements only: a hole is undefined, never Array.prototype's.
-        const e = at_(records, i);
-        if (!Array.isArray(e) || e.length > 2) throw 0;
-        const k = (ks[i] = at_(e, 0)), v = (vs[i] = at_(e, 1));
-        const kn = k == null ? 0 : size(k), vn = size(v);
-        if (kn < 0 || vn < 0) throw 0;
-        sum += kn + vn;
-      }
-    } catch {
-      return general(p, records);
-    }
-    let first;
-    try {
-      const u8 = stageView(8 * n + sum), words = su32;
-      let at = 8 * n;
-      for (let i = 0; i < n; i++) {
-        const k = ks[i];
-        let w = 0;
-        if (k != null) {
-          if ((w = put(u8, at, k)) < 0) return general(p, records);
-          at += w++;
-        }
-        words[2 * i] = w;
-        if ((w = put(u8, at, vs[i])) < 0) return general(p, records);
-        words[2 * i + 1] = w;
-        at += w;
-      }
-      shut(p);
-      first = ok(wasm.send(p.c.h, p.id, n, at - 8 * n, 1, Date.now()), index);
+      return sent(p, records, 1) || general(p, records);
     } catch (e) {
       return Promise.reject(e);
     }
-    return f.group(first, n, p.topic);
   }
   flush() {
     return flushed(S.get(this).c);
@@ -823,12 +758,66 @@ export class TopicProducer {
 
 const index = (e, x) => (e.index = x);
 
+/** `send` (`mode` 0: `records` is `[[key, value]]`) and `sendAll` (1) without options:
+ * the keys and values written straight into the staging area and taken into the core
+ * with one call. Undefined when this path does not take them (options, empty or detached
+ * buffers, lone surrogates, anything odd): the general path converts them. Each entry is
+ * read once, here (a getter may answer differently twice); whatever throws while reading
+ * (a getter, a Proxy) goes the general path, which rejects with INVALID_ARGUMENT. */
+function sent(p, records, mode) {
+  let n, ks, vs, sum = 0;
+  try {
+    if (!Array.isArray(records)) return;
+    n = records.length;
+    ks = new Array(n);
+    vs = new Array(n);
+    for (let i = 0; i < n; i++) {
+      // Own elements only: a hole is undefined, never Array.prototype's.
+      const e = at_(records, i);
+      if (!Array.isArray(e) || e.length > 2) return;
+      const k = (ks[i] = at_(e, 0)), v = (vs[i] = at_(e, 1));
+      const kn = k == null ? 0 : size(k), vn = size(v);
+      if (kn < 0 || vn < 0) return;
+      sum += kn + vn;
+    }
+  } catch {
+    return;
+  }
+  const u8 = stageView(8 * n + sum), words = su32;
+  let at = 8 * n;
+  for (let i = 0; i < n; i++) {
+    const k = ks[i];
+    let w = 0;
+    if (k != null) {
+      if ((w = put(u8, at, k)) < 0) return;
+      at += w++;
+    }
+    words[2 * i] = w;
+    if ((w = put(u8, at, vs[i])) < 0) return;
+    words[2 * i + 1] = w;
+    at += w;
+  }
+  shut(p);
+  return p.c.f.group(ok(wasm.send(p.c.h, p.id, n, at - 8 * n, mode, Date.now()), mode && index), mode ? n : -1, p.topic);
+}
+
+/** Records converted (`wr`'s arguments) staged whole and sent: a `send` (`mode` 0) or a
+ * `sendAll` (1). Everything was read first: a getter may have closed this producer or
+ * the client. */
+function sentFull(p, recs, mode) {
+  shut(p);
+  at = 0;
+  const n = stageRecords(recs);
+  staged();
+  return p.c.f.group(ok(wasm.send_full(p.c.h, p.id, n, mode, Date.now()), mode && index), mode ? n : -1, p.topic);
+}
+
 /** sendAll of anything, converted here: its errors name the entry (`index`). */
 function general(p, records) {
-  try {
-    if (!isArray(records)) throw inv("sendAll takes an array of [key, value] pairs");
-    const arr = copy(records, "records could not be read");
-    const parsed = arr.map((entry, n) => {
+  if (!isArray(records)) throw inv("sendAll takes an array of [key, value] pairs");
+  return sentFull(
+    p,
+    copy(records, "records could not be read").map((entry, n) => {
       try {
         if (!isArray(entry)) throw inv(`sendAll entry ${n} must be [key, value] or [key, value, options]`);
         const e = copy(entry, "the entry could not be read");
@@ -836,17 +825,9 @@ function general(p, records) {
       } catch (err) {
         throw index(err, n), err;
       }
-    });
-    // Read everything first: a getter may have closed this producer.
-    shut(p);
-    at = 0;
-    for (const [k, v, [ts, part, hs]] of parsed) wr(part, ts, k, v, hs);
-    staged();
-    const first = ok(wasm.send_full(p.c.h, p.id, parsed.length, 1, Date.now()), index);
-    return p.c.f.group(first, parsed.length, p.topic);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+    }),
+    1,
+  );
 }
 
 if (Symbol.dispose) for (const C of [Tributary, TopicProducer]) C.prototype[Symbol.dispose] = C.prototype.free;
