@@ -179,10 +179,14 @@ function ws(s) {
 }
 /** A topic argument: not a string and a lone surrogate are the core's to refuse. */
 const wt = (t) => (typeof t !== "string" ? wu(U32 - 2) : t.isWellFormed() ? ws(t) : wu(U32 - 1));
-/** Copies what was written into the staging area. */
-function staged() {
-  stageView(at).set(buf.subarray(0, at));
+/** Stages a call's input: its topic when given, then each of `items` in order (a number
+ * as f64, a record converted as `wr`'s arguments, a string or undefined as `ws`), written
+ * here first, then copied into the staging area at once. */
+function stage(items, ...topic) {
   at = 0;
+  if (topic.length) wt(topic[0]);
+  for (const v of items) typeof v === "number" ? wf(v) : Array.isArray(v) ? wr(...v) : ws(v);
+  stageView(at).set(buf.subarray(0, at));
 }
 
 // The staging area in wasm memory (one, shared by every client): its address, size and views.
@@ -311,7 +315,7 @@ function record(key, value, options) {
 
 /** `[{ offset, key, value, timestamp, headers? }]` (restore, encodeBatch), converted:
  * every value read before anything is staged (a getter may call into the package, which
- * stages its own call). `stageRecords` stages them. */
+ * stages its own call). `stage` stages them. */
 function restoredOf(v) {
   if (!isArray(v)) throw inv("records must be an array");
   return copy(v, "records could not be read").map((r) => {
@@ -323,10 +327,6 @@ function restoredOf(v) {
     const value = bytesOf(own(r, "value"), "value");
     return [offset, arg(own(r, "timestamp"), "timestamp", 0, SAFE), k, value, hs];
   });
-}
-function stageRecords(recs) {
-  for (const r of recs) wr(...r);
-  return recs.length;
 }
 
 /** A record as `read` and `decodeBatch` return it (the answer's layout, convert.rs). */
@@ -576,12 +576,7 @@ export class Tributary {
     if (r !== undefined && (r === null || typeof r !== "object")) throw badConfig("retention", "must be an object");
     const nums = "maxAgeMs maxBytes maxRecords segmentBytes".split(" ").map((k) => cfgNum(r, k, SAFE));
     const unacked = cfgStr(r, "unacked");
-    at = 0;
-    wt(name);
-    for (const n of [partitions, rf, ...nums]) wf(n);
-    ws(compression);
-    ws(unacked);
-    staged();
+    stage([partitions, rf, ...nums, compression, unacked], name);
     ok(wasm.create_topic(s.h));
   }
   topics() {
@@ -593,12 +588,7 @@ export class Tributary {
     const nums = [["batchSize", U32], ["linger", SAFE], ["maxRequestSize", U32], ["batchQueueSize", U32]].map(([k, m]) => cfgNum(c, k, m));
     const partitioner = cfgStr(c, "partitioner"), compression = cfgStr(c, "compression"), full = cfgStr(c, "onQueueFull");
     if (full !== undefined && full !== "wait" && full !== "error") throw badConfig("onQueueFull", "must be wait or error");
-    at = 0;
-    wt(topic);
-    for (const n of nums) wf(n);
-    ws(partitioner);
-    ws(compression);
-    staged();
+    stage([...nums, partitioner, compression], topic);
     const id = ok(wasm.topic_producer(s.h, full === "error" ? 1 : 0));
     const p = new TopicProducer(KEY);
     const ps = { k: TopicProducer, c: s, id, topic, closed: false, freed: false };
@@ -613,9 +603,7 @@ export class Tributary {
     const s = reading(this, partition);
     arg(fromOffset, "fromOffset", 0, SAFE);
     arg(maxRecords, "maxRecords", 0, 1e6);
-    at = 0;
-    wt(topic);
-    staged();
+    stage([], topic);
     const p = ok(wasm.read(s.h, partition, fromOffset, maxRecords), (e, x) => (e.nextAvailable = x));
     return consumedList(new R(p));
   }
@@ -624,19 +612,14 @@ export class Tributary {
     const s = S.get(this);
     arg(partition, "partition", 0, U32);
     const recs = restoredOf(records);
-    at = 0;
-    wt(topic);
-    const n = stageRecords(recs);
-    staged();
-    ok(wasm.restore(s.h, partition, n, Date.now()));
+    stage(recs, topic);
+    ok(wasm.restore(s.h, partition, recs.length, Date.now()));
     drain(s);
   }
   static decodeBatch(bytes, maxUncompressed) {
     const b = bytesOf(bytes, "bytes", 1);
     const max = maxUncompressed === undefined ? 1 << 20 : arg(maxUncompressed, "maxUncompressed", 0, U32);
-    at = 0;
-    wb(b);
-    staged();
+    stageView(b.length).set(b);
     const reasons = ["truncated", "crc", "decompress", "invalid"];
     const r = new R(ok(wasm.decode_batch(b.length, max), (e, x) => (e.reason = reasons[x])));
     const baseOffset = r.f(), size = r.f();
@@ -644,19 +627,14 @@ export class Tributary {
   }
   static encodeBatch(records) {
     const recs = restoredOf(records);
-    at = 0;
-    const n = stageRecords(recs);
-    staged();
-    const r = new R(ok(wasm.encode_batch(n)));
+    stage(recs);
+    const r = new R(ok(wasm.encode_batch(recs.length)));
     return r.b(r.u());
   }
   // Internal (js/nats.js): the core's sink for `topic` (see src/bindings/sink.rs).
   sinkOpen(topic, config, wake) {
     const s = S.get(this);
-    at = 0;
-    wt(topic);
-    for (const n of config) wf(n);
-    staged();
+    stage(config, topic);
     const p = ok(wasm.sink_open(s.h, config.length ? 1 : 0, Math.floor(Math.random() * 2 ** 53), Date.now()));
     if (!config.length) return;
     const r = new R(p), info = list(5, () => r.f());
@@ -665,9 +643,7 @@ export class Tributary {
   }
   sinkDo(id, kind, a, b, acks) {
     const s = S.get(this);
-    at = 0;
-    for (const n of acks) wf(n);
-    staged();
+    stage(acks);
     const p = s.h && wasm.sink_do(s.h, id, kind, a, b, acks.length / 4, Date.now());
     let out;
     if (p > 0) {
@@ -681,9 +657,7 @@ export class Tributary {
   // sink:end
   partitionInfo(topic, partition) {
     const s = reading(this, partition);
-    at = 0;
-    wt(topic);
-    staged();
+    stage([], topic);
     const o = numbers(new R(ok(wasm.partition_info(s.h, partition))), "logStartOffset highWatermark bytes records segments evictedRecords lostRecords ackedOffset overBound");
     if (o.ackedOffset < 0) o.ackedOffset = null;
     o.overBound = o.overBound === 1;
@@ -806,9 +780,8 @@ function sent(p, records, mode) {
  * the client. */
 function sentFull(p, recs, mode) {
   shut(p);
-  at = 0;
-  const n = stageRecords(recs);
-  staged();
+  stage(recs);
+  const n = recs.length;
   return p.c.f.group(ok(wasm.send_full(p.c.h, p.id, n, mode, Date.now()), mode && index), mode ? n : -1, p.topic);
 }
 
