@@ -10,16 +10,9 @@ import { TributaryError } from "./errors.js";
 
 let wasm;
 
-/** Instantiates the wasm (a Module, its bytes, `{ module }`, or an Instance) once;
- * returns its exports. */
-export function initSync(m) {
-  if (!wasm) {
-    if (m?.module) m = m.module;
-    if (!(m instanceof WebAssembly.Instance)) m = new WebAssembly.Instance(m instanceof WebAssembly.Module ? m : new WebAssembly.Module(m), {});
-    wasm = m.exports;
-  }
-  return wasm;
-}
+/** Instantiates the wasm (a Module, its bytes, or an Instance) once; returns its exports. */
+export const initSync = (m) =>
+  (wasm ??= (m instanceof WebAssembly.Instance ? m : new WebAssembly.Instance(m instanceof WebAssembly.Module ? m : new WebAssembly.Module(m), {})).exports);
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -688,21 +681,14 @@ export class TopicProducer {
     const p = S.get(this);
     return p.closed ? undefined : p.topic;
   }
+  // send and sendAll reject what they throw (guard).
   send(key, value, options) {
     const p = S.get(this);
-    try {
-      return (options === undefined && sent(p, [[key, value]], 0)) || sentFull(p, [record(key, value, options)], 0);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return (options === undefined && sent(p, [[key, value]], 0)) || sentFull(p, [record(key, value, options)], 0);
   }
   sendAll(records) {
     const p = S.get(this);
-    try {
-      return sent(p, records, 1) || general(p, records);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    return sent(p, records, 1) || general(p, records);
   }
   flush() {
     return flushed(S.get(this).c);
@@ -820,8 +806,9 @@ export function partitionFor(key, partitionCount) {
 // (`TopicProducer.prototype.send.call(client)`, `{}`) they must touch nothing.
 // `guard({ Tributary, TopicProducer })` wraps every method and getter of each class with
 // a check that `this` is one of its own live instances, else INVALID_ARGUMENT (CLOSED
-// once freed), thrown, or rejected by the methods that return promises. Every entry
-// module calls it after the other installs (the sink's), so it wraps them too.
+// once freed), thrown, or rejected by the methods that return promises (which reject
+// whatever they throw). Every entry module calls it after the other installs (the
+// sink's), so it wraps them too.
 const ASYNC = ["send", "sendAll", "flush", "close"];
 
 export function guard(classes) {
@@ -832,10 +819,13 @@ export function guard(classes) {
       if (k == "constructor") continue;
       d[d.get ? "get" : "value"] = function (...args) {
         const s = S.get(this), mine = s?.k === C;
-        if (mine && (s.h ?? !s.freed)) return f.apply(this, args);
-        const e = fail(mine ? "CLOSED" : "INVALID_ARGUMENT", `this is not a live ${name}`);
-        if (ASYNC.includes(k)) return Promise.reject(e);
-        throw e;
+        try {
+          if (mine && (s.h ?? !s.freed)) return f.apply(this, args);
+          throw fail(mine ? "CLOSED" : "INVALID_ARGUMENT", `this is not a live ${name}`);
+        } catch (e) {
+          if (ASYNC.includes(k)) return Promise.reject(e);
+          throw e;
+        }
       };
       Object.defineProperty(P, k, d);
     }
