@@ -68,17 +68,11 @@ class R {
   }
 }
 
-/** The error at `at` (TributaryError; its extra number, NaN for none, in `x`). */
-function errorAt(at) {
-  const r = new R(at), x = r.f(), e = fail(r.s(), r.s());
-  return [e, x];
-}
-
-/** `r`, an address or a number the core answered; throws its error when negative,
- * `extra(e, x)` first. */
+/** `r`, an address or a number the core answered; when negative, throws the error at
+ * `-r` (its extra number, NaN for none, then code and message), `extra(e, x)` first. */
 function ok(r, extra) {
   if (r >= 0) return r;
-  const [e, x] = errorAt(-r);
+  const a = new R(-r), x = a.f(), e = fail(a.s(), a.s());
   if (x === x && extra) extra(e, x);
   throw e;
 }
@@ -246,7 +240,8 @@ function isArray(v) {
   }
 }
 
-/** Send options `{ headers, timestamp, partition }`: [partition (NaN: none), timestamp, headers]. */
+/** Send options `{ headers, timestamp, partition }`: [partition (NaN: none), timestamp,
+ * headers (each name's bytes, then its value's)]. */
 function sendOptions(o) {
   o = opts(o);
   let v = own(o, "timestamp");
@@ -275,7 +270,7 @@ function sendOptions(o) {
       const name = at_(e, 0);
       if (typeof name !== "string") throw inv("a header name must be a string");
       if (!name.isWellFormed()) throw inv("a header name is a string with a lone UTF-16 surrogate");
-      hs.push([enc.encode(name), bytesOf(at_(e, 1), "a header value")]);
+      hs.push(enc.encode(name), bytesOf(at_(e, 1), "a header value"));
     }
   }
   return [p, ts, hs];
@@ -287,17 +282,11 @@ function wr(a, b, key, value, headers) {
   wf(b);
   wu(key ? key.length : U32);
   wu(value.length);
-  wu(headers.length);
-  for (const [n, v] of headers) {
-    wu(n.length);
-    wu(v.length);
-  }
+  wu(headers.length / 2);
+  for (const b of headers) wu(b.length);
   if (key) wb(key);
   wb(value);
-  for (const [n, v] of headers) {
-    wb(n);
-    wb(v);
-  }
+  for (const b of headers) wb(b);
 }
 
 /** One `send`'s record, converted: `wr`'s arguments. */
@@ -386,10 +375,6 @@ function put(u8, at, v) {
   return j + enc.encodeInto(j ? v.slice(j) : v, u8.subarray(at + j)).written;
 }
 
-/** What a ticket settles: one `send`'s promise (`out` null), or a `sendAll`'s (its
- * records' tickets from `first`; `left` to go). */
-const entry = (topic, first, n, res, rej) => ({ topic, first, out: n < 0 ? null : new Array(n), left: n, failed: false, res, rej });
-
 // One executor for every promise (no closure per record): it hands out the functions.
 let R_, J_;
 const grab = (a, b) => {
@@ -437,7 +422,9 @@ class Flight {
   /** The promise of the records from ticket `first`: `n` of a sendAll, or (-1) one send's. */
   group(first, n, topic) {
     const p = new Promise(grab);
-    const e = entry(topic, first, n, R_, J_);
+    // What the tickets settle: one `send`'s promise (`out` null), or a `sendAll`'s (its
+    // records' tickets from `first`; `left` to go).
+    const e = { topic, first, out: n < 0 ? null : new Array(n), left: n, failed: false, res: R_, rej: J_ };
     if (n === 0) e.res(e.out);
     const { slots } = this;
     for (let i = first - this.base, end = i + (n < 0 ? 1 : n); i < end; i++) slots[i] = e;
