@@ -475,7 +475,7 @@ class Flight {
       } else if (e.out === null) e.res(md);
       else if (((e.out[t - e.first] = md), --e.left === 0 && !e.failed)) e.res(e.out);
     }
-    if (wake) for (const w of this.s.wakes.values()) w();
+    if (wake) for (const w of this.s.wakes.values()) w(); // sink
   }
 }
 
@@ -507,7 +507,8 @@ function drain(s) {
 
 // ---- the classes -----------------------------------------------------------------------------
 
-/** Each instance's state: a client's `{ k, h (handle, 0 once freed), closed, f, wakes }`,
+/** Each instance's state: a client's `{ k, h (handle, 0 once freed), closed, f, wakes
+ * (its sinks' wake functions; only with the sink) }`,
  * a producer's `{ k, c (its client's state), id, topic, closed, freed }`. */
 const S = new WeakMap();
 const KEY = Symbol();
@@ -543,7 +544,8 @@ export class Tributary {
   constructor(options) {
     const v = own(opts(options), "seed");
     const seed = v === undefined ? Math.floor(Math.random() * 2 ** 53) : arg(v, "seed", 0, SAFE);
-    const s = { k: Tributary, h: wasm.client_new(seed), closed: false, wakes: new Map() };
+    const s = { k: Tributary, h: wasm.client_new(seed), closed: false };
+    s.wakes = new Map(); // sink
     s.f = new Flight(s);
     S.set(this, s);
     clients.register(this, s, s);
@@ -647,7 +649,7 @@ export class Tributary {
     const s = S.get(this);
     wasm.close(s.h, Date.now());
     s.closed = true;
-    s.wakes.clear();
+    s.wakes.clear(); // sink
     drain(s);
     s.f.stop();
     return Promise.resolve();
