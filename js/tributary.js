@@ -106,7 +106,7 @@ function opts(o) {
 function own(o, k) {
   if (o === undefined) return;
   try {
-    return Object.hasOwn(o, k) ? o[k] : undefined;
+    return at_(o, k);
   } catch {
     throw inv("options could not be read");
   }
@@ -394,19 +394,13 @@ class Flight {
     this.due = Infinity;
     this.tick = () => {
       this.queued = false;
-      this.poll();
+      poll(s, 0);
     };
     this.alarm = () => {
       this.timer = undefined;
       this.due = Infinity;
-      this.poll();
+      poll(s, 0);
     };
-  }
-  poll() {
-    if (this.s.h) {
-      wasm.poll(this.s.h, Date.now(), 0);
-      drain(this.s);
-    }
   }
   schedule() {
     if (!this.queued) {
@@ -492,10 +486,12 @@ function reading(c, partition) {
   return s;
 }
 
-/** Appends client `s`'s open batches (`flush()`). */
-function flushed(s) {
-  wasm.poll(s.h, Date.now(), 1);
-  drain(s);
+/** Polls client `s` unless freed (`all`: appends its open batches, `flush()`). */
+function poll(s, all) {
+  if (s.h) {
+    wasm.poll(s.h, Date.now(), all);
+    drain(s);
+  }
   return Promise.resolve();
 }
 
@@ -567,7 +563,7 @@ export class Tributary {
   }
   topicProducer(topic, config) {
     const s = S.get(this), c = opts(config);
-    const nums = [["batchSize", U32], ["linger", SAFE], ["maxRequestSize", U32], ["batchQueueSize", U32]].map(([k, m]) => cfgNum(c, k, m));
+    const nums = [cfgNum(c, "batchSize", U32), cfgNum(c, "linger", SAFE), cfgNum(c, "maxRequestSize", U32), cfgNum(c, "batchQueueSize", U32)];
     const partitioner = cfgStr(c, "partitioner"), compression = cfgStr(c, "compression"), full = cfgStr(c, "onQueueFull");
     if (full !== undefined && full !== "wait" && full !== "error") throw badConfig("onQueueFull", "must be wait or error");
     stage([...nums, partitioner, compression], topic);
@@ -579,7 +575,7 @@ export class Tributary {
     return p;
   }
   flush() {
-    return flushed(S.get(this));
+    return poll(S.get(this), 1);
   }
   read(topic, partition, fromOffset, maxRecords) {
     const s = reading(this, partition);
@@ -680,7 +676,7 @@ export class TopicProducer {
     return sent(p, records, 1) || general(p, records);
   }
   flush() {
-    return flushed(S.get(this).c);
+    return poll(S.get(this).c, 1);
   }
   stats() {
     const p = S.get(this);
@@ -778,8 +774,6 @@ function general(p, records) {
   );
 }
 
-if (Symbol.dispose) for (const C of [Tributary, TopicProducer]) C.prototype[Symbol.dispose] = C.prototype.free;
-
 /**
  * The partition a keyed record lands in, for a topic of `partitionCount` partitions:
  * the same number as Rust's `tributary::partition_for_key` and Fluvio's producer.
@@ -796,8 +790,8 @@ export function partitionFor(key, partitionCount) {
 // `guard({ Tributary, TopicProducer })` wraps every method and getter of each class with
 // a check that `this` is one of its own live instances, else INVALID_ARGUMENT (CLOSED
 // once freed), thrown, or rejected by the methods that return promises (which reject
-// whatever they throw). Every entry module calls it after the other installs (the
-// sink's), so it wraps them too.
+// whatever they throw); `Symbol.dispose` is then each class's (guarded) `free`. Every
+// entry module calls it after the other installs (the sink's), so it wraps them too.
 const ASYNC = ["send", "sendAll", "flush", "close"];
 
 export function guard(classes) {
@@ -818,5 +812,6 @@ export function guard(classes) {
       };
       Object.defineProperty(P, k, d);
     }
+    if (Symbol.dispose) P[Symbol.dispose] = P.free;
   }
 }
