@@ -63,8 +63,7 @@ class R {
     return new Uint8Array(dv.buffer.slice(this.at, (this.at += n)));
   }
   s() {
-    const n = this.u();
-    return dec.decode(new Uint8Array(dv.buffer, (this.at += n) - n, n));
+    return dec.decode(this.b(this.u()));
   }
 }
 
