@@ -312,8 +312,7 @@ function restoredOf(v) {
 
 /** A record as `read` and `decodeBatch` return it (the answer's layout, convert.rs). */
 function consumed(r) {
-  const offset = r.f(), timestamp = r.f(), kl = r.u(), vl = r.u(), n = r.u(), lens = [];
-  for (let i = 0; i < n; i++) lens.push([r.u(), r.u()]);
+  const offset = r.f(), timestamp = r.f(), kl = r.u(), vl = r.u(), lens = list(r.u(), () => [r.u(), r.u()]);
   const key = kl === U32 ? null : r.b(kl), value = r.b(vl);
   // fromEntries defines each property (assigning `__proto__` would set the prototype).
   return { offset, key, value, timestamp, headers: Object.fromEntries(lens.map(([nl, hl]) => [dec.decode(r.b(nl)), r.b(hl)])) };
