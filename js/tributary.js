@@ -16,7 +16,7 @@ export const initSync = (m) =>
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const SAFE = Number.MAX_SAFE_INTEGER, U32 = 2 ** 32 - 1;
+const SAFE = 2 ** 53 - 1, U32 = 2 ** 32 - 1;
 const fail = (code, message) => new TributaryError(code, message);
 // A typed array's length from its internal slot (0 once detached; -1 for anything that
 // is no typed array): an own `length` or `byteLength` property is the user's code, which
