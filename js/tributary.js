@@ -667,11 +667,35 @@ export class TopicProducer {
   // send and sendAll reject what they throw (guard).
   send(key, value, options) {
     const p = S.get(this);
-    return (options === undefined && sent(p, [[key, value]], 0)) || sentFull(p, [record(key, value, options)], 0);
+    let n = -1;
+    try {
+      n = sizes(key, value);
+    } catch {}
+    return (options === undefined && n >= 0 && sent(p, [key], [value], n, 0)) || sentFull(p, [record(key, value, options)], 0);
   }
   sendAll(records) {
     const p = S.get(this);
-    return sent(p, records, 1) || general(p, records);
+    // Each entry is read once, here (a getter may answer differently twice); whatever
+    // throws while reading (a getter, a Proxy) goes the general path, which rejects with
+    // INVALID_ARGUMENT.
+    let n, ks, vs, sum = 0;
+    try {
+      if (!Array.isArray(records)) throw 0;
+      n = records.length;
+      ks = new Array(n);
+      vs = new Array(n);
+      for (let i = 0; i < n; i++) {
+        // Own elements only: a hole is undefined, never Array.prototype's.
+        const e = at_(records, i);
+        if (!Array.isArray(e) || e.length > 2) throw 0;
+        const m = sizes((ks[i] = at_(e, 0)), (vs[i] = at_(e, 1)));
+        if (m < 0) throw 0;
+        sum += m;
+      }
+    } catch {
+      return general(p, records);
+    }
+    return sent(p, ks, vs, sum, 1) || general(p, records);
   }
   flush() {
     return poll(S.get(this).c, 1);
@@ -701,32 +725,19 @@ export class TopicProducer {
 
 const index = (e, x) => (e.index = x);
 
-/** `send` (`mode` 0: `records` is `[[key, value]]`) and `sendAll` (1) without options:
- * the keys and values written straight into the staging area and taken into the core
- * with one call. Undefined when this path does not take them (options, empty or detached
- * buffers, lone surrogates, anything odd): the general path converts them. Each entry is
- * read once, here (a getter may answer differently twice); whatever throws while reading
- * (a getter, a Proxy) goes the general path, which rejects with INVALID_ARGUMENT. */
-function sent(p, records, mode) {
-  let n, ks, vs, sum = 0;
-  try {
-    if (!Array.isArray(records)) return;
-    n = records.length;
-    ks = new Array(n);
-    vs = new Array(n);
-    for (let i = 0; i < n; i++) {
-      // Own elements only: a hole is undefined, never Array.prototype's.
-      const e = at_(records, i);
-      if (!Array.isArray(e) || e.length > 2) return;
-      const k = (ks[i] = at_(e, 0)), v = (vs[i] = at_(e, 1));
-      const kn = k == null ? 0 : size(k), vn = size(v);
-      if (kn < 0 || vn < 0) return;
-      sum += kn + vn;
-    }
-  } catch {
-    return;
-  }
-  const u8 = stageView(8 * n + sum), words = su32;
+/** The room key `k` and value `v` may take in the staging area, or -1 when the fast path
+ * does not take them (options, empty or detached buffers, anything odd). */
+function sizes(k, v) {
+  const kn = k == null ? 0 : size(k), vn = size(v);
+  return kn < 0 || vn < 0 ? -1 : kn + vn;
+}
+
+/** `send` (`mode` 0: one key and value) and `sendAll` (1) without options: the keys `ks`
+ * and values `vs` (`sum`: their room, `sizes`) written straight into the staging area
+ * and taken into the core with one call. Undefined when this path does not take them (a
+ * lone surrogate): the general path converts them. */
+function sent(p, ks, vs, sum, mode) {
+  const n = ks.length, u8 = stageView(8 * n + sum), words = su32;
   let at = 8 * n;
   for (let i = 0; i < n; i++) {
     const k = ks[i];
