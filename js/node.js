@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { initSync, guard, Tributary, TopicProducer } from "./tributary.js";
 import { installSink } from "./errors.js"; // sink
 
-initSync({ module: readFileSync(new URL("./tributary_bg.wasm", import.meta.url)) });
+initSync(readFileSync(new URL("./tributary_bg.wasm", import.meta.url)));
 installSink(Tributary, TopicProducer); // sink
 guard({ Tributary, TopicProducer });
 

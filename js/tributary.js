@@ -10,20 +10,13 @@ import { TributaryError } from "./errors.js";
 
 let wasm;
 
-/** Instantiates the wasm (a Module, its bytes, `{ module }`, or an Instance) once;
- * returns its exports. */
-export function initSync(m) {
-  if (!wasm) {
-    if (m?.module) m = m.module;
-    if (!(m instanceof WebAssembly.Instance)) m = new WebAssembly.Instance(m instanceof WebAssembly.Module ? m : new WebAssembly.Module(m), {});
-    wasm = m.exports;
-  }
-  return wasm;
-}
+/** Instantiates the wasm (a Module, its bytes, or an Instance) once; returns its exports. */
+export const initSync = (m) =>
+  (wasm ??= (m instanceof WebAssembly.Instance ? m : new WebAssembly.Instance(m instanceof WebAssembly.Module ? m : new WebAssembly.Module(m), {})).exports);
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const SAFE = Number.MAX_SAFE_INTEGER, U32 = 2 ** 32 - 1;
+const SAFE = 2 ** 53 - 1, U32 = 2 ** 32 - 1;
 const fail = (code, message) => new TributaryError(code, message);
 // A typed array's length from its internal slot (0 once detached; -1 for anything that
 // is no typed array): an own `length` or `byteLength` property is the user's code, which
@@ -70,22 +63,15 @@ class R {
     return new Uint8Array(dv.buffer.slice(this.at, (this.at += n)));
   }
   s() {
-    const n = this.u();
-    return dec.decode(new Uint8Array(dv.buffer, (this.at += n) - n, n));
+    return dec.decode(this.b(this.u()));
   }
 }
 
-/** The error at `at` (TributaryError; its extra number, NaN for none, in `x`). */
-function errorAt(at) {
-  const r = new R(at), x = r.f(), e = fail(r.s(), r.s());
-  return [e, x];
-}
-
-/** `r`, an address or a number the core answered; throws its error when negative,
- * `extra(e, x)` first. */
+/** `r`, an address or a number the core answered; when negative, throws the error at
+ * `-r` (its extra number, NaN for none, then code and message), `extra(e, x)` first. */
 function ok(r, extra) {
   if (r >= 0) return r;
-  const [e, x] = errorAt(-r);
+  const a = new R(-r), x = a.f(), e = fail(a.s(), a.s());
   if (x === x && extra) extra(e, x);
   throw e;
 }
@@ -119,7 +105,7 @@ function opts(o) {
 function own(o, k) {
   if (o === undefined) return;
   try {
-    return Object.hasOwn(o, k) ? o[k] : undefined;
+    return at_(o, k);
   } catch {
     throw inv("options could not be read");
   }
@@ -179,10 +165,14 @@ function ws(s) {
 }
 /** A topic argument: not a string and a lone surrogate are the core's to refuse. */
 const wt = (t) => (typeof t !== "string" ? wu(U32 - 2) : t.isWellFormed() ? ws(t) : wu(U32 - 1));
-/** Copies what was written into the staging area. */
-function staged() {
-  stageView(at).set(buf.subarray(0, at));
+/** Stages a call's input: its topic when given, then each of `items` in order (a number
+ * as f64, a record converted as `wr`'s arguments, a string or undefined as `ws`), written
+ * here first, then copied into the staging area at once. */
+function stage(items, ...topic) {
   at = 0;
+  if (topic.length) wt(topic[0]);
+  for (const v of items) typeof v === "number" ? wf(v) : Array.isArray(v) ? wr(...v) : ws(v);
+  stageView(at).set(buf.subarray(0, at));
 }
 
 // The staging area in wasm memory (one, shared by every client): its address, size and views.
@@ -249,7 +239,8 @@ function isArray(v) {
   }
 }
 
-/** Send options `{ headers, timestamp, partition }`: [timestamp, partition (NaN: none), headers]. */
+/** Send options `{ headers, timestamp, partition }`: [partition (NaN: none), timestamp,
+ * headers (each name's bytes, then its value's)]. */
 function sendOptions(o) {
   o = opts(o);
   let v = own(o, "timestamp");
@@ -278,10 +269,10 @@ function sendOptions(o) {
       const name = at_(e, 0);
       if (typeof name !== "string") throw inv("a header name must be a string");
       if (!name.isWellFormed()) throw inv("a header name is a string with a lone UTF-16 surrogate");
-      hs.push([enc.encode(name), bytesOf(at_(e, 1), "a header value")]);
+      hs.push(enc.encode(name), bytesOf(at_(e, 1), "a header value"));
     }
   }
-  return [ts, p, hs];
+  return [p, ts, hs];
 }
 
 /** A record staged whole (src/bindings/convert.rs `record`). */
@@ -290,25 +281,22 @@ function wr(a, b, key, value, headers) {
   wf(b);
   wu(key ? key.length : U32);
   wu(value.length);
-  wu(headers.length);
-  for (const [n, v] of headers) {
-    wu(n.length);
-    wu(v.length);
-  }
+  wu(headers.length / 2);
+  for (const b of headers) wu(b.length);
   if (key) wb(key);
   wb(value);
-  for (const [n, v] of headers) {
-    wb(n);
-    wb(v);
-  }
+  for (const b of headers) wb(b);
 }
 
-/** One `send`'s record, converted: [key, value, [timestamp, partition, headers]]. */
-const record = (key, value, options) => [key == null ? null : bytesOf(key, "key"), bytesOf(value, "value"), sendOptions(options)];
+/** One `send`'s record, converted: `wr`'s arguments. */
+function record(key, value, options) {
+  const k = key == null ? null : bytesOf(key, "key"), v = bytesOf(value, "value"), [p, ts, hs] = sendOptions(options);
+  return [p, ts, k, v, hs];
+}
 
 /** `[{ offset, key, value, timestamp, headers? }]` (restore, encodeBatch), converted:
  * every value read before anything is staged (a getter may call into the package, which
- * stages its own call). `stageRecords` stages them. */
+ * stages its own call). `stage` stages them. */
 function restoredOf(v) {
   if (!isArray(v)) throw inv("records must be an array");
   return copy(v, "records could not be read").map((r) => {
@@ -321,15 +309,10 @@ function restoredOf(v) {
     return [offset, arg(own(r, "timestamp"), "timestamp", 0, SAFE), k, value, hs];
   });
 }
-function stageRecords(recs) {
-  for (const r of recs) wr(...r);
-  return recs.length;
-}
 
 /** A record as `read` and `decodeBatch` return it (the answer's layout, convert.rs). */
 function consumed(r) {
-  const offset = r.f(), timestamp = r.f(), kl = r.u(), vl = r.u(), n = r.u(), lens = [];
-  for (let i = 0; i < n; i++) lens.push([r.u(), r.u()]);
+  const offset = r.f(), timestamp = r.f(), kl = r.u(), vl = r.u(), lens = list(r.u(), () => [r.u(), r.u()]);
   const key = kl === U32 ? null : r.b(kl), value = r.b(vl);
   // fromEntries defines each property (assigning `__proto__` would set the prototype).
   return { offset, key, value, timestamp, headers: Object.fromEntries(lens.map(([nl, hl]) => [dec.decode(r.b(nl)), r.b(hl)])) };
@@ -390,10 +373,6 @@ function put(u8, at, v) {
   return j + enc.encodeInto(j ? v.slice(j) : v, u8.subarray(at + j)).written;
 }
 
-/** What a ticket settles: one `send`'s promise (`out` null), or a `sendAll`'s (its
- * records' tickets from `first`; `left` to go). */
-const entry = (topic, first, n, res, rej) => ({ topic, first, out: n < 0 ? null : new Array(n), left: n, failed: false, res, rej });
-
 // One executor for every promise (no closure per record): it hands out the functions.
 let R_, J_;
 const grab = (a, b) => {
@@ -413,19 +392,13 @@ class Flight {
     this.due = Infinity;
     this.tick = () => {
       this.queued = false;
-      this.poll();
+      poll(s, 0);
     };
     this.alarm = () => {
       this.timer = undefined;
       this.due = Infinity;
-      this.poll();
+      poll(s, 0);
     };
-  }
-  poll() {
-    if (this.s.h) {
-      wasm.poll(this.s.h, Date.now(), 0);
-      drain(this.s);
-    }
   }
   schedule() {
     if (!this.queued) {
@@ -438,18 +411,15 @@ class Flight {
     this.timer = undefined;
     this.due = Infinity;
   }
-  one(ticket, topic) {
-    const p = new Promise(grab);
-    this.slots[ticket - this.base] = entry(topic, ticket, -1, R_, J_);
-    this.schedule();
-    return p;
-  }
+  /** The promise of the records from ticket `first`: `n` of a sendAll, or (-1) one send's. */
   group(first, n, topic) {
     const p = new Promise(grab);
-    const e = entry(topic, first, n, R_, J_);
+    // What the tickets settle: one `send`'s promise (`out` null), or a `sendAll`'s (its
+    // records' tickets from `first`; `left` to go).
+    const e = { topic, first, out: n < 0 ? null : new Array(n), left: n, failed: false, res: R_, rej: J_ };
     if (n === 0) e.res(e.out);
     const { slots } = this;
-    for (let i = first - this.base, end = i + n; i < end; i++) slots[i] = e;
+    for (let i = first - this.base, end = i + (n < 0 ? 1 : n); i < end; i++) slots[i] = e;
     this.schedule();
     return p;
   }
@@ -497,7 +467,7 @@ class Flight {
       } else if (e.out === null) e.res(md);
       else if (((e.out[t - e.first] = md), --e.left === 0 && !e.failed)) e.res(e.out);
     }
-    if (wake) for (const w of this.s.wakes.values()) w();
+    if (wake) for (const w of this.s.wakes.values()) w(); // sink
   }
 }
 
@@ -514,10 +484,12 @@ function reading(c, partition) {
   return s;
 }
 
-/** Appends client `s`'s open batches (`flush()`). */
-function flushed(s) {
-  wasm.poll(s.h, Date.now(), 1);
-  drain(s);
+/** Polls client `s` unless freed (`all`: appends its open batches, `flush()`). */
+function poll(s, all) {
+  if (s.h) {
+    wasm.poll(s.h, Date.now(), all);
+    drain(s);
+  }
   return Promise.resolve();
 }
 
@@ -529,7 +501,8 @@ function drain(s) {
 
 // ---- the classes -----------------------------------------------------------------------------
 
-/** Each instance's state: a client's `{ k, h (handle, 0 once freed), closed, f, wakes }`,
+/** Each instance's state: a client's `{ k, h (handle, 0 once freed), closed, f, wakes
+ * (its sinks' wake functions; only with the sink) }`,
  * a producer's `{ k, c (its client's state), id, topic, closed, freed }`. */
 const S = new WeakMap();
 const KEY = Symbol();
@@ -565,7 +538,8 @@ export class Tributary {
   constructor(options) {
     const v = own(opts(options), "seed");
     const seed = v === undefined ? Math.floor(Math.random() * 2 ** 53) : arg(v, "seed", 0, SAFE);
-    const s = { k: Tributary, h: wasm.client_new(seed), closed: false, wakes: new Map() };
+    const s = { k: Tributary, h: wasm.client_new(seed), closed: false };
+    s.wakes = new Map(); // sink
     s.f = new Flight(s);
     S.set(this, s);
     clients.register(this, s, s);
@@ -578,12 +552,7 @@ export class Tributary {
     if (r !== undefined && (r === null || typeof r !== "object")) throw badConfig("retention", "must be an object");
     const nums = "maxAgeMs maxBytes maxRecords segmentBytes".split(" ").map((k) => cfgNum(r, k, SAFE));
     const unacked = cfgStr(r, "unacked");
-    at = 0;
-    wt(name);
-    for (const n of [partitions, rf, ...nums]) wf(n);
-    ws(compression);
-    ws(unacked);
-    staged();
+    stage([partitions, rf, ...nums, compression, unacked], name);
     ok(wasm.create_topic(s.h));
   }
   topics() {
@@ -592,15 +561,10 @@ export class Tributary {
   }
   topicProducer(topic, config) {
     const s = S.get(this), c = opts(config);
-    const nums = [["batchSize", U32], ["linger", SAFE], ["maxRequestSize", U32], ["batchQueueSize", U32]].map(([k, m]) => cfgNum(c, k, m));
+    const nums = [cfgNum(c, "batchSize", U32), cfgNum(c, "linger", SAFE), cfgNum(c, "maxRequestSize", U32), cfgNum(c, "batchQueueSize", U32)];
     const partitioner = cfgStr(c, "partitioner"), compression = cfgStr(c, "compression"), full = cfgStr(c, "onQueueFull");
     if (full !== undefined && full !== "wait" && full !== "error") throw badConfig("onQueueFull", "must be wait or error");
-    at = 0;
-    wt(topic);
-    for (const n of nums) wf(n);
-    ws(partitioner);
-    ws(compression);
-    staged();
+    stage([...nums, partitioner, compression], topic);
     const id = ok(wasm.topic_producer(s.h, full === "error" ? 1 : 0));
     const p = new TopicProducer(KEY);
     const ps = { k: TopicProducer, c: s, id, topic, closed: false, freed: false };
@@ -609,15 +573,13 @@ export class Tributary {
     return p;
   }
   flush() {
-    return flushed(S.get(this));
+    return poll(S.get(this), 1);
   }
   read(topic, partition, fromOffset, maxRecords) {
     const s = reading(this, partition);
     arg(fromOffset, "fromOffset", 0, SAFE);
     arg(maxRecords, "maxRecords", 0, 1e6);
-    at = 0;
-    wt(topic);
-    staged();
+    stage([], topic);
     const p = ok(wasm.read(s.h, partition, fromOffset, maxRecords), (e, x) => (e.nextAvailable = x));
     return consumedList(new R(p));
   }
@@ -626,19 +588,14 @@ export class Tributary {
     const s = S.get(this);
     arg(partition, "partition", 0, U32);
     const recs = restoredOf(records);
-    at = 0;
-    wt(topic);
-    const n = stageRecords(recs);
-    staged();
-    ok(wasm.restore(s.h, partition, n, Date.now()));
+    stage(recs, topic);
+    ok(wasm.restore(s.h, partition, recs.length, Date.now()));
     drain(s);
   }
   static decodeBatch(bytes, maxUncompressed) {
     const b = bytesOf(bytes, "bytes", 1);
     const max = maxUncompressed === undefined ? 1 << 20 : arg(maxUncompressed, "maxUncompressed", 0, U32);
-    at = 0;
-    wb(b);
-    staged();
+    stageView(b.length).set(b);
     const reasons = ["truncated", "crc", "decompress", "invalid"];
     const r = new R(ok(wasm.decode_batch(b.length, max), (e, x) => (e.reason = reasons[x])));
     const baseOffset = r.f(), size = r.f();
@@ -646,19 +603,14 @@ export class Tributary {
   }
   static encodeBatch(records) {
     const recs = restoredOf(records);
-    at = 0;
-    const n = stageRecords(recs);
-    staged();
-    const r = new R(ok(wasm.encode_batch(n)));
+    stage(recs);
+    const r = new R(ok(wasm.encode_batch(recs.length)));
     return r.b(r.u());
   }
   // Internal (js/nats.js): the core's sink for `topic` (see src/bindings/sink.rs).
   sinkOpen(topic, config, wake) {
     const s = S.get(this);
-    at = 0;
-    wt(topic);
-    for (const n of config) wf(n);
-    staged();
+    stage(config, topic);
     const p = ok(wasm.sink_open(s.h, config.length ? 1 : 0, Math.floor(Math.random() * 2 ** 53), Date.now()));
     if (!config.length) return;
     const r = new R(p), info = list(5, () => r.f());
@@ -667,9 +619,7 @@ export class Tributary {
   }
   sinkDo(id, kind, a, b, acks) {
     const s = S.get(this);
-    at = 0;
-    for (const n of acks) wf(n);
-    staged();
+    stage(acks);
     const p = s.h && wasm.sink_do(s.h, id, kind, a, b, acks.length / 4, Date.now());
     let out;
     if (p > 0) {
@@ -683,9 +633,7 @@ export class Tributary {
   // sink:end
   partitionInfo(topic, partition) {
     const s = reading(this, partition);
-    at = 0;
-    wt(topic);
-    staged();
+    stage([], topic);
     const o = numbers(new R(ok(wasm.partition_info(s.h, partition))), "logStartOffset highWatermark bytes records segments evictedRecords lostRecords ackedOffset overBound");
     if (o.ackedOffset < 0) o.ackedOffset = null;
     o.overBound = o.overBound === 1;
@@ -695,7 +643,7 @@ export class Tributary {
     const s = S.get(this);
     wasm.close(s.h, Date.now());
     s.closed = true;
-    s.wakes.clear();
+    s.wakes.clear(); // sink
     drain(s);
     s.f.stop();
     return Promise.resolve();
@@ -716,41 +664,17 @@ export class TopicProducer {
     const p = S.get(this);
     return p.closed ? undefined : p.topic;
   }
+  // send and sendAll reject what they throw (guard).
   send(key, value, options) {
-    const p = S.get(this), c = p.c, f = c.f;
-    let t;
+    const p = S.get(this);
+    let n = -1;
     try {
-      const kn = key == null ? 0 : size(key), vn = size(value);
-      let fast = options === undefined && kn >= 0 && vn >= 0;
-      if (fast) {
-        const u8 = stageView(8 + kn + vn);
-        const kw = key == null ? 0 : put(u8, 8, key);
-        const kl = key == null ? 0 : kw + 1;
-        const vl = kw < 0 ? -1 : put(u8, 7 + (kl || 1), value);
-        if (vl < 0) fast = false;
-        else {
-          shut(p);
-          su32[0] = kl;
-          su32[1] = vl;
-          t = ok(wasm.send(c.h, p.id, 1, (kl || 1) - 1 + vl, 0, Date.now()));
-        }
-      }
-      if (!fast) {
-        const [k, v, [ts, part, hs]] = record(key, value, options);
-        // Everything read first: a getter may have closed this producer or the client.
-        shut(p);
-        at = 0;
-        wr(part, ts, k, v, hs);
-        staged();
-        t = ok(wasm.send_full(c.h, p.id, 1, 0, Date.now()));
-      }
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return f.one(t, p.topic);
+      n = sizes(key, value);
+    } catch {}
+    return (options === undefined && n >= 0 && sent(p, [key], [value], n, 0)) || sentFull(p, [record(key, value, options)], 0);
   }
   sendAll(records) {
-    const p = S.get(this), f = p.c.f;
+    const p = S.get(this);
     // Each entry is read once, here (a getter may answer differently twice); whatever
     // throws while reading (a getter, a Proxy) goes the general path, which rejects with
     // INVALID_ARGUMENT.
@@ -764,39 +688,17 @@ export class TopicProducer {
         // Own elements only: a hole is undefined, never Array.prototype's.
         const e = at_(records, i);
         if (!Array.isArray(e) || e.length > 2) throw 0;
-        const k = (ks[i] = at_(e, 0)), v = (vs[i] = at_(e, 1));
-        const kn = k == null ? 0 : size(k), vn = size(v);
-        if (kn < 0 || vn < 0) throw 0;
-        sum += kn + vn;
+        const m = sizes((ks[i] = at_(e, 0)), (vs[i] = at_(e, 1)));
+        if (m < 0) throw 0;
+        sum += m;
       }
     } catch {
       return general(p, records);
     }
-    let first;
-    try {
-      const u8 = stageView(8 * n + sum), words = su32;
-      let at = 8 * n;
-      for (let i = 0; i < n; i++) {
-        const k = ks[i];
-        let w = 0;
-        if (k != null) {
-          if ((w = put(u8, at, k)) < 0) return general(p, records);
-          at += w++;
-        }
-        words[2 * i] = w;
-        if ((w = put(u8, at, vs[i])) < 0) return general(p, records);
-        words[2 * i + 1] = w;
-        at += w;
-      }
-      shut(p);
-      first = ok(wasm.send(p.c.h, p.id, n, at - 8 * n, 1, Date.now()), index);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return f.group(first, n, p.topic);
+    return sent(p, ks, vs, sum, 1) || general(p, records);
   }
   flush() {
-    return flushed(S.get(this).c);
+    return poll(S.get(this).c, 1);
   }
   stats() {
     const p = S.get(this);
@@ -823,12 +725,52 @@ export class TopicProducer {
 
 const index = (e, x) => (e.index = x);
 
+/** The room key `k` and value `v` may take in the staging area, or -1 when the fast path
+ * does not take them (options, empty or detached buffers, anything odd). */
+function sizes(k, v) {
+  const kn = k == null ? 0 : size(k), vn = size(v);
+  return kn < 0 || vn < 0 ? -1 : kn + vn;
+}
+
+/** `send` (`mode` 0: one key and value) and `sendAll` (1) without options: the keys `ks`
+ * and values `vs` (`sum`: their room, `sizes`) written straight into the staging area
+ * and taken into the core with one call. Undefined when this path does not take them (a
+ * lone surrogate): the general path converts them. */
+function sent(p, ks, vs, sum, mode) {
+  const n = ks.length, u8 = stageView(8 * n + sum), words = su32;
+  let at = 8 * n;
+  for (let i = 0; i < n; i++) {
+    const k = ks[i];
+    let w = 0;
+    if (k != null) {
+      if ((w = put(u8, at, k)) < 0) return;
+      at += w++;
+    }
+    words[2 * i] = w;
+    if ((w = put(u8, at, vs[i])) < 0) return;
+    words[2 * i + 1] = w;
+    at += w;
+  }
+  shut(p);
+  return p.c.f.group(ok(wasm.send(p.c.h, p.id, n, at - 8 * n, mode, Date.now()), mode && index), mode ? n : -1, p.topic);
+}
+
+/** Records converted (`wr`'s arguments) staged whole and sent: a `send` (`mode` 0) or a
+ * `sendAll` (1). Everything was read first: a getter may have closed this producer or
+ * the client. */
+function sentFull(p, recs, mode) {
+  shut(p);
+  stage(recs);
+  const n = recs.length;
+  return p.c.f.group(ok(wasm.send_full(p.c.h, p.id, n, mode, Date.now()), mode && index), mode ? n : -1, p.topic);
+}
+
 /** sendAll of anything, converted here: its errors name the entry (`index`). */
 function general(p, records) {
-  try {
-    if (!isArray(records)) throw inv("sendAll takes an array of [key, value] pairs");
-    const arr = copy(records, "records could not be read");
-    const parsed = arr.map((entry, n) => {
+  if (!isArray(records)) throw inv("sendAll takes an array of [key, value] pairs");
+  return sentFull(
+    p,
+    copy(records, "records could not be read").map((entry, n) => {
       try {
         if (!isArray(entry)) throw inv(`sendAll entry ${n} must be [key, value] or [key, value, options]`);
         const e = copy(entry, "the entry could not be read");
@@ -836,20 +778,10 @@ function general(p, records) {
       } catch (err) {
         throw index(err, n), err;
       }
-    });
-    // Read everything first: a getter may have closed this producer.
-    shut(p);
-    at = 0;
-    for (const [k, v, [ts, part, hs]] of parsed) wr(part, ts, k, v, hs);
-    staged();
-    const first = ok(wasm.send_full(p.c.h, p.id, parsed.length, 1, Date.now()), index);
-    return p.c.f.group(first, parsed.length, p.topic);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+    }),
+    1,
+  );
 }
-
-if (Symbol.dispose) for (const C of [Tributary, TopicProducer]) C.prototype[Symbol.dispose] = C.prototype.free;
 
 /**
  * The partition a keyed record lands in, for a topic of `partitionCount` partitions:
@@ -866,8 +798,9 @@ export function partitionFor(key, partitionCount) {
 // (`TopicProducer.prototype.send.call(client)`, `{}`) they must touch nothing.
 // `guard({ Tributary, TopicProducer })` wraps every method and getter of each class with
 // a check that `this` is one of its own live instances, else INVALID_ARGUMENT (CLOSED
-// once freed), thrown, or rejected by the methods that return promises. Every entry
-// module calls it after the other installs (the sink's), so it wraps them too.
+// once freed), thrown, or rejected by the methods that return promises (which reject
+// whatever they throw); `Symbol.dispose` is then each class's (guarded) `free`. Every
+// entry module calls it after the other installs (the sink's), so it wraps them too.
 const ASYNC = ["send", "sendAll", "flush", "close"];
 
 export function guard(classes) {
@@ -878,12 +811,16 @@ export function guard(classes) {
       if (k == "constructor") continue;
       d[d.get ? "get" : "value"] = function (...args) {
         const s = S.get(this), mine = s?.k === C;
-        if (mine && (s.h ?? !s.freed)) return f.apply(this, args);
-        const e = fail(mine ? "CLOSED" : "INVALID_ARGUMENT", `this is not a live ${name}`);
-        if (ASYNC.includes(k)) return Promise.reject(e);
-        throw e;
+        try {
+          if (mine && (s.h ?? !s.freed)) return f.apply(this, args);
+          throw fail(mine ? "CLOSED" : "INVALID_ARGUMENT", `this is not a live ${name}`);
+        } catch (e) {
+          if (ASYNC.includes(k)) return Promise.reject(e);
+          throw e;
+        }
       };
       Object.defineProperty(P, k, d);
     }
+    if (Symbol.dispose) P[Symbol.dispose] = P.free;
   }
 }

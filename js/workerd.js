@@ -4,7 +4,7 @@ import wasmModule from "./tributary_bg.wasm";
 import { initSync, guard, Tributary, TopicProducer } from "./tributary.js";
 import { installSink } from "./errors.js"; // sink
 
-initSync({ module: wasmModule });
+initSync(wasmModule);
 installSink(Tributary, TopicProducer); // sink
 guard({ Tributary, TopicProducer });
 
