@@ -4,7 +4,7 @@
 // nothing: it is instantiated asynchronously here (browsers refuse to compile large
 // modules synchronously on the main thread).
 import { initSync, guard, Tributary, TopicProducer } from "./tributary.js";
-import { installSink } from "./errors.js"; // sink
+import { installSink } from "./tributary.js"; // sink
 
 const url = new URL("./tributary_bg.wasm", import.meta.url);
 const response = await fetch(url);
@@ -14,5 +14,5 @@ installSink(Tributary, TopicProducer); // sink
 guard({ Tributary, TopicProducer });
 
 export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
-export { Sink } from "./errors.js"; // sink
+export { Sink } from "./tributary.js"; // sink
 export { TributaryError } from "./errors.js";

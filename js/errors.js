@@ -1,5 +1,5 @@
-// TributaryError, imported by every module of the package (with the sink, js/sink.js
-// bundles this module and the NATS wire into the variant's errors.js).
+// TributaryError, imported by every module of the package (its own module in every
+// variant: one class for every entry and subpath).
 
 /**
  * Every failure of tributary is a TributaryError: an Error with a stable `code`

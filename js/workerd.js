@@ -2,12 +2,12 @@
 // wasm bytes: the .wasm is imported as a module.
 import wasmModule from "./tributary_bg.wasm";
 import { initSync, guard, Tributary, TopicProducer } from "./tributary.js";
-import { installSink } from "./errors.js"; // sink
+import { installSink } from "./tributary.js"; // sink
 
 initSync(wasmModule);
 installSink(Tributary, TopicProducer); // sink
 guard({ Tributary, TopicProducer });
 
 export { Tributary, TopicProducer, partitionFor } from "./tributary.js";
-export { Sink } from "./errors.js"; // sink
+export { Sink } from "./tributary.js"; // sink
 export { TributaryError } from "./errors.js";

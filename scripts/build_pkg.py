@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -59,6 +60,12 @@ def build_variant(m, variant, out):
     props = m.get("js", {}).get("mangle-props", [])
     exports_for_glue(bg, glue, set(m["wasm-opt"].get("keep-exports", [])), m["wasm-opt"].get("short-names"), set(props))
     run(ROOT / "node_modules/.bin/wasm-opt", *m["wasm-opt"]["flags"], bg, "-o", bg)
+    # With the sink, the glue and the sink's wire (js/nats.js) ship as one module
+    # (js/sink.js bundled by esbuild, errors.js left to import): one file gzipped, with one
+    # set of mangled names, smaller than the two apart (BENCHMARKS.md, "What the sink
+    # costs"); every runtime's list of the package's modules stays as it is.
+    if has_sink(variant):
+        bundle_sink(glue)
     # The glue ships minified (its names and types are in tributary.d.ts). Its private
     # fields get one- or two-letter names (wasm-pack.toml [js]).
     minify(glue, props)
@@ -69,16 +76,25 @@ def build_variant(m, variant, out):
         for c in e["conditions"]:
             entries[c] = e["file"]
     copy_entry(ROOT / "js" / "index.d.ts", out / "index.d.ts", omit)
-    # The package's own JS ships minified too (readable sources in js/).
-    # With the sink, errors.js also carries the sink's wire (js/nats.js, bundled by
-    # js/sink.js, esbuild): the same module list for every runtime.
-    if has_sink(variant):
-        run(ROOT / "node_modules/.bin/esbuild", ROOT / "js" / "sink.js", "--bundle", "--format=esm",
-            "--target=es2022", "--log-level=warning", f"--outfile={out / 'errors.js'}")
-    else:
-        shutil.copy(ROOT / "js" / "errors.js", out / "errors.js")
-    minify(out / "errors.js", props if has_sink(variant) else [])
+    # The package's own JS ships minified too (readable sources in js/). errors.js stays
+    # its own small module in every variant: TributaryError, one class for every entry and
+    # for the modules at the package's root (ingest.js) that import it.
+    shutil.copy(ROOT / "js" / "errors.js", out / "errors.js")
+    minify(out / "errors.js")
     return entries
+
+
+def bundle_sink(glue):
+    """Replaces the glue with js/sink.js bundled by esbuild: the glue (as written into
+    `glue`, its wasm exports fitted) and js/nats.js in one module; ./errors.js stays an
+    import (one TributaryError for the whole package)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for f in ("sink.js", "nats.js", "errors.js"):
+            shutil.copy(ROOT / "js" / f, tmp / f)
+        shutil.copy(glue, tmp / "tributary.js")
+        run(ROOT / "node_modules/.bin/esbuild", tmp / "sink.js", "--bundle", "--format=esm",
+            "--target=es2022", "--log-level=warning", "--external:./errors.js", f"--outfile={glue}")
 
 
 def minify(path, props=()):
