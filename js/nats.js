@@ -14,11 +14,11 @@
 // (NaN: none); RANGES = n:u32 {partition:u32 from:f64 to:f64}*. What flush and close wait
 // for is the core's (waiters under ids chosen here: src/sink.rs).
 //
-// It ships minified inside every sink variant's errors.js (BENCHMARKS.md, "What the sink
-// costs"): it is written for size as well as for reading. One helper per repeated shape
-// (`cat` for bytes, `fail` and the shared errors below for messages), tables where the
-// options repeat one check, and plain objects and closures where a class would only add
-// `this.` to every line.
+// It ships minified inside every sink variant's tributary.js, bundled with the glue
+// (BENCHMARKS.md, "What the sink costs"): it is written for size as well as for reading.
+// One helper per repeated shape (`cat` for bytes, `fail` and the shared errors below for
+// messages), tables where the options repeat one check, and plain objects and closures
+// where a class would only add `this.` to every line.
 import { TributaryError } from "./errors.js";
 
 const enc = new TextEncoder();

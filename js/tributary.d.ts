@@ -196,7 +196,7 @@ export interface PartitionInfo {
     overBound: boolean;
 }
 
-/** `send` and `sendAll` are the package's JS (`js/errors.js`); their types merge into the class. */
+/** `send` and `sendAll` are the package's JS (`js/tributary.js`); their types merge into the class. */
 export interface TopicProducer {
     /**
      * Sends one record; resolves with its `RecordMetadata` once it is in the local log
@@ -245,7 +245,7 @@ export interface ProducerStats {
 /**
  * A producer for one topic, made by `Tributary.topicProducer`.
  *
- * `send` and `sendAll` are defined by the package's JS (`js/errors.js`): it writes the
+ * `send` and `sendAll` are defined by the package's JS (`js/tributary.js`): it writes the
  * records into the client's staging area and calls `_push` (or `_send` / `_sendAll`,
  * which convert here, for what its fast path does not take), and keeps their promises.
  */
