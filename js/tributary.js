@@ -252,14 +252,15 @@ function sendOptions(o) {
   if (h !== undefined) {
     if (h === null || typeof h !== "object") throw inv(HEADERS);
     // An object's own enumerable properties; an object with none (a Map) gives its
-    // `[name, value]` pairs by iterating (each pair copied: the iterator is the user's).
-    let pairs;
+    // `[name, value]` pairs by iterating (each pair copied: the iterator is the user's),
+    // unless its iterator is Object.prototype's (an empty `{}`, where someone set one).
+    let pairs, iterated;
     try {
       pairs = Object.entries(h);
+      iterated = !pairs.length && h[Symbol.iterator] !== Object.prototype[Symbol.iterator];
     } catch {
       throw inv(UNREADABLE);
     }
-    const iterated = !pairs.length;
     if (iterated) pairs = copy(h, UNREADABLE);
     for (let e of pairs) {
       if (iterated) {
@@ -317,12 +318,9 @@ function consumed(r) {
   // fromEntries defines each property (assigning `__proto__` would set the prototype).
   return { offset, key, value, timestamp, headers: Object.fromEntries(lens.map(([nl, hl]) => [dec.decode(r.b(nl)), r.b(hl)])) };
 }
-/** An object of the f64 answers `r` holds, named by `names` (space-separated). */
-function numbers(r, names) {
-  const o = {};
-  for (const k of names.split(" ")) o[k] = r.f();
-  return o;
-}
+/** An object of the f64 answers `r` holds, named by `names` (space-separated); each
+ * defined (an assignment would call a setter on Object.prototype). */
+const numbers = (r, names) => Object.fromEntries(names.split(" ").map((k) => [k, r.f()]));
 const consumedList = (r) => list(r.u(), () => consumed(r));
 
 // ---- the records' way in and out -------------------------------------------------------------
@@ -354,11 +352,17 @@ function utf8(v) {
 }
 
 /** Writes `v` (string or Uint8Array) at `at`; returns the bytes written, or -1 for a
- * string with a lone surrogate (refused, by the general path, with its message). */
+ * string with a lone surrogate or a buffer detached or grown past the room since it was
+ * sized (a later sendAll entry's getter may do either): refused, or taken, by the general
+ * path. */
 function put(u8, at, v) {
   if (typeof v !== "string") {
-    u8.set(v, at);
-    return taLength.call(v);
+    try {
+      u8.set(v, at);
+      return taLength.call(v);
+    } catch {
+      return -1;
+    }
   }
   // ASCII by hand: short keys are the common case, and cheaper so than encodeInto.
   const n = v.length;
@@ -812,7 +816,8 @@ export function guard(classes) {
       d[d.get ? "get" : "value"] = function (...args) {
         const s = S.get(this), mine = s?.k === C;
         try {
-          if (mine && (s.h ?? !s.freed)) return f.apply(this, args);
+          // A producer's state has no `h` of its own (never read through Object.prototype).
+          if (mine && (C === Tributary ? s.h : !s.freed)) return f.apply(this, args);
           throw fail(mine ? "CLOSED" : "INVALID_ARGUMENT", `this is not a live ${name}`);
         } catch (e) {
           if (ASYNC.includes(k)) return Promise.reject(e);

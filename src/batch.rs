@@ -592,8 +592,9 @@ fn decode_records(
 /// The records of a batch a [`BatchBuilder`] made, read without checks (the partition
 /// log's own batches, in a build without the sink and the codecs: nothing else decodes
 /// there, so the local wasm carries this walker instead of [`decode_batch`]'s checks and
-/// their errors). Its fields are where the builder wrote them; a batch it did not make
-/// would read as zeros and empty fields, never out of bounds.
+/// their errors). Its fields are where the builder wrote them; bytes it did not make
+/// read as zeros and short fields, never out of bounds, and never more records or
+/// headers than they have bytes (a count field is not trusted for an allocation).
 #[cfg(any(test, not(any(feature = "sink", feature = "codecs"))))]
 pub(crate) fn own_records(data: &[u8]) -> Vec<ConsumedRecord> {
     let base_offset = be_at(data, 0, 8) as i64;
@@ -603,8 +604,11 @@ pub(crate) fn own_records(data: &[u8]) -> Vec<ConsumedRecord> {
         data,
         pos: BATCH_OVERHEAD,
     };
-    let mut out = Vec::with_capacity(count);
+    let mut out = Vec::with_capacity(count.min(data.len()));
     for _ in 0..count {
+        if w.pos >= data.len() {
+            break;
+        }
         w.varint(); // the record's length
         w.pos += 1; // attributes
         let ts_delta = w.varint();
@@ -614,12 +618,16 @@ pub(crate) fn own_records(data: &[u8]) -> Vec<ConsumedRecord> {
             _ => Some(w.bytes().to_vec()),
         };
         let value = w.bytes().to_vec();
-        let headers = (0..w.varint())
-            .map(|_| Header {
+        let mut headers = Vec::new();
+        for _ in 0..w.varint() {
+            if w.pos >= data.len() {
+                break;
+            }
+            headers.push(Header {
                 name: crate::text::utf8(w.bytes()).unwrap_or("").to_owned(),
                 value: w.bytes().to_vec(),
-            })
-            .collect();
+            });
+        }
         out.push(ConsumedRecord {
             offset: base_offset.wrapping_add(offset_delta),
             key,
@@ -653,9 +661,10 @@ impl<'a> Walk<'a> {
         ((z >> 1) as i64) ^ -((z & 1) as i64)
     }
 
+    /// The next field's bytes (those there are, when it runs past the end).
     fn bytes(&mut self) -> &'a [u8] {
         let n = self.varint() as usize;
-        let end = self.pos.saturating_add(n);
+        let end = self.pos.saturating_add(n).min(self.data.len());
         let s = self.data.get(self.pos..end).unwrap_or(&[]);
         self.pos = end;
         s
@@ -808,6 +817,43 @@ mod tests {
             own_records(one.bytes()),
             decode_batch(one.bytes(), 1 << 20).unwrap().0.records
         );
+    }
+
+    /// Bytes no builder made (the walker's own claim: never out of bounds) neither panic
+    /// nor allocate for counts the bytes cannot hold: a count of 2^32 - 1, a header count
+    /// of 2^62, lengths past the end.
+    #[test]
+    fn own_records_on_bytes_no_builder_made() {
+        let mut b = BatchBuilder::new();
+        b.push(&rec(Some(b"k"), b"v", 1));
+        let good = b.finish(Compression::None).into_bytes();
+        let count_at = PREAMBLE_SIZE + HEADER_SIZE;
+        let mut huge = good.clone();
+        put_be(&mut huge, count_at, 4, u64::from(u32::MAX));
+        assert!(own_records(&huge).len() <= huge.len());
+        // The record's header count (its last varint) as 2^62, then lengths past the end.
+        let mut headers = good.clone();
+        headers.pop();
+        headers.extend_from_slice(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]);
+        assert!(own_records(&headers).len() <= headers.len());
+        let mut long = good;
+        long.extend_from_slice(&[0xff; 9]);
+        long.push(0x7f);
+        assert!(own_records(&long).len() <= long.len());
+        for n in 0..64 {
+            own_records(&vec![0xff; n]);
+        }
+    }
+
+    // proptest is a native dev-dependency.
+    #[cfg(not(target_arch = "wasm32"))]
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        #[test]
+        fn own_records_on_any_bytes(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            // Records past the bytes' count are never made (each takes at least a byte).
+            proptest::prop_assert!(own_records(&data).len() <= data.len());
+        }
     }
 
     #[test]

@@ -341,3 +341,66 @@ test("the sink's methods and getters refuse a wrong receiver with INVALID_ARGUME
   await stillProduces(client);
   client.free();
 });
+
+test("sendAll: a buffer detached or grown by a later entry's getter is a coded rejection, nothing appended", async () => {
+  const client = client2();
+  const p = client.topicProducer("t");
+  // The fast path sizes each entry as it reads it; a later entry's Proxy then detaches
+  // (or grows) an earlier entry's buffer before it is copied.
+  const detached = new Uint8Array(4);
+  const detach = new Proxy(["k", "v"], {
+    get(t, k, r) {
+      if (detached.length) structuredClone(detached.buffer, { transfer: [detached.buffer] });
+      return Reflect.get(t, k, r);
+    },
+  });
+  await assert.rejects(p.sendAll([[null, detached], detach]), (e) => e instanceof TributaryError && e.code === "INVALID_ARGUMENT" && e.index === 0);
+  const rab = new ArrayBuffer(8, { maxByteLength: 1 << 16 });
+  const grown = new Uint8Array(rab);
+  const grow = new Proxy(["k", "v"], {
+    get(t, k, r) {
+      rab.resize(1 << 16);
+      return Reflect.get(t, k, r);
+    },
+  });
+  const md = await p.sendAll([[null, grown], grow]);
+  assert.deepEqual(md.map((m) => m.offset), [0, 1]);
+  assert.deepEqual(client.read("t", 0, 0, 10).map((r) => r.value.length), [1 << 16, 1]);
+  await stillProduces(client);
+  client.free();
+});
+
+test("the package's own state is never read through Object.prototype (`h`, Symbol.iterator, setters)", async () => {
+  const client = client2();
+  const p = client.topicProducer("t");
+  const freed = client.topicProducer("t");
+  freed.free();
+  let md, headers, stats;
+  try {
+    Object.prototype.h = 0;
+    md = await p.send("k", "v");
+    Object.prototype.h = 1;
+    await assert.rejects(freed.send("k", "v"), { code: "CLOSED", message: /not a live TopicProducer/ });
+    delete Object.prototype.h;
+    // An empty headers object is no Map: not iterated through Object.prototype's iterator.
+    Object.prototype[Symbol.iterator] = function* () {
+      yield ["evil", "x"];
+    };
+    const h = await p.send("k", "v", { headers: {} });
+    delete Object.prototype[Symbol.iterator];
+    headers = client.read("t", 0, h.offset, 1)[0].headers;
+    // A setter on Object.prototype does not take an answer's field.
+    Object.defineProperty(Object.prototype, "records", { configurable: true, set() {} });
+    stats = p.stats();
+  } finally {
+    delete Object.prototype.h;
+    delete Object.prototype[Symbol.iterator];
+    delete Object.prototype.records;
+  }
+  assert.equal(md.offset, 0);
+  assert.deepEqual(headers, {});
+  assert.ok(Object.hasOwn(stats, "records"));
+  assert.equal(stats.records, 2);
+  await stillProduces(client);
+  client.free();
+});
