@@ -20,6 +20,7 @@
 // messages), tables where the options repeat one check, and plain objects and closures
 // where a class would only add `this.` to every line.
 import { TributaryError } from "./errors.js";
+import { sinkOpen, sinkDo } from "./tributary.js";
 
 const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -32,7 +33,7 @@ const STATES = "connecting connected reconnecting offline failed closed".split("
 const none = new Float64Array(0);
 /** Numbers the core answers (little-endian f64s), or undefined when the sink is gone. */
 const numbers = (s, kind) => {
-  const b = s.client.sinkDo(s.id, kind, 0, 0, none);
+  const b = sinkDo(s.client, s.id, kind, 0, 0, none);
   return b && new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8);
 };
 /** The largest message the client takes from a server, whatever its INFO announces. */
@@ -382,7 +383,7 @@ export function installSink(Tributary, TopicProducer) {
     configurable: true, writable: true,
     /** Connects `topic` to NATS JetStream over a WebSocket (options: README, SinkOptions). */
     value: function connect(topic, options) {
-      this.sinkOpen(topic, none); // only checks that it may go on
+      sinkOpen(this, topic, none); // only checks that it may go on
       const cfg = sinkOptions(topic, options);
       if (cfg.msgIdPrefix === undefined) {
         if (!prefixes.has(this)) prefixes.set(this, randomHex());
@@ -401,7 +402,7 @@ export function installSink(Tributary, TopicProducer) {
           drive(s, 0 /* POLL */);
         });
       };
-      const info = this.sinkOpen(topic, Float64Array.of(cfg.servers.length, cfg.atLeastOnce, ...NUMBERS.slice(0, 6).map(([k]) => cfg[k])), wake);
+      const info = sinkOpen(this, topic, Float64Array.of(cfg.servers.length, cfg.atLeastOnce, ...NUMBERS.slice(0, 6).map(([k]) => cfg[k])), wake);
       s.id = info[0];
       s.parts = info[1];
       s.topicInfo = info;
@@ -420,7 +421,7 @@ export function installSink(Tributary, TopicProducer) {
     for (;;) {
       if (!mine.length) return;
       await Promise.all(mine.map((s) => wait(s, undefined, false)));
-      if (!this.sinkDo(0, 14 /* BACKLOG */, 0, 0, none)?.[0]) return;
+      if (!sinkDo(this, 0, 14 /* BACKLOG */, 0, 0, none)?.[0]) return;
       flush.call(this);
     }
   };
@@ -505,7 +506,7 @@ function drive(s, kind, p = 0, o = 0, acks) {
       const [k, a, b, c] = s.q.shift();
       let out;
       try {
-        out = s.client.sinkDo(s.id, k, a, b, c ?? none);
+        out = sinkDo(s.client, s.id, k, a, b, c ?? none);
       } catch {} // the client is closed: the sink is gone
       apply(s, out);
     }

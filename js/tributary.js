@@ -29,13 +29,20 @@ function u8len(v) {
     return -1;
   }
 }
+/** An array of length `n` with no prototype: an index assigned is its own, never a
+ * setter's on Array.prototype or Object.prototype (an assignment, and `push`, walk the
+ * prototype chain for an index the array does not have). `arr` gives it Array.prototype. */
+const bare = (n) => Object.setPrototypeOf(new Array(n), null);
+const arr = (a) => Object.setPrototypeOf(a, Array.prototype);
 /** `n` values of `f()`, in order (no Array.from: it looks up `Symbol.iterator` through
  * Object.prototype, which may be the user's code, in the middle of reading an answer). */
 function list(n, f) {
-  const a = new Array(n);
+  const a = bare(n);
   for (let i = 0; i < n; i++) a[i] = f();
-  return a;
+  return arr(a);
 }
+/** Defines `e[k]` (an error's field: assigned, a setter on Object.prototype takes it). */
+const field = (e, k, v) => Object.defineProperty(e, k, { __proto__: null, value: v, writable: true, enumerable: true, configurable: true });
 /** `a[i]` if an own element (a hole is undefined, never Array.prototype's). */
 const at_ = (a, i) => (Object.hasOwn(a, i) ? a[i] : undefined);
 const inv = (message) => fail("INVALID_ARGUMENT", message);
@@ -45,6 +52,7 @@ const inv = (message) => fail("INVALID_ARGUMENT", message);
 let dv;
 /** Reads an answer at `at`: f64, u32, bytes (copied), UTF-8 text. */
 class R {
+  at; // a field: defined, never a setter's on Object.prototype
   constructor(at) {
     if (dv?.buffer !== wasm.memory.buffer) dv = new DataView(wasm.memory.buffer);
     this.at = at;
@@ -247,7 +255,7 @@ function sendOptions(o) {
   const ts = v === undefined ? NaN : arg(v, "timestamp", 0, SAFE);
   v = own(o, "partition");
   const p = v === undefined ? NaN : arg(v, "partition", 0, U32);
-  const hs = [];
+  const hs = bare(0);
   const h = own(o, "headers");
   if (h !== undefined) {
     if (h === null || typeof h !== "object") throw inv(HEADERS);
@@ -270,10 +278,11 @@ function sendOptions(o) {
       const name = at_(e, 0);
       if (typeof name !== "string") throw inv("a header name must be a string");
       if (!name.isWellFormed()) throw inv("a header name is a string with a lone UTF-16 surrogate");
-      hs.push(enc.encode(name), bytesOf(at_(e, 1), "a header value"));
+      hs[hs.length] = enc.encode(name);
+      hs[hs.length] = bytesOf(at_(e, 1), "a header value");
     }
   }
-  return [p, ts, hs];
+  return [p, ts, arr(hs)];
 }
 
 /** A record staged whole (src/bindings/convert.rs `record`). */
@@ -386,23 +395,25 @@ const grab = (a, b) => {
 
 /** One client's records on their way: the entry of each ticket (from `base`). */
 class Flight {
-  constructor(s) {
-    this.s = s;
-    this.slots = [];
-    this.base = 0;
-    this.head = 0;
+  // Fields: defined, never a setter's on Object.prototype; `slots` has no prototype.
+  s;
+  slots = bare(0);
+  base = 0;
+  head = 0;
+  queued = false;
+  timer;
+  due = Infinity;
+  tick = () => {
     this.queued = false;
+    poll(this.s, 0);
+  };
+  alarm = () => {
     this.timer = undefined;
     this.due = Infinity;
-    this.tick = () => {
-      this.queued = false;
-      poll(s, 0);
-    };
-    this.alarm = () => {
-      this.timer = undefined;
-      this.due = Infinity;
-      poll(s, 0);
-    };
+    poll(this.s, 0);
+  };
+  constructor(s) {
+    this.s = s;
   }
   schedule() {
     if (!this.queued) {
@@ -420,8 +431,8 @@ class Flight {
     const p = new Promise(grab);
     // What the tickets settle: one `send`'s promise (`out` null), or a `sendAll`'s (its
     // records' tickets from `first`; `left` to go).
-    const e = { topic, first, out: n < 0 ? null : new Array(n), left: n, failed: false, res: R_, rej: J_ };
-    if (n === 0) e.res(e.out);
+    const e = { topic, first, out: n < 0 ? null : bare(n), left: n, failed: false, res: R_, rej: J_ };
+    if (n === 0) e.res(arr(e.out));
     const { slots } = this;
     for (let i = first - this.base, end = i + (n < 0 ? 1 : n); i < end; i++) slots[i] = e;
     this.schedule();
@@ -434,11 +445,13 @@ class Flight {
   settle(p) {
     const r = new R(p), d = r.f(), again = r.f(), wake = r.f(), n = r.f();
     const { slots } = this;
-    const errs = new R(r.at + 32 * n), done = [];
+    const errs = new R(r.at + 32 * n), done = bare(3 * n);
     for (let k = 0; k < n; k++) {
       const t = r.f(), i = t - this.base, part = r.f(), offset = r.f(), timestamp = r.f(), e = slots[i];
       slots[i] = undefined;
-      done.push(e, t, part < 0 ? [errs.s(), errs.s()] : { topic: e?.topic, partition: part, offset, timestamp });
+      done[3 * k] = e;
+      done[3 * k + 1] = t;
+      done[3 * k + 2] = part < 0 ? [errs.s(), errs.s()] : { topic: e?.topic, partition: part, offset, timestamp };
     }
     let h = this.head;
     while (h < slots.length && slots[h] === undefined) h++;
@@ -447,7 +460,7 @@ class Flight {
       slots.length = 0;
       h = 0;
     } else if (h > 1024 && h * 2 > slots.length) {
-      slots.splice(0, h);
+      [].splice.call(slots, 0, h);
       this.base += h;
       h = 0;
     }
@@ -469,7 +482,7 @@ class Flight {
           e.rej(fail(md[0], md[1]));
         }
       } else if (e.out === null) e.res(md);
-      else if (((e.out[t - e.first] = md), --e.left === 0 && !e.failed)) e.res(e.out);
+      else if (((e.out[t - e.first] = md), --e.left === 0 && !e.failed)) e.res(arr(e.out));
     }
     if (wake) for (const w of this.s.wakes.values()) w(); // sink
   }
@@ -542,7 +555,8 @@ export class Tributary {
   constructor(options) {
     const v = own(opts(options), "seed");
     const seed = v === undefined ? Math.floor(Math.random() * 2 ** 53) : arg(v, "seed", 0, SAFE);
-    const s = { k: Tributary, h: wasm.client_new(seed), closed: false };
+    // Every field in the literal (defined; an assignment of a new one may meet a setter).
+    const s = { k: Tributary, h: wasm.client_new(seed), closed: false, wakes: undefined, f: undefined };
     s.wakes = new Map(); // sink
     s.f = new Flight(s);
     S.set(this, s);
@@ -584,7 +598,7 @@ export class Tributary {
     arg(fromOffset, "fromOffset", 0, SAFE);
     arg(maxRecords, "maxRecords", 0, 1e6);
     stage([], topic);
-    const p = ok(wasm.read(s.h, partition, fromOffset, maxRecords), (e, x) => (e.nextAvailable = x));
+    const p = ok(wasm.read(s.h, partition, fromOffset, maxRecords), (e, x) => field(e, "nextAvailable", x));
     return consumedList(new R(p));
   }
   // sink:begin
@@ -601,7 +615,7 @@ export class Tributary {
     const max = maxUncompressed === undefined ? 1 << 20 : arg(maxUncompressed, "maxUncompressed", 0, U32);
     stageView(b.length).set(b);
     const reasons = ["truncated", "crc", "decompress", "invalid"];
-    const r = new R(ok(wasm.decode_batch(b.length, max), (e, x) => (e.reason = reasons[x])));
+    const r = new R(ok(wasm.decode_batch(b.length, max), (e, x) => field(e, "reason", reasons[x])));
     const baseOffset = r.f(), size = r.f();
     return { baseOffset, records: consumedList(r), size };
   }
@@ -610,29 +624,6 @@ export class Tributary {
     stage(recs);
     const r = new R(ok(wasm.encode_batch(recs.length)));
     return r.b(r.u());
-  }
-  // Internal (js/nats.js): the core's sink for `topic` (see src/bindings/sink.rs).
-  sinkOpen(topic, config, wake) {
-    const s = S.get(this);
-    stage(config, topic);
-    const p = ok(wasm.sink_open(s.h, config.length ? 1 : 0, Math.floor(Math.random() * 2 ** 53), Date.now()));
-    if (!config.length) return;
-    const r = new R(p), info = list(5, () => r.f());
-    s.wakes.set(info[0], wake);
-    return info;
-  }
-  sinkDo(id, kind, a, b, acks) {
-    const s = S.get(this);
-    stage(acks);
-    const p = s.h && wasm.sink_do(s.h, id, kind, a, b, acks.length / 4, Date.now());
-    let out;
-    if (p > 0) {
-      const r = new R(p);
-      out = r.b(r.u());
-    }
-    if (kind === 6) s.wakes.delete(id); // CLOSE: the sink is gone
-    drain(s);
-    return out;
   }
   // sink:end
   partitionInfo(topic, partition) {
@@ -658,6 +649,33 @@ export class Tributary {
     free(s);
   }
 }
+
+// sink:begin
+// The core's sink for `topic` (js/nats.js; see src/bindings/sink.rs), for client `c`:
+// functions of this module, not methods (no user reaches them).
+export function sinkOpen(c, topic, config, wake) {
+  const s = S.get(c);
+  stage(config, topic);
+  const p = ok(wasm.sink_open(s.h, config.length ? 1 : 0, Math.floor(Math.random() * 2 ** 53), Date.now()));
+  if (!config.length) return;
+  const r = new R(p), info = list(5, () => r.f());
+  s.wakes.set(info[0], wake);
+  return info;
+}
+export function sinkDo(c, id, kind, a, b, acks) {
+  const s = S.get(c);
+  stage(acks);
+  const p = s.h && wasm.sink_do(s.h, id, kind, a, b, acks.length / 4, Date.now());
+  let out;
+  if (p > 0) {
+    const r = new R(p);
+    out = r.b(r.u());
+  }
+  if (kind === 6) s.wakes.delete(id); // CLOSE: the sink is gone
+  drain(s);
+  return out;
+}
+// sink:end
 
 /** A producer for one topic, made by `Tributary.topicProducer`. */
 export class TopicProducer {
@@ -686,8 +704,8 @@ export class TopicProducer {
     try {
       if (!Array.isArray(records)) throw 0;
       n = records.length;
-      ks = new Array(n);
-      vs = new Array(n);
+      ks = bare(n);
+      vs = bare(n);
       for (let i = 0; i < n; i++) {
         // Own elements only: a hole is undefined, never Array.prototype's.
         const e = at_(records, i);
@@ -727,7 +745,7 @@ export class TopicProducer {
   }
 }
 
-const index = (e, x) => (e.index = x);
+const index = (e, x) => field(e, "index", x);
 
 /** The room key `k` and value `v` may take in the staging area, or -1 when the fast path
  * does not take them (options, empty or detached buffers, anything odd). */

@@ -404,3 +404,72 @@ test("the package's own state is never read through Object.prototype (`h`, Symbo
   await stillProduces(client);
   client.free();
 });
+
+test("the package's own arrays, objects and error fields are built whatever Object.prototype and Array.prototype hold (indexes 0..2, field names)", async () => {
+  const client = client2();
+  client.createTopic("r", { partitions: 1, retention: { maxRecords: 1 } });
+  const p = client.topicProducer("t");
+  const r = client.topicProducer("r");
+  await r.sendAll([["a", "1"], ["b", "2"], ["c", "3"]]);
+  await r.flush();
+  const rec = (offset, value) => ({ offset, key: "k", value, timestamp: 5, headers: { h: "x" } });
+  const bad = Tributary.encodeBatch([rec(0, "v")]);
+  bad[bad.length - 1] ^= 1;
+  const names = ["0", "1", "2", "index", "reason", "nextAvailable", "records", "at", "f", "s", "wakes", "slots", "out", "left", "base", "head"];
+  const caught = (f) => {
+    try {
+      return f();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
+  const field = (promise, k) => promise.then(() => "taken", (e) => [e.code, Object.hasOwn(e, k) ? e[k] : "not own"]);
+  // Everything runs while the accessors are there, nothing awaited (the test runner's
+  // own arrays would meet them): flush settles what was sent, at once.
+  let got, sent;
+  // Node's own timer heap (an array, holey until used) is filled by index too: used once
+  // first, so that a timer the package sets meets no accessor.
+  for (let i = 0; i < 4; i++) clearTimeout(setTimeout(() => {}, 1e6 + i));
+  for (const P of [Object.prototype, Array.prototype]) {
+    for (const k of names) Object.defineProperty(P, k, { configurable: true, get: () => "evil", set() {} });
+  }
+  try {
+    sent = [p.send("k0", "v0"), p.send("k1", "v1", { headers: { h: "x", i: "y" } }), p.sendAll([["k2", "v2"], ["k3", "v3"], ["k4", "v4"]])];
+    client.flush();
+    client.restore("u", 0, [rec(0, "r0"), rec(1, "r1"), rec(2, "r2")]);
+    const batch = Tributary.encodeBatch([rec(0, "e0"), rec(1, "e1"), rec(2, "e2")]);
+    got = {
+      read: client.read("t", 0, 0, 10).map((x) => [text(x.key), text(x.value), Object.keys(x.headers)]),
+      restored: client.read("u", 0, 0, 10).map((x) => text(x.value)),
+      topics: client.topics(),
+      stats: p.stats().records,
+      info: client.partitionInfo("t", 0).highWatermark,
+      decoded: Tributary.decodeBatch(batch).records.map((x) => [x.offset, text(x.value), text(x.headers.h)]),
+      index: p.sendAll([["k", "v"], ["k", 5]]),
+      reason: caught(() => Tributary.decodeBatch(bad)),
+      nextAvailable: caught(() => client.read("r", 0, 0, 1)),
+    };
+  } finally {
+    for (const P of [Object.prototype, Array.prototype]) for (const k of names) delete P[k];
+  }
+  const limit = (promise) => Promise.race([promise, new Promise((_, no) => setTimeout(() => no(new Error("never settled")), 2000))]);
+  sent = await limit(Promise.all(sent));
+  got.sent = [sent[0].offset, sent[1].offset, sent[2].length, sent[2].map((m) => m.offset)];
+  for (const k of ["index", "reason", "nextAvailable"]) got[k] = await limit(field(got[k], k));
+  assert.deepEqual(got, {
+    sent: [0, 1, 3, [2, 3, 4]],
+    read: [["k0", "v0", []], ["k1", "v1", ["h", "i"]], ["k2", "v2", []], ["k3", "v3", []], ["k4", "v4", []]],
+    restored: ["r0", "r1", "r2"],
+    topics: ["r", "t", "u"],
+    stats: 5,
+    info: 5,
+    decoded: [[0, "e0", "x"], [1, "e1", "x"], [2, "e2", "x"]],
+    index: ["INVALID_ARGUMENT", 1],
+    reason: ["CORRUPT_BATCH", "crc"],
+    nextAvailable: ["OFFSET_EVICTED", 3],
+  });
+  // The sink's way into the core is the package's own, not a method a user may call.
+  for (const k of ["sinkOpen", "sinkDo"]) assert.equal(k in client, false, k);
+  await stillProduces(client);
+  client.free();
+});
