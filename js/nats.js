@@ -19,10 +19,8 @@
 // One helper per repeated shape (`cat` for bytes, `fail` and the shared errors below for
 // messages), tables where the options repeat one check, and plain objects and closures
 // where a class would only add `this.` to every line.
-import { TributaryError } from "./errors.js";
-import { sinkOpen, sinkDo } from "./tributary.js";
+import { sinkOpen, sinkDo, enc, fail, own, SAFE, U32, field, list } from "./tributary.js";
 
-const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const latin = new TextDecoder("latin1");
 const STATES = "connecting connected reconnecting offline failed closed".split(" ");
@@ -41,9 +39,7 @@ export const MAX_INBOUND = 64 * 1024;
 const MAX_LINE = 4096;
 const CRLF = "\r\n";
 
-const fail = (code, message) => new TributaryError(code, message);
 const bad = (field, reason) => fail("INVALID_CONFIG", `invalid config \`${field}\`: ${reason}`);
-const own = (o, k) => (Object.hasOwn(o, k) ? o[k] : undefined);
 /** A whole number 0..=max (no bound without `max`). */
 const whole = (v, max) => Number.isInteger(v) && v >= 0 && !(v > max);
 const isText = (v) => typeof v === "string" && v.isWellFormed();
@@ -52,6 +48,8 @@ const authFailed = () => fail("SINK_AUTH", "the server refused the sink's creden
 const protocolBroken = () => fail("SINK_PROTOCOL", "the server broke the NATS protocol or closed with an error");
 const noServers = () => bad("servers", "give one or more ws:// or wss:// URLs");
 const timedOut = () => fail("SINK_TIMEOUT", "the server did not answer in time");
+/** Appends to array `a` (defined: an assignment, and `push`, meet setters on Array.prototype and Object.prototype). */
+const add = (a, ...v) => v.forEach((x) => field(a, a.length, x));
 const closedEarly = () => fail("SINK_CLOSED", "the sink closed before the records were acknowledged");
 
 /** Strings (as UTF-8) and bytes as one byte array, encoded into room for the worst case. */
@@ -76,7 +74,6 @@ function fn(o, k) {
   return v;
 }
 
-const SAFE = Number.MAX_SAFE_INTEGER, U32 = 2 ** 32 - 1;
 // The numeric options: [name, largest, default]; the first six in the order sinkOpen takes them.
 const NUMBERS = [["maxRetries", U32, -1], ["ackTimeoutMs", SAFE, 5000], ["connectTimeoutMs", SAFE, 10000],
   ["backoffInitialMs", SAFE, 100], ["backoffMaxMs", SAFE, 5000], ["maxInFlight", U32, 1024],
@@ -90,9 +87,7 @@ export function sinkOptions(topic, o) {
   if (typeof o !== "object" || o === null) throw bad("options", "must be an object");
   const list = own(o, "servers");
   if (list !== undefined && !Array.isArray(list)) throw noServers();
-  const servers = [...(list ?? [])];
-  const one = str(o, "server");
-  if (one !== undefined) servers.push(one);
+  const one = str(o, "server"), servers = [...(list ?? []), ...(one === undefined ? [] : [one])];
   if (!servers.length) throw noServers();
   for (const s of servers) {
     const m = isText(s) && /^wss?:\/\/([^/?#]*)/.exec(s);
@@ -124,20 +119,20 @@ export function sinkOptions(topic, o) {
   if (provision !== undefined && typeof provision !== "boolean") throw bad("provision", "must be true or false");
   const WS = fn(o, "WebSocket") ?? globalThis.WebSocket;
   if (typeof WS !== "function") throw bad("WebSocket", "no global WebSocket: pass one (e.g. the ws package)");
-  const cfg = {
-    servers, stream, prefix, inbox, auth, msgIdPrefix, WS,
+  // Every field in the literal (defined); `auth` with no prototype (login reads fields it may lack).
+  return {
+    servers, stream, prefix, inbox, auth: { __proto__: null, ...auth }, msgIdPrefix, WS,
     provision: provision === true,
     atLeastOnce: delivery === "at-least-once",
     name: str(o, "name"),
     onAck: fn(o, "onAck"),
     onStateChange: fn(o, "onStateChange"),
+    ...Object.fromEntries(NUMBERS.map(([k, max, d]) => {
+      const v = own(o, k);
+      if (v !== undefined && !whole(v, max)) throw bad(k, `must be a whole number 0..=${max}`);
+      return [k, v ?? d];
+    })),
   };
-  for (const [k, max, d] of NUMBERS) {
-    const v = own(o, k);
-    if (v !== undefined && !whole(v, max)) throw bad(k, `must be a whole number 0..=${max}`);
-    cfg[k] = v ?? d;
-  }
-  return cfg;
 }
 
 // ---- nkeys and .creds (nkey seeds: base32 with a CRC-16/XMODEM; Ed25519 via WebCrypto) --
@@ -159,7 +154,7 @@ function regroup(values, from, to) {
   let bits = 0, held = 0;
   for (const v of values) {
     bits = ((bits << from) | v) & 0xffff;
-    for (held += from; held >= to; ) out.push((bits >> (held -= to)) & ((1 << to) - 1));
+    for (held += from; held >= to; ) add(out, (bits >> (held -= to)) & ((1 << to) - 1));
   }
   return out;
 }
@@ -241,24 +236,20 @@ export function Parser(max = MAX_INBOUND) {
               break;
             }
             if (b[end - 2] !== 13 || b[end - 1] !== 10) throw 0;
-            const m = { op: "MSG", subject: a[0], reply: n === 4 ? a[2] : "", status: 0, data: b.slice(at + head, end - 2) };
-            if (h) {
-              const headers = latin.decode(b.subarray(at, at + head));
-              if (!headers.startsWith("NATS/1.0")) throw 0;
-              m.status = parseInt(headers.slice(8, 13), 10) || 0;
-              m.headers = headers;
-            }
-            out.push(m);
+            const headers = latin.decode(b.subarray(at, at + head));
+            if (h && !headers.startsWith("NATS/1.0")) throw 0;
+            // Every field in the literal (defined), `headers` only with an HMSG.
+            add(out, { op: "MSG", subject: a[0], reply: n === 4 ? a[2] : "", status: (h && parseInt(headers.slice(8, 13), 10)) || 0, ...(h && { headers }), data: b.slice(at + head, end - 2) });
             at = end;
           } else if (verb === "INFO") {
             const info = JSON.parse(args);
             if (typeof info !== "object" || !info || Array.isArray(info)) throw 0;
-            out.push({ op: "INFO", info });
+            add(out, { op: "INFO", info });
           } else if (verb === "PING" || verb === "PONG" || verb === "+OK") {
             if (args.trim()) throw 0;
-            out.push({ op: verb === "+OK" ? "OK" : verb });
+            add(out, { op: verb === "+OK" ? "OK" : verb });
           } else if (verb === "-ERR") {
-            out.push({ op: "ERR", text: args.trim().replace(/^'|'$/g, "").trim() });
+            add(out, { op: "ERR", text: args.trim().replace(/^'|'$/g, "").trim() });
           } else throw 0;
         }
         if (b.length - at > MAX_LINE && b.indexOf(10, at) < 0) throw 0;
@@ -266,7 +257,7 @@ export function Parser(max = MAX_INBOUND) {
       } catch {
         dead = true;
         buf = new Uint8Array(0);
-        out.push({ op: "BAD" });
+        add(out, { op: "BAD" });
       }
       return out;
     },
@@ -319,11 +310,11 @@ export class Sink {
   stats() {
     const s = me(this);
     const v = (s.last = (!s.gone && numbers(s, 11 /* STATS */)) || s.last || new Float64Array(10));
-    const o = {};
-    "published acked duplicates resent timeouts errors failedRecords connects disconnects inFlight".split(" ").forEach((n, i) => (o[n] = v[i]));
-    o.state = STATES[s.state];
-    o.server = s.cfg.servers[s.server];
-    return o;
+    return {
+      ...Object.fromEntries("published acked duplicates resent timeouts errors failedRecords connects disconnects inFlight".split(" ").map((n, i) => [n, v[i]])),
+      state: STATES[s.state],
+      server: s.cfg.servers[s.server],
+    };
   }
 
   /** Resolves when every record appended before the call is acknowledged; rejects with `undelivered` otherwise (see README). */
@@ -390,10 +381,11 @@ export function installSink(Tributary, TopicProducer) {
         cfg.msgIdPrefix = prefixes.get(this);
       }
       const sink = new Sink(sinks);
-      // The sink's state (fields not set here start undefined: falsy, like their defaults).
-      // `phase`, where the connection is: 0 none, 1 opening (until INFO), 2 signing the
-      // nonce, 3 login (CONNECT sent), 4 subscribe (SUB sent), 5 provision, 6 up.
-      const s = { cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0 };
+      // The sink's state, made below: every field in its literal (defined; an assignment
+      // of a new one may meet a setter on Object.prototype). `phase`, where the connection
+      // is: 0 none, 1 opening (until INFO), 2 signing the nonce, 3 login (CONNECT sent),
+      // 4 subscribe (SUB sent), 5 provision, 6 up.
+      let s;
       const wake = () => {
         if (s.woken || s.gone) return;
         s.woken = true;
@@ -403,9 +395,11 @@ export function installSink(Tributary, TopicProducer) {
         });
       };
       const info = sinkOpen(this, topic, Float64Array.of(cfg.servers.length, cfg.atLeastOnce, ...NUMBERS.slice(0, 6).map(([k]) => cfg[k])), wake);
-      s.id = info[0];
-      s.parts = info[1];
-      s.topicInfo = info;
+      s = {
+        cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0,
+        id: info[0], parts: info[1], topicInfo: info, woken: false, gone: false, busy: false, timer: null, phase: 0, ws: null, out: null, parser: null,
+        url: "", maxPayload: 0, reason: "", inboxId: "", last: null, provAsked: 0,
+      };
       sinks.set(sink, s);
       if (!clientSinks.has(this)) clientSinks.set(this, new Set());
       clientSinks.get(this).add(s);
@@ -452,7 +446,7 @@ async function closeSink(s, timeoutMs) {
   // wait below) and stopped by it (CLOSE, same id): what was not delivered, unacknowledged
   // or given up, as SINK_CLOSED.
   const id = ++s.waits;
-  s.waiters.set(id, [() => {}, (e) => (s.error = Object.assign(closedEarly(), { undelivered: e.undelivered, cause: e.cause }))]);
+  s.waiters.set(id, [() => {}, (e) => (s.error = field(field(closedEarly(), "undelivered", e.undelivered), "cause", e.cause))]);
   drive(s, 13 /* WAIT_APPENDED */, id, -1);
   // Waits only for a sink that may deliver now: connecting (first attempt) or connected.
   if (timeoutMs > 0 && s.state < 2) await wait(s, timeoutMs).catch(() => {});
@@ -472,7 +466,7 @@ function wait(s, timeoutMs, own) {
     const missing = [];
     for (let p = 0, i; p < s.parts; p++) {
       i = s.client.partitionInfo(s.topic, p);
-      if (i.ackedOffset < i.highWatermark) missing.push({ partition: p, fromOffset: i.ackedOffset, toOffset: i.highWatermark });
+      if (i.ackedOffset < i.highWatermark) add(missing, { partition: p, fromOffset: i.ackedOffset, toOffset: i.highWatermark });
     }
     settle(s, id, missing.length && 3, missing);
   });
@@ -488,8 +482,8 @@ function settle(s, id, how, missing) {
     : how === 2 ? timedOut()
       : s.state === 4 && s.error ? fail(s.error.code, s.error.message)
         : closedEarly();
-  e.undelivered = missing;
-  if (s.error) e.cause = s.error;
+  field(e, "undelivered", missing);
+  if (s.error) field(e, "cause", s.error);
   w[1](e);
 }
 
@@ -498,7 +492,7 @@ function settle(s, id, how, missing) {
 /** Tells the core `kind` (ACKS: `acks`, four numbers each) and does what it answers. */
 function drive(s, kind, p = 0, o = 0, acks) {
   if (s.gone) return;
-  s.q.push([kind, p, o, acks]);
+  add(s.q, [kind, p, o, acks]);
   if (s.busy) return;
   s.busy = true;
   try {
@@ -531,7 +525,7 @@ function apply(s, out) {
     const u32 = () => v.getUint32((at += 4) - 4, true);
     const f64 = () => v.getFloat64((at += 8) - 8, true);
     const bytes = (n) => out.subarray(at, (at += n));
-    const ranges = () => Array.from({ length: u32() }, () => ({ partition: u32(), fromOffset: f64(), toOffset: f64() }));
+    const ranges = () => list(u32(), () => ({ partition: u32(), fromOffset: f64(), toOffset: f64() }));
     for (;;) {
       const op = out[at++];
       if (op === 0) {
@@ -544,29 +538,27 @@ function apply(s, out) {
         break;
       } else if (op === 1) open(s, u32());
       else if (op === 2) detach(s);
-      else if (op === 3) w.push("PING\r\n");
+      else if (op === 3) add(w, "PING\r\n");
       else if (op === 4) {
         const p = u32(), offset = f64(), ts = f64(), kl = v.getInt32((at += 4) - 4, true);
-        const vl = u32(), lens = Array.from({ length: u32() }, () => [u32(), u32()]);
+        const vl = u32(), lens = list(u32(), () => [u32(), u32()]);
         const key = kl < 0 ? null : bytes(kl), value = bytes(vl), hs = lens.map(([n, l]) => [bytes(n), bytes(l)]);
-        if (!hpub(s, w, p, offset, ts, key, value, hs)) s.q.push([7 /* TOO_LARGE */, p, offset]);
+        if (!hpub(s, w, p, offset, ts, key, value, hs)) add(s.q, [7 /* TOO_LARGE */, p, offset]);
       } else if (op === 5) {
         const p = u32(), cursor = f64(), streamSeq = f64(), n = u32();
-        const item = { partition: p, ackedOffset: cursor, streamSeq };
-        if (n) item.givenUp = Array.from({ length: n }, () => ({ partition: p, fromOffset: f64(), toOffset: f64() }));
-        progress.push(item);
+        add(progress, { partition: p, ackedOffset: cursor, streamSeq, ...(n && { givenUp: list(n, () => ({ partition: p, fromOffset: f64(), toOffset: f64() })) }) });
       } else if (op === 6) {
         const p = u32(), offset = f64();
         s.error = fail("SINK_UNDELIVERED", `record ${offset} of partition ${p} was not delivered`);
-      } else if (op === 7) settled.push([u32(), out[at++], ranges()]);
+      } else if (op === 7) add(settled, [u32(), out[at++], ranges()]);
       else break; // not ours: stop reading
     }
     if (w.length) send(s, cat(w));
-    if (progress.length && s.cfg.onAck) s.calls.push([s.cfg.onAck, progress]);
+    if (progress.length && s.cfg.onAck) add(s.calls, [s.cfg.onAck, progress]);
     for (const [id, how, missing] of settled) settle(s, id, how, missing);
   }
   if (s.state === 5) gone(s);
-  if (s.state !== before && s.cfg.onStateChange) s.calls.push([s.cfg.onStateChange, STATES[s.state], s.error ?? undefined]);
+  if (s.state !== before && s.cfg.onStateChange) add(s.calls, [s.cfg.onStateChange, STATES[s.state], s.error ?? undefined]);
   arm(s);
 }
 
@@ -654,7 +646,7 @@ function open(s, server) {
     s.ws = ws;
     detach(s);
     s.error = fail("SINK_CONNECT", `could not connect to ${url}: ${reasonOf(e) || "the WebSocket could not be made"}`);
-    s.q.push([2 /* CLOSED */, 0, 0]);
+    add(s.q, [2 /* CLOSED */, 0, 0]);
   }
 }
 
@@ -699,7 +691,7 @@ function send(s, bytes) {
       }
     });
   }
-  s.out.push(bytes);
+  add(s.out, bytes);
 }
 
 function data(s, e) {
@@ -730,12 +722,12 @@ function data(s, e) {
         );
       }
     } else if (op === "PING") {
-      w.push("PONG\r\n");
+      add(w, "PONG\r\n");
     } else if (op === "PONG") {
       if (s.phase === 3) {
         // Logged in: subscribe to the replies, and confirm the subscription was taken.
         s.phase = 4;
-        w.push(`SUB ${s.cfg.inbox}.${s.inboxId}.> 1\r\nPING\r\n`);
+        add(w, `SUB ${s.cfg.inbox}.${s.inboxId}.> 1\r\nPING\r\n`);
       } else if (s.phase !== 4) {
         flushAcks();
         drive(s, 3 /* PONG */);
@@ -790,7 +782,7 @@ function provisionAsk(s, w) {
   }));
   s.provAsked = Date.now();
   const parts = [`PUB $JS.API.STREAM.CREATE.${stream} ${inbox}.${s.inboxId}.api ${body.length}\r\n`, body, CRLF];
-  if (w) w.push(...parts);
+  if (w) add(w, ...parts);
   else if (s.ws) send(s, cat(parts));
 }
 
@@ -824,7 +816,7 @@ function reply(s, m, acks, flushAcks, w) {
   const ids = /^(\d+)\.(\d+)$/.exec(rest);
   if (!ids) return;
   const p = +ids[1], offset = +ids[2];
-  if (doc && typeof doc.seq === "number" && typeof doc.stream === "string" && !e) return void acks.push(p, offset, doc.seq, doc.duplicate === true ? 1 : 0);
+  if (doc && typeof doc.seq === "number" && typeof doc.stream === "string" && !e) return void add(acks, p, offset, doc.seq, doc.duplicate === true ? 1 : 0);
   flushAcks();
   if (e?.err_code === 10060) return stop(s, fail("SINK_WRONG_STREAM", `the subject is captured by a stream other than \`${s.cfg.stream}\``));
   s.error = m.status === 503
@@ -846,6 +838,6 @@ function hpub(s, w, p, offset, ts, key, value, hs) {
   }
   const hb = enc.encode(h + CRLF), total = hb.length + value.length;
   if (total > s.maxPayload) return false;
-  w.push(`HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${c.inbox}.${s.inboxId}.${p}.${offset}` : ""} ${hb.length} ${total}\r\n`, hb, value, CRLF);
+  add(w, `HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${c.inbox}.${s.inboxId}.${p}.${offset}` : ""} ${hb.length} ${total}\r\n`, hb, value, CRLF);
   return true;
 }

@@ -46,6 +46,8 @@ const field = (e, k, v) => Object.defineProperty(e, k, { __proto__: null, value:
 /** `a[i]` if an own element (a hole is undefined, never Array.prototype's). */
 const at_ = (a, i) => (Object.hasOwn(a, i) ? a[i] : undefined);
 const inv = (message) => fail("INVALID_ARGUMENT", message);
+// Shared with the sink's wire (js/nats.js), bundled with this module in the sink variants.
+export { enc, fail, own, SAFE, U32, field, list }; // sink
 
 // ---- reading answers ---------------------------------------------------------------------
 

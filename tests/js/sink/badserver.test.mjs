@@ -281,3 +281,92 @@ test("defect 9: close() waits for delivery, then reports what was not delivered;
     await server.close();
   }
 });
+
+test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink's field names) change nothing the sink does or hands out", { timeout: 30_000 }, async () => {
+  // A scripted WebSocket in this process (no sockets: ws and Node's own code would meet
+  // the accessors too); everything the sink does runs while they are there.
+  let sock, wire = "", inbox = "";
+  const latin = new TextDecoder("latin1");
+  class FakeWS {
+    constructor(url) {
+      sock = this;
+      this.url = url;
+    }
+    send(b) {
+      wire += latin.decode(b);
+    }
+    close() {}
+  }
+  const feed = (text) => sock.onmessage({ data: new TextEncoder().encode(text) });
+  const ticks = async () => {
+    for (let i = 0; i < 5; i++) await null;
+  };
+  const calls = new Map();
+  let n = 0;
+  const client = new Tributary();
+  client.createTopic("t", { partitions: 1 });
+  const p = client.topicProducer("t");
+  const names = ["0", "1", "2", "state", "server", "progress", "givenUp", "missing", "undelivered", "cause", "id", "parts", "topicInfo", "woken", "gone", "busy",
+    "timer", "due", "phase", "ws", "out", "parser", "url", "maxPayload", "reason", "inboxId", "last", "provAsked", "headers", "status", "seed", "auth_token",
+    "user", "pass", "jwt", "published", "acked", "inFlight", "maxRetries", "ackTimeoutMs", "closeTimeoutMs", "duplicateWindowMs", "msgIdPrefix"];
+  // Node's timer heap is filled by index: used once first (see boundary.test.mjs).
+  for (let i = 0; i < 4; i++) clearTimeout(setTimeout(() => {}, 1e6 + i));
+  // The test runner's output so far written first (its streams are arrays filled by index
+  // too); from here to the accessors' removal, only microtasks run (no timer, no I/O).
+  await new Promise((r) => setTimeout(r, 100));
+  const got = {};
+  let flushed;
+  for (const P of [Object.prototype, Array.prototype]) {
+    for (const k of names) Object.defineProperty(P, k, { configurable: true, get: () => "evil", set() {} });
+  }
+  try {
+    const sink = client.connect("t", {
+      server: "ws://127.0.0.1:9", WebSocket: FakeWS, maxRetries: 0,
+      onAck: (progress) => calls.set(n++, progress),
+      onStateChange: (state) => calls.set(n++, state),
+    });
+    feed(`INFO {"server_id":"x","headers":true,"max_payload":1048576}\r\n`);
+    await ticks();
+    got.connect = /^CONNECT (\{.*\})\r\nPING\r\n$/.exec(wire)?.[1];
+    wire = "";
+    feed("PONG\r\n");
+    await ticks();
+    inbox = /^SUB (\S+)\.> 1\r\nPING\r\n$/.exec(wire)?.[1];
+    wire = "";
+    feed("PONG\r\n");
+    await p.sendAll([["a", "1"], ["b", "2"], ["c", "3"]]);
+    flushed = sink.flush().then(() => "resolved", (e) => ({ code: e.code, undelivered: Object.hasOwn(e, "undelivered") ? e.undelivered : "not own" }));
+    await ticks();
+    const replies = [...wire.matchAll(/HPUB t\.0 (\S+) /g)].map((m) => m[1]);
+    got.replies = replies.map((r) => r.slice(inbox.length));
+    wire = "";
+    // Records 0 and 2 acknowledged; 1 refused (503), given up (maxRetries 0).
+    const ackOf = (r, seq) => `MSG ${r} 1 ${JSON.stringify({ stream: "t", seq }).length}\r\n${JSON.stringify({ stream: "t", seq })}\r\n`;
+    feed(ackOf(replies[0], 1) + `HMSG ${replies[1]} 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n` + ackOf(replies[2], 2));
+    await ticks();
+    got.stats = sink.stats();
+    got.sinkState = sink.state;
+    await sink.close();
+    got.closed = sink.stats();
+  } finally {
+    for (const P of [Object.prototype, Array.prototype]) for (const k of names) delete P[k];
+  }
+  got.connect = got.connect && JSON.parse(got.connect);
+  got.flushed = await flushed;
+  got.calls = [...calls.values()];
+  await client.close({ timeoutMs: 0 });
+  // What the same run gives without the accessors: the second record refused (503) is
+  // resent once and given up (maxRetries 0), the others acknowledged.
+  const stats = { published: 4, acked: 2, duplicates: 0, resent: 1, timeouts: 0, errors: 1, failedRecords: 1, connects: 1, disconnects: 0, inFlight: 0 };
+  const gap = [{ partition: 0, fromOffset: 1, toOffset: 2 }];
+  assert.deepEqual(got, {
+    connect: { lang: "tributary", version: "js", protocol: 1, verbose: false, echo: false, headers: true, no_responders: true },
+    replies: [".0.0", ".0.1", ".0.2"],
+    stats: { ...stats, state: "connected", server: "ws://127.0.0.1:9" },
+    sinkState: "connected",
+    closed: { ...stats, state: "closed", server: "ws://127.0.0.1:9" },
+    flushed: { code: "SINK_UNDELIVERED", undelivered: gap },
+    calls: ["connected", [{ partition: 0, ackedOffset: 1, streamSeq: 1 }], [{ partition: 0, ackedOffset: 2, streamSeq: 1, givenUp: gap }], [{ partition: 0, ackedOffset: 3, streamSeq: 2 }], "closed"],
+  });
+  for (const c of got.calls) if (typeof c !== "string") assert.equal(Object.getPrototypeOf(c), Array.prototype);
+});
