@@ -707,6 +707,8 @@ function data(s, e) {
       flushAcks();
       return lost(s, protocolBroken());
     } else if (op === "INFO") {
+      // Its own fields only (`headers`, `nonce`, `max_payload`), as json() below gives.
+      Object.setPrototypeOf(info, null);
       if (typeof info.max_payload === "number") s.maxPayload = info.max_payload;
       if (s.phase !== 1) continue;
       if (info.headers !== true) return stop(s, fail("SINK_NO_HEADERS", `the server at ${s.url} takes no headers, which JetStream needs`));
@@ -793,9 +795,13 @@ function up(s, w) {
   drive(s, 1 /* UP */);
 }
 
+/** JSON from the server, its objects without a prototype: a field the server left out is
+ * absent, never one a page set on `Object.prototype` (`headers`, `nonce`, `seq`, ...). */
+const json = (t) => JSON.parse(t, (k, v) => (v && typeof v == "object" && !Array.isArray(v) ? Object.setPrototypeOf(v, null) : v));
+
 function jsonOf(m) {
   try {
-    return m.status ? null : JSON.parse(utf8.decode(m.data));
+    return m.status ? null : json(utf8.decode(m.data));
   } catch {
     return null;
   }

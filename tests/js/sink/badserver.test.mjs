@@ -164,9 +164,12 @@ test("defect 5: a refused subscription to the reply inbox is SINK_INBOX_PERMISSI
   }
 });
 
-test("defect 6: a server whose INFO says headers: false is SINK_NO_HEADERS at once, no loop", { timeout: 30_000 }, async () => {
-  const server = await fakeNats({ info: { headers: false } });
+/** A server whose INFO `info` gives no headers: SINK_NO_HEADERS at once, one connection;
+ * `polluted` sets `Object.prototype.headers = true` meanwhile (the INFO's own fields count). */
+async function noHeaders(info, polluted) {
+  const server = await fakeNats({ info });
   const client = new Tributary();
+  if (polluted) Object.prototype.headers = true;
   try {
     client.createTopic("t", { partitions: 1 });
     const sink = client.connect("t", { server: server.url, WebSocket });
@@ -176,10 +179,17 @@ test("defect 6: a server whose INFO says headers: false is SINK_NO_HEADERS at on
     await sleep(300);
     assert.equal(server.connections, 1);
   } finally {
+    if (polluted) delete Object.prototype.headers;
     await client.close({ timeoutMs: 0 });
     await server.close();
   }
-});
+}
+
+test("defect 6: a server whose INFO says headers: false is SINK_NO_HEADERS at once, no loop", { timeout: 30_000 }, () => noHeaders({ headers: false }));
+
+// INFO with no `headers` field at all (JSON.stringify leaves undefined out).
+test("the server's JSON is read as its own fields: an INFO without headers is SINK_NO_HEADERS with Object.prototype.headers set", { timeout: 30_000 }, () =>
+  noHeaders({ headers: undefined }, true));
 
 test("defect 7: a WebSocket whose property setters throw (a frozen object): coded, and the client stays usable", { timeout: 30_000 }, async () => {
   // A host object whose properties cannot be set (setting one throws in strict code).
