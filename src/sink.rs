@@ -107,8 +107,11 @@ impl SinkConfig {
         if self.max_in_flight == 0 || self.max_in_flight > 1 << 20 {
             return bad("maxInFlight", "must be 1..=1048576");
         }
-        if self.ack_timeout_ms == 0 || self.connect_timeout_ms == 0 {
-            return bad("ackTimeoutMs", "timeouts must be at least 1 ms");
+        if self.ack_timeout_ms == 0 {
+            return bad("ackTimeoutMs", "must be at least 1 ms");
+        }
+        if self.connect_timeout_ms == 0 {
+            return bad("connectTimeoutMs", "must be at least 1 ms");
         }
         if self.backoff_initial_ms == 0 || self.backoff_max_ms < self.backoff_initial_ms {
             return bad("backoff", "need 1 <= backoffInitialMs <= backoffMaxMs");

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use proptest::prelude::*;
 use tributary::sink::{Action, Delivery, Outcome, Sink, SinkConfig, SinkState, PROVEN_MS};
-use tributary::{Client, ProduceRecord, ProducerConfig, TopicConfig};
+use tributary::{Client, Error, ProduceRecord, ProducerConfig, TopicConfig};
 
 /// What the simulated network and server do next.
 #[derive(Debug, Clone)]
@@ -524,6 +524,33 @@ fn bad_numbers_are_invalid_config() {
             .code(),
         "UNKNOWN_TOPIC"
     );
+}
+
+#[test]
+fn a_refused_timeout_names_its_own_field() {
+    let mut client = Client::new(1);
+    client.create_topic(TOPIC, TopicConfig::default()).unwrap();
+    for (c, name) in [
+        (
+            SinkConfig {
+                ack_timeout_ms: 0,
+                ..SinkConfig::default()
+            },
+            "ackTimeoutMs",
+        ),
+        (
+            SinkConfig {
+                connect_timeout_ms: 0,
+                ..SinkConfig::default()
+            },
+            "connectTimeoutMs",
+        ),
+    ] {
+        match Sink::new(&mut client, TOPIC, c, 1, 0) {
+            Err(Error::InvalidConfig { field, .. }) => assert_eq!(field, name),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
 }
 
 #[test]

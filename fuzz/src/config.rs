@@ -418,8 +418,11 @@ pub fn sink_config_errors(c: &SinkConfig) -> Vec<&'static str> {
     if !(1..=1 << 20).contains(&c.max_in_flight) {
         bad.push("maxInFlight");
     }
-    if c.ack_timeout_ms == 0 || c.connect_timeout_ms == 0 {
+    if c.ack_timeout_ms == 0 {
         bad.push("ackTimeoutMs");
+    }
+    if c.connect_timeout_ms == 0 {
+        bad.push("connectTimeoutMs");
     }
     if c.backoff_initial_ms == 0 || c.backoff_max_ms < c.backoff_initial_ms {
         bad.push("backoff");
