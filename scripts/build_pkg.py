@@ -95,6 +95,25 @@ def bundle_sink(glue):
         shutil.copy(glue, tmp / "tributary.js")
         run(ROOT / "node_modules/.bin/esbuild", tmp / "sink.js", "--bundle", "--format=esm",
             "--target=es2022", "--log-level=warning", "--external:./errors.js", f"--outfile={glue}")
+    # esbuild writes a bundled `export class X` as `var X = class {` (or `class _X {`): an
+    # anonymous class that takes its name from the variable, which the minifier renames
+    # (Tributary.name was "t"). Declared as classes again, minify() keeps their names.
+    # A class that names itself inside is written `var X = class _X {`, and its body says
+    # `_X`: declared `class X`, the body's `X` is the same binding.
+    text = glue.read_text()
+    found = re.findall(r"^var (\w+) = class( _\1)? \{", text, flags=re.M)
+    if not found:
+        raise SystemExit("bundle_sink: esbuild's output has no `var X = class` to declare")
+    for name, inner in found:
+        text = re.sub(rf"^var {name} = class{inner} \{{", f"class {name} {{", text, flags=re.M)
+        if inner:
+            text = re.sub(rf"(?<![\w$.])_{name}\b", name, text)
+    glue.write_text(text)
+
+
+# What the entries export by name (js/tributary.js, js/nats.js, js/errors.js).
+PUBLIC_CLASSES = ("Tributary", "TopicProducer", "Sink", "TributaryError")
+PUBLIC_FUNCTIONS = ("partitionFor",)
 
 
 def minify(path, props=()):
@@ -105,8 +124,10 @@ def minify(path, props=()):
     `props` renamed (never a quoted name, nor one the module uses unmangled; DOM-like
     names too: the list names only the package's own fields)."""
     mangle = ["--mangle-props", f"regex=/^({'|'.join(props)})$/,keep_quoted=true,builtins=true"] if props else []
+    # The exported classes and functions keep their names (`Tributary.name`, stack traces).
+    keep = f"keep_classnames=/^({'|'.join(PUBLIC_CLASSES)})$/,keep_fnames=/^({'|'.join(PUBLIC_FUNCTIONS)})$/"
     run(ROOT / "node_modules/.bin/terser", path, "--module", "--ecma", "2022",
-        "--compress", "passes=3,hoist_funs=true,inline=false", "--mangle", *mangle,
+        "--compress", f"passes=3,hoist_funs=true,inline=false,{keep}", "--mangle", keep, *mangle,
         "--format", "ascii_only=true", "--output", path)
 
 

@@ -23,6 +23,17 @@ test("every variant's wasm imports nothing and exports its memory", () => {
   }
 });
 
+test("every entry's exported classes and functions carry their own names", async () => {
+  // The sink variants ship one bundled, minified module: a class or function renamed there
+  // would show as `t` or `Se` in stack traces, logs and `constructor.name`.
+  for (const entry of ["tributary", "tributary/local", "tributary/full"]) {
+    const m = await import(entry);
+    for (const [name, value] of Object.entries(m)) {
+      if (typeof value === "function") assert.equal(value.name, name, `${entry}: ${name}`);
+    }
+  }
+});
+
 test("numbers are checked without float formatting, with the messages the Rust bindings gave", () => {
   const message = (seed) => {
     try {
