@@ -19,7 +19,7 @@
 // One helper per repeated shape (`cat` for bytes, `fail` and the shared errors below for
 // messages), tables where the options repeat one check, and plain objects and closures
 // where a class would only add `this.` to every line.
-import { sinkOpen, sinkDo, enc, fail, own, SAFE, U32, field, list } from "./tributary.js";
+import { sinkOpen, sinkDo, enc, fail, own, SAFE, U32, field, list, bare, arr } from "./tributary.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const latin = new TextDecoder("latin1");
@@ -48,15 +48,19 @@ const authFailed = () => fail("SINK_AUTH", "the server refused the sink's creden
 const protocolBroken = () => fail("SINK_PROTOCOL", "the server broke the NATS protocol or closed with an error");
 const noServers = () => bad("servers", "give one or more ws:// or wss:// URLs");
 const timedOut = () => fail("SINK_TIMEOUT", "the server did not answer in time");
-/** Appends to array `a` (defined: an assignment, and `push`, meet setters on Array.prototype and Object.prototype). */
-const add = (a, ...v) => v.forEach((x) => field(a, a.length, x));
+/** Appends to `a`, an array without a prototype (`bare`): an index stored is its own, never
+ * a setter's on Array.prototype or Object.prototype (which `push` on an array would meet). */
+const add = (a, ...v) => {
+  for (let i = 0; i < v.length; ) a[a.length] = v[i++];
+};
 const closedEarly = () => fail("SINK_CLOSED", "the sink closed before the records were acknowledged");
 
 /** Strings (as UTF-8) and bytes as one byte array, encoded into room for the worst case. */
 const cat = (parts) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + (typeof p === "string" ? p.length * 3 : p.length), 0));
-  let at = 0;
-  for (const p of parts) at += typeof p === "string" ? enc.encodeInto(p, out.subarray(at)).written : (out.set(p, at), p.length);
+  let n = 0, at = 0, i = 0, p;
+  while (i < parts.length) n += typeof (p = parts[i++]) == "string" ? p.length * 3 : p.length;
+  const out = new Uint8Array(n);
+  for (i = 0; i < parts.length; ) at += typeof (p = parts[i++]) == "string" ? enc.encodeInto(p, out.subarray(at)).written : (out.set(p, at), p.length);
   return out.subarray(0, at);
 };
 
@@ -150,13 +154,13 @@ function crc16(bytes) {
 
 /** Regroups `from`-bit values into `to`-bit ones (base32 <-> bytes); trailing bits are dropped. */
 function regroup(values, from, to) {
-  const out = [];
+  const out = bare(0);
   let bits = 0, held = 0;
   for (const v of values) {
     bits = ((bits << from) | v) & 0xffff;
     for (held += from; held >= to; ) add(out, (bits >> (held -= to)) & ((1 << to) - 1));
   }
-  return out;
+  return arr(out);
 }
 
 /** A user nkey seed (`SU...`): its 32 seed bytes, or null. */
@@ -212,8 +216,8 @@ export function Parser(max = MAX_INBOUND) {
   let buf = new Uint8Array(0), dead = false;
   return {
     push(chunk) {
-      const out = [];
-      if (dead) return out;
+      const out = bare(0);
+      if (dead) return [];
       const b = buf.length ? cat([buf, chunk]) : chunk;
       let at = 0;
       try {
@@ -259,7 +263,7 @@ export function Parser(max = MAX_INBOUND) {
         buf = new Uint8Array(0);
         add(out, { op: "BAD" });
       }
-      return out;
+      return arr(out);
     },
   };
 }
@@ -396,7 +400,7 @@ export function installSink(Tributary, TopicProducer) {
       };
       const info = sinkOpen(this, topic, Float64Array.of(cfg.servers.length, cfg.atLeastOnce, ...NUMBERS.slice(0, 6).map(([k]) => cfg[k])), wake);
       s = {
-        cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0,
+        cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: bare(0), calls: bare(0), due: Infinity, deadline: NaN, cause: 0,
         id: info[0], parts: info[1], topicInfo: info, woken: false, gone: false, busy: false, timer: null, phase: 0, ws: null, out: null, parser: null,
         url: "", maxPayload: 0, reason: "", inboxId: "", last: null, provAsked: 0,
       };
@@ -463,12 +467,12 @@ function wait(s, timeoutMs, own) {
     s.waiters.set(id, [resolve, reject]);
     if (!s.gone) return drive(s, own ? 13 /* WAIT_APPENDED */ : 12 /* WAIT */, id, timeoutMs ?? -1);
     // A closed sink: what its topic holds unacknowledged (CLOSED once the client is).
-    const missing = [];
+    const missing = bare(0);
     for (let p = 0, i; p < s.parts; p++) {
       i = s.client.partitionInfo(s.topic, p);
       if (i.ackedOffset < i.highWatermark) add(missing, { partition: p, fromOffset: i.ackedOffset, toOffset: i.highWatermark });
     }
-    settle(s, id, missing.length && 3, missing);
+    settle(s, id, missing.length && 3, arr(missing));
   });
 }
 
@@ -496,8 +500,8 @@ function drive(s, kind, p = 0, o = 0, acks) {
   if (s.busy) return;
   s.busy = true;
   try {
-    while (s.q.length && !s.gone) {
-      const [k, a, b, c] = s.q.shift();
+    for (let i = 0; i < s.q.length && !s.gone; ) {
+      const [k, a, b, c] = s.q[i++];
       let out;
       try {
         out = sinkDo(s.client, s.id, k, a, b, c ?? none);
@@ -508,7 +512,10 @@ function drive(s, kind, p = 0, o = 0, acks) {
     s.busy = false;
     s.q.length = 0;
   }
-  for (const [f, x, y] of s.calls.splice(0)) {
+  const calls = s.calls;
+  s.calls = bare(0);
+  for (let i = 0; i < calls.length; ) {
+    const [f, x, y] = calls[i++];
     try {
       f(x, y);
     } catch {} // a callback's own failure is not the sink's
@@ -520,7 +527,7 @@ function apply(s, out) {
   if (!out) gone(s);
   else {
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const w = [], progress = [], settled = [];
+    const w = bare(0), progress = bare(0), settled = bare(0);
     let at = 0;
     const u32 = () => v.getUint32((at += 4) - 4, true);
     const f64 = () => v.getFloat64((at += 8) - 8, true);
@@ -553,9 +560,9 @@ function apply(s, out) {
       } else if (op === 7) add(settled, [u32(), out[at++], ranges()]);
       else break; // not ours: stop reading
     }
-    if (w.length) send(s, cat(w));
-    if (progress.length && s.cfg.onAck) add(s.calls, [s.cfg.onAck, progress]);
-    for (const [id, how, missing] of settled) settle(s, id, how, missing);
+    if (w.length) send(s, w);
+    if (progress.length && s.cfg.onAck) add(s.calls, [s.cfg.onAck, arr(progress)]);
+    for (let i = 0; i < settled.length; ) settle(s, ...settled[i++]);
   }
   if (s.state === 5) gone(s);
   if (s.state !== before && s.cfg.onStateChange) add(s.calls, [s.cfg.onStateChange, STATES[s.state], s.error ?? undefined]);
@@ -675,31 +682,32 @@ function lost(s, why, kind = 2 /* CLOSED */) {
 
 const stop = (s, why) => lost(s, why, 9 /* FAIL */);
 
-/** Queues bytes for the socket: what one turn of the event loop writes goes as one frame. */
-function send(s, bytes) {
+/** Queues `parts` (strings, bytes) for the socket: what one turn of the event loop writes goes as one frame. */
+function send(s, parts) {
   if (!s.out) {
-    const parts = (s.out = []), ws = s.ws;
+    const out = (s.out = bare(0)), ws = s.ws;
     queueMicrotask(() => {
-      if (s.out === parts) s.out = null;
+      if (s.out === out) s.out = null;
       // A socket replaced or closed since takes its bytes with it (detach empties the queue).
       if (ws && ws === s.ws) {
         try {
-          ws.send(cat(parts));
+          ws.send(cat(out));
         } catch (e) {
           lost(s, fail("SINK_DISCONNECTED", `the connection to ${s.url} failed: ${reasonOf(e)}`));
         }
       }
     });
   }
-  add(s.out, bytes);
+  for (let i = 0; i < parts.length; ) add(s.out, parts[i++]);
 }
 
 function data(s, e) {
   const d = e.data;
   const bytes = typeof d === "string" ? enc.encode(d) : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? new Uint8Array(d.buffer ?? d, d.byteOffset, d.byteLength) : null;
   if (!bytes) return;
-  const w = [], acks = [];
-  const flushAcks = () => acks.length && drive(s, 10 /* ACKS */, 0, 0, Float64Array.from(acks.splice(0)));
+  const w = bare(0), acks = bare(0);
+  // A Float64Array of the acks (an array-like: `acks` has no iterator), then none left.
+  const flushAcks = (a) => acks.length && ((a = new Float64Array(acks)), (acks.length = 0), drive(s, 10 /* ACKS */, 0, 0, a));
   for (const m of s.parser.push(bytes)) {
     if (!s.ws) break;
     const { op, info } = m;
@@ -753,7 +761,7 @@ function data(s, e) {
     }
   }
   flushAcks();
-  if (w.length && s.ws) send(s, cat(w));
+  if (w.length && s.ws) send(s, w);
 }
 
 function login(s, sig, pk) {
@@ -766,7 +774,7 @@ function login(s, sig, pk) {
   };
   s.phase = 3;
   s.inboxId = randomHex();
-  send(s, enc.encode(`CONNECT ${JSON.stringify(o)}\r\nPING\r\n`));
+  send(s, [`CONNECT ${JSON.stringify(o)}\r\nPING\r\n`]);
 }
 
 /** Asks JetStream to create the stream (into `w`, or sent at once), with the topic's limits. */
@@ -785,23 +793,22 @@ function provisionAsk(s, w) {
   s.provAsked = Date.now();
   const parts = [`PUB $JS.API.STREAM.CREATE.${stream} ${inbox}.${s.inboxId}.api ${body.length}\r\n`, body, CRLF];
   if (w) add(w, ...parts);
-  else if (s.ws) send(s, cat(parts));
+  else if (s.ws) send(s, parts);
 }
 
 function up(s, w) {
   s.phase = 6;
   s.error = null;
-  if (w.length) send(s, cat(w.splice(0)));
+  if (w.length) send(s, w);
+  w.length = 0;
   drive(s, 1 /* UP */);
 }
 
-/** JSON from the server, its objects without a prototype: a field the server left out is
- * absent, never one a page set on `Object.prototype` (`headers`, `nonce`, `seq`, ...). */
-const json = (t) => JSON.parse(t, (k, v) => (v && typeof v == "object" && !Array.isArray(v) ? Object.setPrototypeOf(v, null) : v));
-
+/** A JSON answer from the server, or null. Its fields are read with `own`: a field the
+ * server left out is absent, never one a page set on `Object.prototype` (`seq`, `error`, ...). */
 function jsonOf(m) {
   try {
-    return m.status ? null : json(utf8.decode(m.data));
+    return m.status ? null : JSON.parse(utf8.decode(m.data));
   } catch {
     return null;
   }
@@ -810,21 +817,21 @@ function jsonOf(m) {
 function reply(s, m, acks, flushAcks, w) {
   const base = `${s.cfg.inbox}.${s.inboxId}.`;
   if (!m.subject.startsWith(base)) return;
-  const rest = m.subject.slice(base.length), doc = jsonOf(m), e = doc?.error;
+  const rest = m.subject.slice(base.length), doc = jsonOf(m), e = own(doc, "error"), seq = own(doc, "seq");
   if (rest === "api") {
     if (s.phase !== 5) return;
     // Made, or already there (10058: its config is the operator's).
-    if (doc && (!e || e.err_code === 10058)) return up(s, w);
+    if (doc && (!e || own(e, "err_code") === 10058)) return up(s, w);
     // Not ready yet (no JetStream leader, a 503): asked again shortly.
-    if (!doc || e.code >= 500) return;
+    if (!doc || own(e, "code") >= 500) return;
     return stop(s, bad("provision", "JetStream refused to create the stream"));
   }
   const ids = /^(\d+)\.(\d+)$/.exec(rest);
   if (!ids) return;
   const p = +ids[1], offset = +ids[2];
-  if (doc && typeof doc.seq === "number" && typeof doc.stream === "string" && !e) return void add(acks, p, offset, doc.seq, doc.duplicate === true ? 1 : 0);
+  if (typeof seq == "number" && typeof own(doc, "stream") == "string" && !e) return void add(acks, p, offset, seq, own(doc, "duplicate") === true ? 1 : 0);
   flushAcks();
-  if (e?.err_code === 10060) return stop(s, fail("SINK_WRONG_STREAM", `the subject is captured by a stream other than \`${s.cfg.stream}\``));
+  if (own(e, "err_code") === 10060) return stop(s, fail("SINK_WRONG_STREAM", `the subject is captured by a stream other than \`${s.cfg.stream}\``));
   s.error = m.status === 503
     ? fail("SINK_NO_STREAM", `no stream captures the subject (expected stream \`${s.cfg.stream}\`)`)
     : fail("SINK_REJECTED", "JetStream refused a publish (retrying)");
