@@ -224,15 +224,15 @@ export function Parser(max = MAX_INBOUND) {
         for (let lf, start; (lf = b.indexOf(10, (start = at))) >= 0; ) {
           if (lf - at > MAX_LINE || b[lf - 1] !== 13 || lf === at) throw 0;
           // The verb (up to the first blank, any case) and the rest.
-          let [, verb, args] = /^([^ ]*) ?(.*)$/s.exec(utf8.decode(b.subarray(at, lf - 1)));
-          verb = verb.toUpperCase();
+          const line = utf8.decode(b.subarray(at, lf - 1)), sp = line.indexOf(" ") + 1 || lf; // no blank: lf > the line
+          const verb = line.slice(0, sp - 1).toUpperCase(), args = line.slice(sp);
           at = lf + 1;
           if (verb === "MSG" || verb === "HMSG") {
             const a = args.trim().split(/[ \t]+/);
             const h = verb === "HMSG", n = a.length - h; // without the header size: 3, or 4 with a reply
             if (n !== 3 && n !== 4) throw 0;
-            const nums = a.slice(h ? -2 : -1).map((x) => (/^\d{1,10}$/.test(x) ? +x : NaN));
-            const size = nums.at(-1), head = h ? nums[0] : 0;
+            const num = (i) => (/^\d{1,10}$/.test((i = a[a.length - i])) ? +i : NaN);
+            const size = num(1), head = h ? num(2) : 0;
             if (!(size <= max) || !(head <= size)) throw 0;
             const end = at + size + 2;
             if (b.length < end) {
@@ -240,7 +240,7 @@ export function Parser(max = MAX_INBOUND) {
               break;
             }
             if (b[end - 2] !== 13 || b[end - 1] !== 10) throw 0;
-            const headers = latin.decode(b.subarray(at, at + head));
+            const headers = h ? latin.decode(b.subarray(at, at + head)) : "";
             if (h && !headers.startsWith("NATS/1.0")) throw 0;
             // Every field in the literal (defined), `headers` only with an HMSG.
             add(out, { op: "MSG", subject: a[0], reply: n === 4 ? a[2] : "", status: (h && parseInt(headers.slice(8, 13), 10)) || 0, ...(h && { headers }), data: b.slice(at + head, end - 2) });
@@ -527,7 +527,7 @@ function apply(s, out) {
   if (!out) gone(s);
   else {
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const w = bare(0), progress = bare(0), settled = bare(0);
+    const progress = bare(0), settled = bare(0);
     let at = 0;
     const u32 = () => v.getUint32((at += 4) - 4, true);
     const f64 = () => v.getFloat64((at += 8) - 8, true);
@@ -545,12 +545,12 @@ function apply(s, out) {
         break;
       } else if (op === 1) open(s, u32());
       else if (op === 2) detach(s);
-      else if (op === 3) add(w, "PING\r\n");
+      else if (op === 3) send(s, "PING\r\n");
       else if (op === 4) {
         const p = u32(), offset = f64(), ts = f64(), kl = v.getInt32((at += 4) - 4, true);
         const vl = u32(), lens = list(u32(), () => [u32(), u32()]);
         const key = kl < 0 ? null : bytes(kl), value = bytes(vl), hs = lens.map(([n, l]) => [bytes(n), bytes(l)]);
-        if (!hpub(s, w, p, offset, ts, key, value, hs)) add(s.q, [7 /* TOO_LARGE */, p, offset]);
+        if (!hpub(s, p, offset, ts, key, value, hs)) add(s.q, [7 /* TOO_LARGE */, p, offset]);
       } else if (op === 5) {
         const p = u32(), cursor = f64(), streamSeq = f64(), n = u32();
         add(progress, { partition: p, ackedOffset: cursor, streamSeq, ...(n && { givenUp: list(n, () => ({ partition: p, fromOffset: f64(), toOffset: f64() })) }) });
@@ -560,7 +560,6 @@ function apply(s, out) {
       } else if (op === 7) add(settled, [u32(), out[at++], ranges()]);
       else break; // not ours: stop reading
     }
-    if (w.length) send(s, w);
     if (progress.length && s.cfg.onAck) add(s.calls, [s.cfg.onAck, arr(progress)]);
     for (let i = 0; i < settled.length; ) settle(s, ...settled[i++]);
   }
@@ -682,10 +681,13 @@ function lost(s, why, kind = 2 /* CLOSED */) {
 
 const stop = (s, why) => lost(s, why, 9 /* FAIL */);
 
-/** Queues `parts` (strings, bytes) for the socket: what one turn of the event loop writes goes as one frame. */
-function send(s, parts) {
-  if (!s.out) {
-    const out = (s.out = bare(0)), ws = s.ws;
+/** Queues strings and bytes for the socket: what one turn of the event loop writes goes as
+ * one frame, to the socket of the first write (one replaced or closed since drops it). */
+function send(s, ...parts) {
+  let out = s.out;
+  if (!out) {
+    const ws = s.ws;
+    out = s.out = bare(0);
     queueMicrotask(() => {
       if (s.out === out) s.out = null;
       // A socket replaced or closed since takes its bytes with it (detach empties the queue).
@@ -698,14 +700,14 @@ function send(s, parts) {
       }
     });
   }
-  for (let i = 0; i < parts.length; ) add(s.out, parts[i++]);
+  for (let i = 0; i < parts.length; ) out[out.length] = parts[i++];
 }
 
 function data(s, e) {
   const d = e.data;
   const bytes = typeof d === "string" ? enc.encode(d) : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? new Uint8Array(d.buffer ?? d, d.byteOffset, d.byteLength) : null;
   if (!bytes) return;
-  const w = bare(0), acks = bare(0);
+  const acks = bare(0);
   // A Float64Array of the acks (an array-like: `acks` has no iterator), then none left.
   const flushAcks = (a) => acks.length && ((a = new Float64Array(acks)), (acks.length = 0), drive(s, 10 /* ACKS */, 0, 0, a));
   for (const m of s.parser.push(bytes)) {
@@ -732,19 +734,19 @@ function data(s, e) {
         );
       }
     } else if (op === "PING") {
-      add(w, "PONG\r\n");
+      send(s, "PONG\r\n");
     } else if (op === "PONG") {
       if (s.phase === 3) {
         // Logged in: subscribe to the replies, and confirm the subscription was taken.
         s.phase = 4;
-        add(w, `SUB ${s.cfg.inbox}.${s.inboxId}.> 1\r\nPING\r\n`);
+        send(s, `SUB ${s.cfg.inbox}.${s.inboxId}.> 1\r\nPING\r\n`);
       } else if (s.phase !== 4) {
         flushAcks();
         drive(s, 3 /* PONG */);
       } else if (s.cfg.provision) {
         s.phase = 5;
-        provisionAsk(s, w);
-      } else up(s, w);
+        provisionAsk(s);
+      } else up(s);
     } else if (op === "ERR") {
       const t = m.text.toLowerCase(), subject = /"([^"]*)"/.exec(m.text)?.[1] ?? "";
       flushAcks();
@@ -757,11 +759,10 @@ function data(s, e) {
       }
       if (!/invalid (publish )?subject/.test(t)) return lost(s, protocolBroken());
     } else if (op === "MSG") {
-      reply(s, m, acks, flushAcks, w);
+      reply(s, m, acks, flushAcks);
     }
   }
   flushAcks();
-  if (w.length && s.ws) send(s, w);
 }
 
 function login(s, sig, pk) {
@@ -774,11 +775,11 @@ function login(s, sig, pk) {
   };
   s.phase = 3;
   s.inboxId = randomHex();
-  send(s, [`CONNECT ${JSON.stringify(o)}\r\nPING\r\n`]);
+  send(s, `CONNECT ${JSON.stringify(o)}\r\nPING\r\n`);
 }
 
-/** Asks JetStream to create the stream (into `w`, or sent at once), with the topic's limits. */
-function provisionAsk(s, w) {
+/** Asks JetStream to create the stream, with the topic's limits. */
+function provisionAsk(s) {
   // retention.maxBytes bounds each partition's log; the stream holds every partition's
   // subject, so its max_bytes is that bound times the partition count. The rest is
   // JetStream's defaults, left out (nats-server fills them in: retention "limits",
@@ -791,16 +792,12 @@ function provisionAsk(s, w) {
     num_replicas: Math.max(1, rf), duplicate_window: age > 0 ? Math.min(win, age) : win,
   }));
   s.provAsked = Date.now();
-  const parts = [`PUB $JS.API.STREAM.CREATE.${stream} ${inbox}.${s.inboxId}.api ${body.length}\r\n`, body, CRLF];
-  if (w) add(w, ...parts);
-  else if (s.ws) send(s, parts);
+  send(s, `PUB $JS.API.STREAM.CREATE.${stream} ${inbox}.${s.inboxId}.api ${body.length}\r\n`, body, CRLF);
 }
 
-function up(s, w) {
+function up(s) {
   s.phase = 6;
   s.error = null;
-  if (w.length) send(s, w);
-  w.length = 0;
   drive(s, 1 /* UP */);
 }
 
@@ -814,14 +811,14 @@ function jsonOf(m) {
   }
 }
 
-function reply(s, m, acks, flushAcks, w) {
+function reply(s, m, acks, flushAcks) {
   const base = `${s.cfg.inbox}.${s.inboxId}.`;
   if (!m.subject.startsWith(base)) return;
   const rest = m.subject.slice(base.length), doc = jsonOf(m), e = own(doc, "error"), seq = own(doc, "seq");
   if (rest === "api") {
     if (s.phase !== 5) return;
     // Made, or already there (10058: its config is the operator's).
-    if (doc && (!e || own(e, "err_code") === 10058)) return up(s, w);
+    if (doc && (!e || own(e, "err_code") === 10058)) return up(s);
     // Not ready yet (no JetStream leader, a 503): asked again shortly.
     if (!doc || own(e, "code") >= 500) return;
     return stop(s, bad("provision", "JetStream refused to create the stream"));
@@ -838,8 +835,8 @@ function reply(s, m, acks, flushAcks, w) {
   drive(s, 8 /* NAK */, p, offset);
 }
 
-/** Writes one record as HPUB into `w`; false when it is larger than the server takes. */
-function hpub(s, w, p, offset, ts, key, value, hs) {
+/** Writes one record as HPUB; false when it is larger than the server takes. */
+function hpub(s, p, offset, ts, key, value, hs) {
   const c = s.cfg, k = key && headerText(key);
   let h = `NATS/1.0\r\nNats-Msg-Id: ${c.msgIdPrefix}-${p}-${offset}\r\nNats-Expected-Stream: ${c.stream}\r\n`;
   if (key) h += k === null ? `Tributary-Key-Base64: ${b64url(key)}\r\n` : `Tributary-Key: ${k}\r\n`;
@@ -849,8 +846,9 @@ function hpub(s, w, p, offset, ts, key, value, hs) {
     h += reserved(name) ? `Tributary-Header-Base64: ${b64url(nb)}:${b64url(val)}\r\n`
       : t === null ? `${name}-Base64: ${b64url(val)}\r\n` : `${name}: ${t}\r\n`;
   }
-  const hb = enc.encode(h + CRLF), total = hb.length + value.length;
+  // Its size in UTF-8 (written by cat): ASCII, as it mostly is, is one byte a character.
+  const hl = /[^\0-\x7f]/.test((h += CRLF)) ? enc.encode(h).length : h.length, total = hl + value.length;
   if (total > s.maxPayload) return false;
-  add(w, `HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${c.inbox}.${s.inboxId}.${p}.${offset}` : ""} ${hb.length} ${total}\r\n`, hb, value, CRLF);
+  send(s, `HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${c.inbox}.${s.inboxId}.${p}.${offset}` : ""} ${hl} ${total}\r\n${h}`, value, CRLF);
   return true;
 }
