@@ -708,8 +708,9 @@ function data(s, e) {
   const bytes = typeof d === "string" ? enc.encode(d) : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? new Uint8Array(d.buffer ?? d, d.byteOffset, d.byteLength) : null;
   if (!bytes) return;
   const acks = bare(0);
-  // A Float64Array of the acks (an array-like: `acks` has no iterator), then none left.
-  const flushAcks = (a) => acks.length && ((a = new Float64Array(acks)), (acks.length = 0), drive(s, 10 /* ACKS */, 0, 0, a));
+  // The acks as a Float64Array (copied as an array-like: `acks` has no iterator), then
+  // none left (the argument after, evaluated before the call).
+  const flushAcks = () => acks.length && drive(s, 10 /* ACKS */, 0, 0, new Float64Array(acks), (acks.length = 0));
   for (const m of s.parser.push(bytes)) {
     if (!s.ws) break;
     const { op, info } = m;
