@@ -388,7 +388,9 @@ export function installSink(Tributary, TopicProducer) {
       // The sink's state, made below: every field in its literal (defined; an assignment
       // of a new one may meet a setter on Object.prototype). `phase`, where the connection
       // is: 0 none, 1 opening (until INFO), 2 signing the nonce, 3 login (CONNECT sent),
-      // 4 subscribe (SUB sent), 5 provision, 6 up.
+      // 4 subscribe (SUB sent), 5 provision, 6 up. `inbox`, the reply subjects' prefix
+      // (`<inboxPrefix>.<random>.`, drawn at each login; until the first, a line feed,
+      // which no subject starts with).
       let s;
       const wake = () => {
         if (s.woken || s.gone) return;
@@ -402,7 +404,7 @@ export function installSink(Tributary, TopicProducer) {
       s = {
         cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: bare(0), calls: bare(0), due: Infinity, deadline: NaN, cause: 0,
         id: info[0], parts: info[1], topicInfo: info, woken: false, gone: false, busy: false, timer: null, phase: 0, ws: null, out: null, parser: null,
-        url: "", maxPayload: 0, reason: "", inboxId: "", last: null, provAsked: 0,
+        url: "", maxPayload: 0, reason: "", inbox: "\n", last: null, provAsked: 0,
       };
       sinks.set(sink, s);
       if (!clientSinks.has(this)) clientSinks.set(this, new Set());
@@ -740,7 +742,7 @@ function data(s, e) {
       if (s.phase === 3) {
         // Logged in: subscribe to the replies, and confirm the subscription was taken.
         s.phase = 4;
-        send(s, `SUB ${s.cfg.inbox}.${s.inboxId}.> 1\r\nPING\r\n`);
+        send(s, `SUB ${s.inbox}> 1\r\nPING\r\n`);
       } else if (s.phase !== 4) {
         flushAcks();
         drive(s, 3 /* PONG */);
@@ -775,7 +777,7 @@ function login(s, sig, pk) {
     nkey: pk && !auth.jwt ? publicNkey(pk) : undefined, sig: sig && b64url(sig),
   };
   s.phase = 3;
-  s.inboxId = randomHex();
+  s.inbox = `${s.cfg.inbox}.${randomHex()}.`;
   send(s, `CONNECT ${JSON.stringify(o)}\r\nPING\r\n`);
 }
 
@@ -786,14 +788,14 @@ function provisionAsk(s) {
   // JetStream's defaults, left out (nats-server fills them in: retention "limits",
   // storage "file", discard "old", no limit on consumers or messages).
   const [, , rf, maxAge, maxBytes] = s.topicInfo;
-  const { stream, prefix, inbox, duplicateWindowMs } = s.cfg;
+  const { stream, prefix, duplicateWindowMs } = s.cfg;
   const age = maxAge >= 0 ? maxAge * 1e6 : 0, win = duplicateWindowMs * 1e6;
   const body = enc.encode(JSON.stringify({
     name: stream, subjects: [`${prefix}.*`], max_bytes: maxBytes >= 0 ? maxBytes * s.parts : -1, max_age: age,
     num_replicas: Math.max(1, rf), duplicate_window: age > 0 ? Math.min(win, age) : win,
   }));
   s.provAsked = Date.now();
-  send(s, `PUB $JS.API.STREAM.CREATE.${stream} ${inbox}.${s.inboxId}.api ${body.length}\r\n`, body, CRLF);
+  send(s, `PUB $JS.API.STREAM.CREATE.${stream} ${s.inbox}api ${body.length}\r\n`, body, CRLF);
 }
 
 function up(s) {
@@ -813,9 +815,8 @@ function jsonOf(m) {
 }
 
 function reply(s, m, acks, flushAcks) {
-  const base = `${s.cfg.inbox}.${s.inboxId}.`;
-  if (!m.subject.startsWith(base)) return;
-  const rest = m.subject.slice(base.length), doc = jsonOf(m), e = own(doc, "error"), seq = own(doc, "seq");
+  if (!m.subject.startsWith(s.inbox)) return;
+  const rest = m.subject.slice(s.inbox.length), doc = jsonOf(m), e = own(doc, "error"), seq = own(doc, "seq");
   if (rest === "api") {
     if (s.phase !== 5) return;
     // Made, or already there (10058: its config is the operator's).
@@ -850,6 +851,6 @@ function hpub(s, p, offset, ts, key, value, hs) {
   // Its size in UTF-8 (written by cat): ASCII, as it mostly is, is one byte a character.
   const hl = /[^\0-\x7f]/.test((h += CRLF)) ? enc.encode(h).length : h.length, total = hl + value.length;
   if (total > s.maxPayload) return false;
-  send(s, `HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${c.inbox}.${s.inboxId}.${p}.${offset}` : ""} ${hl} ${total}\r\n${h}`, value, CRLF);
+  send(s, `HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${s.inbox}${p}.${offset}` : ""} ${hl} ${total}\r\n${h}`, value, CRLF);
   return true;
 }
