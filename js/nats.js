@@ -19,7 +19,7 @@
 // One helper per repeated shape (`cat` for bytes, `fail` and the shared errors below for
 // messages), tables where the options repeat one check, and plain objects and closures
 // where a class would only add `this.` to every line.
-import { sinkOpen, sinkDo, enc, fail, own, SAFE, U32, field, list } from "./tributary.js";
+import { sinkOpen, sinkDo, enc, fail, own, SAFE, U32, field, list, bare, arr } from "./tributary.js";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 const latin = new TextDecoder("latin1");
@@ -48,15 +48,19 @@ const authFailed = () => fail("SINK_AUTH", "the server refused the sink's creden
 const protocolBroken = () => fail("SINK_PROTOCOL", "the server broke the NATS protocol or closed with an error");
 const noServers = () => bad("servers", "give one or more ws:// or wss:// URLs");
 const timedOut = () => fail("SINK_TIMEOUT", "the server did not answer in time");
-/** Appends to array `a` (defined: an assignment, and `push`, meet setters on Array.prototype and Object.prototype). */
-const add = (a, ...v) => v.forEach((x) => field(a, a.length, x));
+/** Appends to `a`, an array without a prototype (`bare`): an index stored is its own, never
+ * a setter's on Array.prototype or Object.prototype (which `push` on an array would meet). */
+const add = (a, ...v) => {
+  for (let i = 0; i < v.length; ) a[a.length] = v[i++];
+};
 const closedEarly = () => fail("SINK_CLOSED", "the sink closed before the records were acknowledged");
 
 /** Strings (as UTF-8) and bytes as one byte array, encoded into room for the worst case. */
 const cat = (parts) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + (typeof p === "string" ? p.length * 3 : p.length), 0));
-  let at = 0;
-  for (const p of parts) at += typeof p === "string" ? enc.encodeInto(p, out.subarray(at)).written : (out.set(p, at), p.length);
+  let n = 0, at = 0, i = 0, p;
+  while (i < parts.length) n += typeof (p = parts[i++]) == "string" ? p.length * 3 : p.length;
+  const out = new Uint8Array(n);
+  for (i = 0; i < parts.length; ) at += typeof (p = parts[i++]) == "string" ? enc.encodeInto(p, out.subarray(at)).written : (out.set(p, at), p.length);
   return out.subarray(0, at);
 };
 
@@ -150,13 +154,13 @@ function crc16(bytes) {
 
 /** Regroups `from`-bit values into `to`-bit ones (base32 <-> bytes); trailing bits are dropped. */
 function regroup(values, from, to) {
-  const out = [];
+  const out = bare(0);
   let bits = 0, held = 0;
   for (const v of values) {
     bits = ((bits << from) | v) & 0xffff;
     for (held += from; held >= to; ) add(out, (bits >> (held -= to)) & ((1 << to) - 1));
   }
-  return out;
+  return arr(out);
 }
 
 /** A user nkey seed (`SU...`): its 32 seed bytes, or null. */
@@ -212,23 +216,23 @@ export function Parser(max = MAX_INBOUND) {
   let buf = new Uint8Array(0), dead = false;
   return {
     push(chunk) {
-      const out = [];
-      if (dead) return out;
+      const out = bare(0);
+      if (dead) return [];
       const b = buf.length ? cat([buf, chunk]) : chunk;
       let at = 0;
       try {
         for (let lf, start; (lf = b.indexOf(10, (start = at))) >= 0; ) {
           if (lf - at > MAX_LINE || b[lf - 1] !== 13 || lf === at) throw 0;
           // The verb (up to the first blank, any case) and the rest.
-          let [, verb, args] = /^([^ ]*) ?(.*)$/s.exec(utf8.decode(b.subarray(at, lf - 1)));
-          verb = verb.toUpperCase();
+          const line = utf8.decode(b.subarray(at, lf - 1)), sp = line.indexOf(" ") + 1 || lf; // no blank: lf > the line
+          const verb = line.slice(0, sp - 1).toUpperCase(), args = line.slice(sp);
           at = lf + 1;
           if (verb === "MSG" || verb === "HMSG") {
             const a = args.trim().split(/[ \t]+/);
             const h = verb === "HMSG", n = a.length - h; // without the header size: 3, or 4 with a reply
             if (n !== 3 && n !== 4) throw 0;
-            const nums = a.slice(h ? -2 : -1).map((x) => (/^\d{1,10}$/.test(x) ? +x : NaN));
-            const size = nums.at(-1), head = h ? nums[0] : 0;
+            const num = (i) => (/^\d{1,10}$/.test((i = a[a.length - i])) ? +i : NaN);
+            const size = num(1), head = h ? num(2) : 0;
             if (!(size <= max) || !(head <= size)) throw 0;
             const end = at + size + 2;
             if (b.length < end) {
@@ -236,7 +240,7 @@ export function Parser(max = MAX_INBOUND) {
               break;
             }
             if (b[end - 2] !== 13 || b[end - 1] !== 10) throw 0;
-            const headers = latin.decode(b.subarray(at, at + head));
+            const headers = h ? latin.decode(b.subarray(at, at + head)) : "";
             if (h && !headers.startsWith("NATS/1.0")) throw 0;
             // Every field in the literal (defined), `headers` only with an HMSG.
             add(out, { op: "MSG", subject: a[0], reply: n === 4 ? a[2] : "", status: (h && parseInt(headers.slice(8, 13), 10)) || 0, ...(h && { headers }), data: b.slice(at + head, end - 2) });
@@ -259,7 +263,7 @@ export function Parser(max = MAX_INBOUND) {
         buf = new Uint8Array(0);
         add(out, { op: "BAD" });
       }
-      return out;
+      return arr(out);
     },
   };
 }
@@ -384,7 +388,9 @@ export function installSink(Tributary, TopicProducer) {
       // The sink's state, made below: every field in its literal (defined; an assignment
       // of a new one may meet a setter on Object.prototype). `phase`, where the connection
       // is: 0 none, 1 opening (until INFO), 2 signing the nonce, 3 login (CONNECT sent),
-      // 4 subscribe (SUB sent), 5 provision, 6 up.
+      // 4 subscribe (SUB sent), 5 provision, 6 up. `inbox`, the reply subjects' prefix
+      // (`<inboxPrefix>.<random>.`, drawn at each login; until the first, a line feed,
+      // which no subject starts with).
       let s;
       const wake = () => {
         if (s.woken || s.gone) return;
@@ -396,9 +402,9 @@ export function installSink(Tributary, TopicProducer) {
       };
       const info = sinkOpen(this, topic, Float64Array.of(cfg.servers.length, cfg.atLeastOnce, ...NUMBERS.slice(0, 6).map(([k]) => cfg[k])), wake);
       s = {
-        cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: [], calls: [], due: Infinity, deadline: NaN, cause: 0,
+        cfg, topic, client: this, state: 0, error: null, server: 0, gen: 0, waiters: new Map(), waits: 0, q: bare(0), calls: bare(0), due: Infinity, deadline: NaN, cause: 0,
         id: info[0], parts: info[1], topicInfo: info, woken: false, gone: false, busy: false, timer: null, phase: 0, ws: null, out: null, parser: null,
-        url: "", maxPayload: 0, reason: "", inboxId: "", last: null, provAsked: 0,
+        url: "", maxPayload: 0, reason: "", inbox: "\n", last: null, provAsked: 0,
       };
       sinks.set(sink, s);
       if (!clientSinks.has(this)) clientSinks.set(this, new Set());
@@ -463,12 +469,12 @@ function wait(s, timeoutMs, own) {
     s.waiters.set(id, [resolve, reject]);
     if (!s.gone) return drive(s, own ? 13 /* WAIT_APPENDED */ : 12 /* WAIT */, id, timeoutMs ?? -1);
     // A closed sink: what its topic holds unacknowledged (CLOSED once the client is).
-    const missing = [];
+    const missing = bare(0);
     for (let p = 0, i; p < s.parts; p++) {
       i = s.client.partitionInfo(s.topic, p);
       if (i.ackedOffset < i.highWatermark) add(missing, { partition: p, fromOffset: i.ackedOffset, toOffset: i.highWatermark });
     }
-    settle(s, id, missing.length && 3, missing);
+    settle(s, id, missing.length && 3, arr(missing));
   });
 }
 
@@ -496,8 +502,8 @@ function drive(s, kind, p = 0, o = 0, acks) {
   if (s.busy) return;
   s.busy = true;
   try {
-    while (s.q.length && !s.gone) {
-      const [k, a, b, c] = s.q.shift();
+    for (let i = 0; i < s.q.length && !s.gone; ) {
+      const [k, a, b, c] = s.q[i++];
       let out;
       try {
         out = sinkDo(s.client, s.id, k, a, b, c ?? none);
@@ -508,7 +514,10 @@ function drive(s, kind, p = 0, o = 0, acks) {
     s.busy = false;
     s.q.length = 0;
   }
-  for (const [f, x, y] of s.calls.splice(0)) {
+  const calls = s.calls;
+  s.calls = bare(0);
+  for (let i = 0; i < calls.length; ) {
+    const [f, x, y] = calls[i++];
     try {
       f(x, y);
     } catch {} // a callback's own failure is not the sink's
@@ -520,7 +529,7 @@ function apply(s, out) {
   if (!out) gone(s);
   else {
     const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
-    const w = [], progress = [], settled = [];
+    const progress = bare(0), settled = bare(0);
     let at = 0;
     const u32 = () => v.getUint32((at += 4) - 4, true);
     const f64 = () => v.getFloat64((at += 8) - 8, true);
@@ -538,12 +547,12 @@ function apply(s, out) {
         break;
       } else if (op === 1) open(s, u32());
       else if (op === 2) detach(s);
-      else if (op === 3) add(w, "PING\r\n");
+      else if (op === 3) send(s, "PING\r\n");
       else if (op === 4) {
         const p = u32(), offset = f64(), ts = f64(), kl = v.getInt32((at += 4) - 4, true);
         const vl = u32(), lens = list(u32(), () => [u32(), u32()]);
         const key = kl < 0 ? null : bytes(kl), value = bytes(vl), hs = lens.map(([n, l]) => [bytes(n), bytes(l)]);
-        if (!hpub(s, w, p, offset, ts, key, value, hs)) add(s.q, [7 /* TOO_LARGE */, p, offset]);
+        if (!hpub(s, p, offset, ts, key, value, hs)) add(s.q, [7 /* TOO_LARGE */, p, offset]);
       } else if (op === 5) {
         const p = u32(), cursor = f64(), streamSeq = f64(), n = u32();
         add(progress, { partition: p, ackedOffset: cursor, streamSeq, ...(n && { givenUp: list(n, () => ({ partition: p, fromOffset: f64(), toOffset: f64() })) }) });
@@ -553,9 +562,8 @@ function apply(s, out) {
       } else if (op === 7) add(settled, [u32(), out[at++], ranges()]);
       else break; // not ours: stop reading
     }
-    if (w.length) send(s, cat(w));
-    if (progress.length && s.cfg.onAck) add(s.calls, [s.cfg.onAck, progress]);
-    for (const [id, how, missing] of settled) settle(s, id, how, missing);
+    if (progress.length && s.cfg.onAck) add(s.calls, [s.cfg.onAck, arr(progress)]);
+    for (let i = 0; i < settled.length; ) settle(s, ...settled[i++]);
   }
   if (s.state === 5) gone(s);
   if (s.state !== before && s.cfg.onStateChange) add(s.calls, [s.cfg.onStateChange, STATES[s.state], s.error ?? undefined]);
@@ -675,31 +683,36 @@ function lost(s, why, kind = 2 /* CLOSED */) {
 
 const stop = (s, why) => lost(s, why, 9 /* FAIL */);
 
-/** Queues bytes for the socket: what one turn of the event loop writes goes as one frame. */
-function send(s, bytes) {
-  if (!s.out) {
-    const parts = (s.out = []), ws = s.ws;
+/** Queues strings and bytes for the socket: what one turn of the event loop writes goes as
+ * one frame, to the socket of the first write (one replaced or closed since drops it). */
+function send(s, ...parts) {
+  let out = s.out;
+  if (!out) {
+    const ws = s.ws;
+    out = s.out = bare(0);
     queueMicrotask(() => {
-      if (s.out === parts) s.out = null;
+      if (s.out === out) s.out = null;
       // A socket replaced or closed since takes its bytes with it (detach empties the queue).
       if (ws && ws === s.ws) {
         try {
-          ws.send(cat(parts));
+          ws.send(cat(out));
         } catch (e) {
           lost(s, fail("SINK_DISCONNECTED", `the connection to ${s.url} failed: ${reasonOf(e)}`));
         }
       }
     });
   }
-  add(s.out, bytes);
+  for (let i = 0; i < parts.length; ) out[out.length] = parts[i++];
 }
 
 function data(s, e) {
   const d = e.data;
   const bytes = typeof d === "string" ? enc.encode(d) : d instanceof ArrayBuffer || ArrayBuffer.isView(d) ? new Uint8Array(d.buffer ?? d, d.byteOffset, d.byteLength) : null;
   if (!bytes) return;
-  const w = [], acks = [];
-  const flushAcks = () => acks.length && drive(s, 10 /* ACKS */, 0, 0, Float64Array.from(acks.splice(0)));
+  const acks = bare(0);
+  // The acks as a Float64Array (copied as an array-like: `acks` has no iterator), then
+  // none left (the argument after, evaluated before the call).
+  const flushAcks = () => acks.length && drive(s, 10 /* ACKS */, 0, 0, new Float64Array(acks), (acks.length = 0));
   for (const m of s.parser.push(bytes)) {
     if (!s.ws) break;
     const { op, info } = m;
@@ -724,19 +737,19 @@ function data(s, e) {
         );
       }
     } else if (op === "PING") {
-      add(w, "PONG\r\n");
+      send(s, "PONG\r\n");
     } else if (op === "PONG") {
       if (s.phase === 3) {
         // Logged in: subscribe to the replies, and confirm the subscription was taken.
         s.phase = 4;
-        add(w, `SUB ${s.cfg.inbox}.${s.inboxId}.> 1\r\nPING\r\n`);
+        send(s, `SUB ${s.inbox}> 1\r\nPING\r\n`);
       } else if (s.phase !== 4) {
         flushAcks();
         drive(s, 3 /* PONG */);
       } else if (s.cfg.provision) {
         s.phase = 5;
-        provisionAsk(s, w);
-      } else up(s, w);
+        provisionAsk(s);
+      } else up(s);
     } else if (op === "ERR") {
       const t = m.text.toLowerCase(), subject = /"([^"]*)"/.exec(m.text)?.[1] ?? "";
       flushAcks();
@@ -749,11 +762,10 @@ function data(s, e) {
       }
       if (!/invalid (publish )?subject/.test(t)) return lost(s, protocolBroken());
     } else if (op === "MSG") {
-      reply(s, m, acks, flushAcks, w);
+      reply(s, m, acks, flushAcks);
     }
   }
   flushAcks();
-  if (w.length && s.ws) send(s, cat(w));
 }
 
 function login(s, sig, pk) {
@@ -765,74 +777,68 @@ function login(s, sig, pk) {
     nkey: pk && !auth.jwt ? publicNkey(pk) : undefined, sig: sig && b64url(sig),
   };
   s.phase = 3;
-  s.inboxId = randomHex();
-  send(s, enc.encode(`CONNECT ${JSON.stringify(o)}\r\nPING\r\n`));
+  s.inbox = `${s.cfg.inbox}.${randomHex()}.`;
+  send(s, `CONNECT ${JSON.stringify(o)}\r\nPING\r\n`);
 }
 
-/** Asks JetStream to create the stream (into `w`, or sent at once), with the topic's limits. */
-function provisionAsk(s, w) {
+/** Asks JetStream to create the stream, with the topic's limits. */
+function provisionAsk(s) {
   // retention.maxBytes bounds each partition's log; the stream holds every partition's
   // subject, so its max_bytes is that bound times the partition count. The rest is
   // JetStream's defaults, left out (nats-server fills them in: retention "limits",
   // storage "file", discard "old", no limit on consumers or messages).
   const [, , rf, maxAge, maxBytes] = s.topicInfo;
-  const { stream, prefix, inbox, duplicateWindowMs } = s.cfg;
+  const { stream, prefix, duplicateWindowMs } = s.cfg;
   const age = maxAge >= 0 ? maxAge * 1e6 : 0, win = duplicateWindowMs * 1e6;
   const body = enc.encode(JSON.stringify({
     name: stream, subjects: [`${prefix}.*`], max_bytes: maxBytes >= 0 ? maxBytes * s.parts : -1, max_age: age,
     num_replicas: Math.max(1, rf), duplicate_window: age > 0 ? Math.min(win, age) : win,
   }));
   s.provAsked = Date.now();
-  const parts = [`PUB $JS.API.STREAM.CREATE.${stream} ${inbox}.${s.inboxId}.api ${body.length}\r\n`, body, CRLF];
-  if (w) add(w, ...parts);
-  else if (s.ws) send(s, cat(parts));
+  send(s, `PUB $JS.API.STREAM.CREATE.${stream} ${s.inbox}api ${body.length}\r\n`, body, CRLF);
 }
 
-function up(s, w) {
+function up(s) {
   s.phase = 6;
   s.error = null;
-  if (w.length) send(s, cat(w.splice(0)));
   drive(s, 1 /* UP */);
 }
 
-/** JSON from the server, its objects without a prototype: a field the server left out is
- * absent, never one a page set on `Object.prototype` (`headers`, `nonce`, `seq`, ...). */
-const json = (t) => JSON.parse(t, (k, v) => (v && typeof v == "object" && !Array.isArray(v) ? Object.setPrototypeOf(v, null) : v));
-
+/** A JSON answer from the server, or null. Its fields are read with `own`: a field the
+ * server left out is absent, never one a page set on `Object.prototype` (`seq`, `error`, ...). */
 function jsonOf(m) {
   try {
-    return m.status ? null : json(utf8.decode(m.data));
+    return m.status ? null : JSON.parse(utf8.decode(m.data));
   } catch {
     return null;
   }
 }
 
-function reply(s, m, acks, flushAcks, w) {
-  const base = `${s.cfg.inbox}.${s.inboxId}.`;
-  if (!m.subject.startsWith(base)) return;
-  const rest = m.subject.slice(base.length), doc = jsonOf(m), e = doc?.error;
+function reply(s, m, acks, flushAcks) {
+  if (!m.subject.startsWith(s.inbox)) return;
+  const rest = m.subject.slice(s.inbox.length), doc = jsonOf(m), e = own(doc, "error"), seq = own(doc, "seq");
   if (rest === "api") {
     if (s.phase !== 5) return;
     // Made, or already there (10058: its config is the operator's).
-    if (doc && (!e || e.err_code === 10058)) return up(s, w);
+    if (doc && (!e || own(e, "err_code") === 10058)) return up(s);
     // Not ready yet (no JetStream leader, a 503): asked again shortly.
-    if (!doc || e.code >= 500) return;
+    if (!doc || own(e, "code") >= 500) return;
     return stop(s, bad("provision", "JetStream refused to create the stream"));
   }
   const ids = /^(\d+)\.(\d+)$/.exec(rest);
   if (!ids) return;
   const p = +ids[1], offset = +ids[2];
-  if (doc && typeof doc.seq === "number" && typeof doc.stream === "string" && !e) return void add(acks, p, offset, doc.seq, doc.duplicate === true ? 1 : 0);
+  if (typeof seq == "number" && typeof own(doc, "stream") == "string" && !e) return void add(acks, p, offset, seq, own(doc, "duplicate") === true ? 1 : 0);
   flushAcks();
-  if (e?.err_code === 10060) return stop(s, fail("SINK_WRONG_STREAM", `the subject is captured by a stream other than \`${s.cfg.stream}\``));
+  if (own(e, "err_code") === 10060) return stop(s, fail("SINK_WRONG_STREAM", `the subject is captured by a stream other than \`${s.cfg.stream}\``));
   s.error = m.status === 503
     ? fail("SINK_NO_STREAM", `no stream captures the subject (expected stream \`${s.cfg.stream}\`)`)
     : fail("SINK_REJECTED", "JetStream refused a publish (retrying)");
   drive(s, 8 /* NAK */, p, offset);
 }
 
-/** Writes one record as HPUB into `w`; false when it is larger than the server takes. */
-function hpub(s, w, p, offset, ts, key, value, hs) {
+/** Writes one record as HPUB; false when it is larger than the server takes. */
+function hpub(s, p, offset, ts, key, value, hs) {
   const c = s.cfg, k = key && headerText(key);
   let h = `NATS/1.0\r\nNats-Msg-Id: ${c.msgIdPrefix}-${p}-${offset}\r\nNats-Expected-Stream: ${c.stream}\r\n`;
   if (key) h += k === null ? `Tributary-Key-Base64: ${b64url(key)}\r\n` : `Tributary-Key: ${k}\r\n`;
@@ -842,8 +848,9 @@ function hpub(s, w, p, offset, ts, key, value, hs) {
     h += reserved(name) ? `Tributary-Header-Base64: ${b64url(nb)}:${b64url(val)}\r\n`
       : t === null ? `${name}-Base64: ${b64url(val)}\r\n` : `${name}: ${t}\r\n`;
   }
-  const hb = enc.encode(h + CRLF), total = hb.length + value.length;
+  // Its size in UTF-8 (written by cat): ASCII, as it mostly is, is one byte a character.
+  const hl = /[^\0-\x7f]/.test((h += CRLF)) ? enc.encode(h).length : h.length, total = hl + value.length;
   if (total > s.maxPayload) return false;
-  add(w, `HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${c.inbox}.${s.inboxId}.${p}.${offset}` : ""} ${hb.length} ${total}\r\n`, hb, value, CRLF);
+  send(s, `HPUB ${c.prefix}.${p}${c.atLeastOnce ? ` ${s.inbox}${p}.${offset}` : ""} ${hl} ${total}\r\n${h}`, value, CRLF);
   return true;
 }

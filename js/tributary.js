@@ -47,7 +47,7 @@ const field = (e, k, v) => Object.defineProperty(e, k, { __proto__: null, value:
 const at_ = (a, i) => (Object.hasOwn(a, i) ? a[i] : undefined);
 const inv = (message) => fail("INVALID_ARGUMENT", message);
 // Shared with the sink's wire (js/nats.js), bundled with this module in the sink variants.
-export { enc, fail, own, SAFE, U32, field, list }; // sink
+export { enc, fail, own, SAFE, U32, field, list, bare, arr }; // sink
 
 // ---- reading answers ---------------------------------------------------------------------
 
@@ -110,10 +110,10 @@ function opts(o) {
   return o;
 }
 
-/** `o[k]` if `o` has it as an own property (never through the prototype chain); a getter
- * or Proxy that throws is INVALID_ARGUMENT. */
+/** `o[k]` if `o` has it as an own property (never through the prototype chain; undefined
+ * for a null or undefined `o`); a getter or Proxy that throws is INVALID_ARGUMENT. */
 function own(o, k) {
-  if (o === undefined) return;
+  if (o == null) return;
   try {
     return at_(o, k);
   } catch {

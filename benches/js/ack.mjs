@@ -16,9 +16,10 @@
 //
 // After each run the stream must hold exactly N messages (else the run fails).
 import WebSocket from "ws";
-import { connect as tcpConnect, StorageType, DiscardPolicy, RetentionPolicy, nanos } from "nats";
+import { connect as tcpConnect } from "nats";
 import { alternate, makeRecords } from "./lib/common.mjs";
 import { FAST, loadTributary, emit } from "./lib/node.mjs";
+import { acked, streams } from "./lib/acked.mjs";
 
 globalThis.WebSocket ??= WebSocket; // nats.ws uses the global one; Node 20 has none
 const { connect: wsConnect, headers: natsHeaders } = await import("nats.ws");
@@ -36,51 +37,9 @@ const partitions = keyStrings.map((k) => partitionFor(k, 16));
 
 const admin = await tcpConnect({ servers: `127.0.0.1:${process.env.NATS_PORT}` });
 const jsm = await admin.jetstreamManager();
-let streamNo = 0;
-async function withStream(body) {
-  const name = `ack-${process.pid}-${streamNo++}`;
-  await jsm.streams.add({
-    name, subjects: [`${name}.*`], storage: StorageType.File, retention: RetentionPolicy.Limits,
-    discard: DiscardPolicy.Old, num_replicas: 1, duplicate_window: nanos(120_000),
-  });
-  try {
-    const out = await body(name);
-    const held = (await jsm.streams.info(name)).state.messages;
-    if (held !== n) throw new Error(`stream ${name} holds ${held} messages, not ${n}`);
-    return out;
-  } finally {
-    await jsm.streams.delete(name);
-  }
-}
+const withStream = streams(jsm, "ack", n);
 
-const ours = () => withStream(async (name) => {
-  const client = new Tributary();
-  client.createTopic(name, { partitions: 16 });
-  const producer = client.topicProducer(name);
-  let sink;
-  await new Promise((resolve, reject) => {
-    sink = client.connect(name, {
-      server: wsUrl, WebSocket, stream: name,
-      onStateChange: (s, e) => (s === "connected" ? resolve() : s === "failed" && reject(e)),
-    });
-  });
-  try {
-    const t0 = performance.now();
-    const pairs = new Array(n);
-    for (let i = 0; i < n; i++) pairs[i] = [keyStrings[i], values[i]];
-    await producer.sendAll(pairs);
-    await client.flush();
-    const ms = performance.now() - t0;
-    const st = sink.stats();
-    if (st.acked !== n) throw new Error(`ours: ${st.acked} acked, not ${n}`);
-    return { value: n / (ms / 1000), resent: st.resent };
-  } finally {
-    await sink.close();
-    await client.close();
-    producer.free();
-    client.free();
-  }
-});
+const ours = () => withStream((name) => acked(Tributary, name, { server: wsUrl, WebSocket, stream: name }, keyStrings, values));
 
 const peer = (withIds, official = false) => () => withStream(async (name) => {
   const nc = official ? await core.wsconnect({ servers: wsUrl }) : await wsConnect({ servers: wsUrl });

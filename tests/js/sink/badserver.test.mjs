@@ -317,8 +317,10 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink'
   client.createTopic("t", { partitions: 1 });
   const p = client.topicProducer("t");
   const names = ["0", "1", "2", "state", "server", "progress", "givenUp", "missing", "undelivered", "cause", "id", "parts", "topicInfo", "woken", "gone", "busy",
-    "timer", "due", "phase", "ws", "out", "parser", "url", "maxPayload", "reason", "inboxId", "last", "provAsked", "headers", "status", "seed", "auth_token",
-    "user", "pass", "jwt", "published", "acked", "inFlight", "maxRetries", "ackTimeoutMs", "closeTimeoutMs", "duplicateWindowMs", "msgIdPrefix"];
+    "timer", "due", "phase", "ws", "out", "parser", "url", "maxPayload", "reason", "inboxId", "inbox", "last", "provAsked", "headers", "status", "seed", "auth_token",
+    "user", "pass", "jwt", "published", "acked", "inFlight", "maxRetries", "ackTimeoutMs", "closeTimeoutMs", "duplicateWindowMs", "msgIdPrefix",
+    // The PubAck's fields, read as its own (a reply without them is no acknowledgement).
+    "seq", "stream", "duplicate", "error", "err_code"];
   // Node's timer heap is filled by index: used once first (see boundary.test.mjs).
   for (let i = 0; i < 4; i++) clearTimeout(setTimeout(() => {}, 1e6 + i));
   // The test runner's output so far written first (its streams are arrays filled by index
