@@ -6,9 +6,12 @@
  * (RECORD_TOO_LARGE, UNKNOWN_TOPIC, OFFSET_EVICTED, QUEUE_FULL, INVALID_ARGUMENT, ...).
  */
 export class TributaryError extends Error {
+  // Fields, not assignments: defined on the error itself, never through a setter a page
+  // put on Object.prototype.
+  name = "TributaryError";
+  code;
   constructor(code, message) {
     super(message);
-    this.name = "TributaryError";
     this.code = code;
   }
 }

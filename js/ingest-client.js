@@ -26,11 +26,19 @@ export const KEEPALIVE_LIMIT = 65_536;
 const own = (o, k) => (o !== null && typeof o === "object" && Object.hasOwn(o, k) ? o[k] : undefined);
 
 export class IngestError extends Error {
+  // Fields and defined properties (never through a setter on Object.prototype).
+  name = "IngestError";
+  code;
   constructor(code, message, extra = {}) {
     super(message);
-    this.name = "IngestError";
     this.code = code;
-    Object.assign(this, extra);
+    for (const [k, value] of Object.entries(extra)) {
+      // A descriptor without a prototype (a `get` on Object.prototype is not read as its own).
+      const d = Object.create(null);
+      d.value = value;
+      d.writable = d.enumerable = d.configurable = true;
+      Object.defineProperty(this, k, d);
+    }
   }
 }
 

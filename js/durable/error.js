@@ -3,6 +3,12 @@
 
 /** A storage failure, with a stable code like the package's own errors. */
 export class DurableError extends Error {
+  // Fields (defined on the error, never through a setter on Object.prototype).
+  name = "DurableError";
+  /** @type {string} */
+  code;
+  /** SINK_UNDELIVERED: the records given up. @type {object[] | undefined} */
+  records = undefined;
   /**
    * @param {string} code
    * @param {string} message
@@ -10,10 +16,7 @@ export class DurableError extends Error {
    */
   constructor(code, message, cause) {
     super(message, cause === undefined ? undefined : { cause });
-    this.name = "DurableError";
     this.code = code;
-    /** SINK_UNDELIVERED: the records given up. @type {object[] | undefined} */
-    this.records = undefined;
   }
 }
 

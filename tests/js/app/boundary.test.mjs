@@ -370,6 +370,29 @@ test("sendAll: a buffer detached or grown by a later entry's getter is a coded r
   client.free();
 });
 
+test("an error's name and code are its own, whatever accessors Object.prototype holds", async () => {
+  const { DurableError } = await import("tributary/durable");
+  let set = 0;
+  for (const k of ["name", "code", "records"]) {
+    Object.defineProperty(Object.prototype, k, { configurable: true, get: () => "evil", set: () => void set++ });
+  }
+  let e;
+  try {
+    try {
+      new Tributary({ seed: NaN });
+    } catch (x) {
+      e = x;
+    }
+    const d = new DurableError("STORAGE_FAILED", "m");
+    assert.ok(e instanceof TributaryError);
+    assert.deepEqual([e.name, e.code, Object.hasOwn(e, "code")], ["TributaryError", "INVALID_ARGUMENT", true]);
+    assert.deepEqual([d.name, d.code, d.records, Object.hasOwn(d, "records")], ["DurableError", "STORAGE_FAILED", undefined, true]);
+  } finally {
+    for (const k of ["name", "code", "records"]) delete Object.prototype[k];
+  }
+  assert.equal(set, 0);
+});
+
 test("the package's own state is never read through Object.prototype (`h`, Symbol.iterator, setters)", async () => {
   const client = client2();
   const p = client.topicProducer("t");
