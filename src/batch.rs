@@ -117,6 +117,45 @@ pub struct RecordRef<'a> {
     pub headers: &'a [Header],
 }
 
+/// Records with the offsets they had: what [`fill`] and [`crate::Client::restore_placed`]
+/// take ([`ConsumedRecord`]s read back, or records a host staged, borrowed).
+pub trait Placed {
+    /// Record `i`'s offset and parts; `None` past the last.
+    fn get(&self, i: usize) -> Option<(i64, RecordRef<'_>)>;
+}
+
+impl Placed for &[ConsumedRecord] {
+    fn get(&self, i: usize) -> Option<(i64, RecordRef<'_>)> {
+        let r = <[ConsumedRecord]>::get(self, i)?;
+        Some((
+            r.offset,
+            RecordRef {
+                key: r.key.as_deref(),
+                value: &r.value,
+                timestamp: r.timestamp,
+                headers: &r.headers,
+            },
+        ))
+    }
+}
+
+/// Pushes `records` from the `from`-th into `batch` while each is at the offset after the
+/// one before, the batch holds less than `max_size` bytes, and the record can join it
+/// (see [`BatchBuilder::push`]); returns the index of the first record it did not push.
+/// An empty batch always takes the first record.
+pub fn fill(batch: &mut BatchBuilder, records: &dyn Placed, from: usize, max_size: usize) -> usize {
+    let mut i = from;
+    let mut next = None;
+    while let Some((offset, r)) = records.get(i) {
+        if batch.size() >= max_size || next.is_some_and(|n| n != offset) || !batch.push(&r) {
+            break;
+        }
+        next = Some(offset.wrapping_add(1));
+        i += 1;
+    }
+    i
+}
+
 /// Bytes of the record's body that do not depend on its place in a batch: key, value,
 /// headers (everything but the attributes byte and the two deltas).
 #[inline]
