@@ -434,58 +434,65 @@ pub struct DecodedBatch {
     pub records: Vec<ConsumedRecord>,
 }
 
-struct Reader<'a> {
+/// A cursor over a payload that keeps its first error: a read that fails records it and
+/// gives zeros or no bytes, so the decoder checks once per record, not at every field.
+struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
+    /// Where the current record ends (the payload's end between records).
+    end: usize,
+    err: Option<DecodeError>,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let left = self.data.get(self.pos..).unwrap_or(&[]);
-        match left.get(..n) {
-            Some(s) => {
-                self.pos += n;
-                Ok(s)
-            }
-            None => Err(DecodeError::Truncated {
-                needed: n - left.len(),
-            }),
+impl<'a> Cursor<'a> {
+    fn fail(&mut self, e: DecodeError) {
+        if self.err.is_none() {
+            self.err = Some(e);
         }
+    }
+
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let left = self.end - self.pos;
+        if n > left {
+            self.fail(DecodeError::Truncated { needed: n - left });
+            return &[];
+        }
+        self.pos += n;
+        self.data.get(self.pos - n..self.pos).unwrap_or(&[])
     }
 
     /// The next `n` bytes (at most 8) as a big-endian integer.
-    fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
-        Ok(self
-            .take(n)?
-            .iter()
-            .fold(0, |v, &b| (v << 8) | u64::from(b)))
+    fn be(&mut self, n: usize) -> u64 {
+        self.take(n).iter().fold(0, |v, &b| (v << 8) | u64::from(b))
     }
 
-    fn varint(&mut self) -> Result<i64, DecodeError> {
+    fn varint(&mut self) -> i64 {
         let mut z: u64 = 0;
         for i in 0..10 {
-            let b = self.be(1)? as u8;
+            let b = self.be(1) as u8;
             if i == 9 && b > 1 {
-                return Err(DecodeError::Varint);
+                break;
             }
             z |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
-                return Ok(((z >> 1) as i64) ^ -((z & 1) as i64));
+                return ((z >> 1) as i64) ^ -((z & 1) as i64);
             }
         }
-        Err(DecodeError::Varint)
+        self.fail(DecodeError::Varint);
+        0
     }
 
-    fn len(&mut self) -> Result<usize, DecodeError> {
-        let n = self.varint()?;
-        if n < 0 || n as u64 > (self.data.len() - self.pos) as u64 {
-            return Err(DecodeError::InvalidLength(n));
+    fn len(&mut self) -> usize {
+        let n = self.varint();
+        if n < 0 || n as u64 > (self.end - self.pos) as u64 {
+            self.fail(DecodeError::InvalidLength(n));
+            return 0;
         }
-        Ok(n as usize)
+        n as usize
     }
 
-    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
-        let n = self.len()?;
+    fn bytes(&mut self) -> &'a [u8] {
+        let n = self.len();
         self.take(n)
     }
 }
@@ -574,46 +581,61 @@ fn decode_records(
     base_offset: i64,
     first_timestamp: i64,
 ) -> Result<Vec<ConsumedRecord>, DecodeError> {
-    let mut r = Reader {
+    let mut r = Cursor {
         data: payload,
         pos: 0,
+        end: payload.len(),
+        err: None,
     };
-    let count = r.be(4)? as u32;
+    let count = r.be(4) as u32;
     // Each record takes at least 7 bytes: refuse counts the payload cannot hold before
     // allocating for them.
     if count as usize > payload.len() / 7 {
-        return Err(DecodeError::CountMismatch {
+        r.fail(DecodeError::CountMismatch {
             count: i64::from(count),
         });
     }
-    let mut out = Vec::with_capacity(count as usize);
+    let mut out = Vec::new();
+    if r.err.is_none() {
+        out.reserve_exact(count as usize);
+    }
     for _ in 0..count {
-        let len = r.len()?;
-        let body = r.take(len)?;
-        let mut b = Reader { data: body, pos: 0 };
-        let _attributes = b.be(1)? as u8;
-        let ts_delta = b.varint()?;
-        let offset_delta = b.varint()?;
-        let key = match b.be(1)? as u8 {
+        if r.err.is_some() {
+            break;
+        }
+        let len = r.len();
+        // The record's fields end where its length says.
+        r.end = r.pos + len;
+        let _attributes = r.be(1);
+        let ts_delta = r.varint();
+        let offset_delta = r.varint();
+        let key = match r.be(1) {
             0 => None,
-            _ => Some(b.bytes()?.to_vec()),
+            _ => Some(r.bytes().to_vec()),
         };
-        let value = b.bytes()?.to_vec();
-        let header_count = b.varint()?;
-        if header_count < 0 || header_count as u64 > body.len() as u64 {
-            return Err(DecodeError::InvalidLength(header_count));
+        let value = r.bytes().to_vec();
+        let header_count = r.varint();
+        if header_count < 0 || header_count as u64 > len as u64 {
+            r.fail(DecodeError::InvalidLength(header_count));
         }
-        let mut headers = Vec::with_capacity(header_count as usize);
+        let mut headers = Vec::new();
         for _ in 0..header_count {
-            let name = crate::text::utf8(b.bytes()?)
-                .ok_or(DecodeError::HeaderName)?
-                .to_owned();
-            let value = b.bytes()?.to_vec();
-            headers.push(Header { name, value });
+            if r.err.is_some() {
+                break;
+            }
+            let name = crate::text::utf8(r.bytes());
+            if name.is_none() {
+                r.fail(DecodeError::HeaderName);
+            }
+            headers.push(Header {
+                name: name.unwrap_or("").to_owned(),
+                value: r.bytes().to_vec(),
+            });
         }
-        if b.pos != body.len() {
-            return Err(DecodeError::Trailing(body.len() - b.pos));
+        if r.pos != r.end {
+            r.fail(DecodeError::Trailing(r.end - r.pos));
         }
+        r.end = payload.len();
         out.push(ConsumedRecord {
             offset: base_offset.wrapping_add(offset_delta),
             key,
@@ -623,9 +645,12 @@ fn decode_records(
         });
     }
     if r.pos != payload.len() {
-        return Err(DecodeError::Trailing(payload.len() - r.pos));
+        r.fail(DecodeError::Trailing(payload.len() - r.pos));
     }
-    Ok(out)
+    match r.err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// The records of a batch a [`BatchBuilder`] made, read without checks (the partition
@@ -739,8 +764,13 @@ mod tests {
             out.truncate(end);
             assert_eq!(out, bytes, "{v}");
             assert_eq!(varint_len(v), bytes.len());
-            let mut r = Reader { data: &out, pos: 0 };
-            assert_eq!(r.varint().unwrap(), v);
+            let mut r = Cursor {
+                data: &out,
+                pos: 0,
+                end: out.len(),
+                err: None,
+            };
+            assert_eq!((r.varint(), r.err), (v, None));
         }
     }
 
