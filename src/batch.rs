@@ -545,8 +545,10 @@ pub(crate) fn decode_checked(
     max_uncompressed: usize,
 ) -> Result<DecodedBatch, DecodeError> {
     let code = be_at(data, ATTRIBUTES_AT, 2) as i16 & COMPRESSION_MASK;
-    let compression =
-        Compression::from_code(code).ok_or(DecodeError::UnsupportedCompression(code))?;
+    // A codec this build lacks is refused here (as `decompress` would refuse it).
+    let compression = Compression::from_code(code)
+        .filter(|c| c.available())
+        .ok_or(DecodeError::UnsupportedCompression(code))?;
     let last_offset_delta = be_at(data, 23, 4) as i32;
     let base_offset = be_at(data, 0, 8) as i64;
     let first_timestamp = be_at(data, 27, 8) as i64;
@@ -843,6 +845,28 @@ mod tests {
             decode_batch(&bytes[..bytes.len() - 1], 1 << 20),
             Err(DecodeError::Truncated { .. })
         ));
+    }
+
+    /// A codec named in the attributes that this build lacks (any but none without the
+    /// `codecs` feature; codes 4-7 always) is `UnsupportedCompression` with its code.
+    #[test]
+    fn a_codec_this_build_lacks_is_refused_with_its_code() {
+        let mut b = BatchBuilder::new();
+        b.push(&rec(Some(b"k"), b"value", 5));
+        let good = b.finish(Compression::None).into_bytes();
+        for code in 1..8i16 {
+            let mut bad = good.clone();
+            put_be(&mut bad, ATTRIBUTES_AT, 2, code as u64);
+            let crc = crc32c(&bad[ATTRIBUTES_AT..]);
+            put_be(&mut bad, CRC_AT, 4, u64::from(crc));
+            let expected = if code > 3 || !cfg!(feature = "codecs") {
+                DecodeError::UnsupportedCompression(code)
+            } else {
+                // The payload is not that codec's.
+                DecodeError::Decompress
+            };
+            assert_eq!(decode_batch(&bad, 1 << 20), Err(expected), "code {code}");
+        }
     }
 
     /// The walker of the log's own batches reads what the checked decoder reads, for
