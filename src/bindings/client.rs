@@ -287,10 +287,7 @@ pub extern "C" fn read(h: u32, partition: u32, from: f64, max: u32) -> f64 {
                         };
                         Fail::from(e).with(next)
                     })?;
-                put_u32(out, records.len() as u32);
-                for r in &records {
-                    convert::put_record(out, r);
-                }
+                convert::put_records(out, &records);
                 Ok(())
             })
         })
@@ -514,10 +511,7 @@ pub extern "C" fn decode_batch(len: u32, max: u32) -> f64 {
             })?;
             put_f64(out, batch.base_offset as f64);
             put_f64(out, size as f64);
-            put_u32(out, batch.records.len() as u32);
-            for r in &batch.records {
-                convert::put_record(out, r);
-            }
+            convert::put_records(out, &batch.records);
             Ok(())
         })
     })

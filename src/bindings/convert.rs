@@ -217,6 +217,14 @@ impl crate::batch::Placed for Vec<Staged<'_>> {
     }
 }
 
+/// A count, then each of `records` ([`put_record`]): what `read` and `decodeBatch` answer.
+pub fn put_records(out: &mut Vec<u8>, records: &[crate::ConsumedRecord]) {
+    super::put_u32(out, records.len() as u32);
+    for r in records {
+        put_record(out, r);
+    }
+}
+
 /// A record as `read` answers it (the layout [`record`] reads).
 pub fn put_record(out: &mut Vec<u8>, r: &crate::ConsumedRecord) {
     use super::{put_f64, put_u32};
