@@ -597,10 +597,7 @@ fn decode_records(
             count: i64::from(count),
         });
     }
-    let mut out = Vec::new();
-    if r.err.is_none() {
-        out.reserve_exact(count as usize);
-    }
+    let mut out = Vec::with_capacity(if r.err.is_none() { count as usize } else { 0 });
     for _ in 0..count {
         if r.err.is_some() {
             break;
