@@ -117,6 +117,45 @@ pub struct RecordRef<'a> {
     pub headers: &'a [Header],
 }
 
+/// Records with the offsets they had: what [`fill`] and [`crate::Client::restore_placed`]
+/// take ([`ConsumedRecord`]s read back, or records a host staged, borrowed).
+pub trait Placed {
+    /// Record `i`'s offset and parts; `None` past the last.
+    fn get(&self, i: usize) -> Option<(i64, RecordRef<'_>)>;
+}
+
+impl Placed for &[ConsumedRecord] {
+    fn get(&self, i: usize) -> Option<(i64, RecordRef<'_>)> {
+        let r = <[ConsumedRecord]>::get(self, i)?;
+        Some((
+            r.offset,
+            RecordRef {
+                key: r.key.as_deref(),
+                value: &r.value,
+                timestamp: r.timestamp,
+                headers: &r.headers,
+            },
+        ))
+    }
+}
+
+/// Pushes `records` from the `from`-th into `batch` while each is at the offset after the
+/// one before, the batch holds less than `max_size` bytes, and the record can join it
+/// (see [`BatchBuilder::push`]); returns the index of the first record it did not push.
+/// An empty batch always takes the first record.
+pub fn fill(batch: &mut BatchBuilder, records: &dyn Placed, from: usize, max_size: usize) -> usize {
+    let mut i = from;
+    let mut next = None;
+    while let Some((offset, r)) = records.get(i) {
+        if batch.size() >= max_size || next.is_some_and(|n| n != offset) || !batch.push(&r) {
+            break;
+        }
+        next = Some(offset.wrapping_add(1));
+        i += 1;
+    }
+    i
+}
+
 /// Bytes of the record's body that do not depend on its place in a batch: key, value,
 /// headers (everything but the attributes byte and the two deltas).
 #[inline]
@@ -395,58 +434,65 @@ pub struct DecodedBatch {
     pub records: Vec<ConsumedRecord>,
 }
 
-struct Reader<'a> {
+/// A cursor over a payload that keeps its first error: a read that fails records it and
+/// gives zeros or no bytes, so the decoder checks once per record, not at every field.
+struct Cursor<'a> {
     data: &'a [u8],
     pos: usize,
+    /// Where the current record ends (the payload's end between records).
+    end: usize,
+    err: Option<DecodeError>,
 }
 
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let left = self.data.get(self.pos..).unwrap_or(&[]);
-        match left.get(..n) {
-            Some(s) => {
-                self.pos += n;
-                Ok(s)
-            }
-            None => Err(DecodeError::Truncated {
-                needed: n - left.len(),
-            }),
+impl<'a> Cursor<'a> {
+    fn fail(&mut self, e: DecodeError) {
+        if self.err.is_none() {
+            self.err = Some(e);
         }
+    }
+
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let left = self.end - self.pos;
+        if n > left {
+            self.fail(DecodeError::Truncated { needed: n - left });
+            return &[];
+        }
+        self.pos += n;
+        self.data.get(self.pos - n..self.pos).unwrap_or(&[])
     }
 
     /// The next `n` bytes (at most 8) as a big-endian integer.
-    fn be(&mut self, n: usize) -> Result<u64, DecodeError> {
-        Ok(self
-            .take(n)?
-            .iter()
-            .fold(0, |v, &b| (v << 8) | u64::from(b)))
+    fn be(&mut self, n: usize) -> u64 {
+        self.take(n).iter().fold(0, |v, &b| (v << 8) | u64::from(b))
     }
 
-    fn varint(&mut self) -> Result<i64, DecodeError> {
+    fn varint(&mut self) -> i64 {
         let mut z: u64 = 0;
         for i in 0..10 {
-            let b = self.be(1)? as u8;
+            let b = self.be(1) as u8;
             if i == 9 && b > 1 {
-                return Err(DecodeError::Varint);
+                break;
             }
             z |= u64::from(b & 0x7f) << (7 * i);
             if b & 0x80 == 0 {
-                return Ok(((z >> 1) as i64) ^ -((z & 1) as i64));
+                return ((z >> 1) as i64) ^ -((z & 1) as i64);
             }
         }
-        Err(DecodeError::Varint)
+        self.fail(DecodeError::Varint);
+        0
     }
 
-    fn len(&mut self) -> Result<usize, DecodeError> {
-        let n = self.varint()?;
-        if n < 0 || n as u64 > (self.data.len() - self.pos) as u64 {
-            return Err(DecodeError::InvalidLength(n));
+    fn len(&mut self) -> usize {
+        let n = self.varint();
+        if n < 0 || n as u64 > (self.end - self.pos) as u64 {
+            self.fail(DecodeError::InvalidLength(n));
+            return 0;
         }
-        Ok(n as usize)
+        n as usize
     }
 
-    fn bytes(&mut self) -> Result<&'a [u8], DecodeError> {
-        let n = self.len()?;
+    fn bytes(&mut self) -> &'a [u8] {
+        let n = self.len();
         self.take(n)
     }
 }
@@ -499,8 +545,10 @@ pub(crate) fn decode_checked(
     max_uncompressed: usize,
 ) -> Result<DecodedBatch, DecodeError> {
     let code = be_at(data, ATTRIBUTES_AT, 2) as i16 & COMPRESSION_MASK;
-    let compression =
-        Compression::from_code(code).ok_or(DecodeError::UnsupportedCompression(code))?;
+    // A codec this build lacks is refused here (as `decompress` would refuse it).
+    let compression = Compression::from_code(code)
+        .filter(|c| c.available())
+        .ok_or(DecodeError::UnsupportedCompression(code))?;
     let last_offset_delta = be_at(data, 23, 4) as i32;
     let base_offset = be_at(data, 0, 8) as i64;
     let first_timestamp = be_at(data, 27, 8) as i64;
@@ -535,46 +583,58 @@ fn decode_records(
     base_offset: i64,
     first_timestamp: i64,
 ) -> Result<Vec<ConsumedRecord>, DecodeError> {
-    let mut r = Reader {
+    let mut r = Cursor {
         data: payload,
         pos: 0,
+        end: payload.len(),
+        err: None,
     };
-    let count = r.be(4)? as u32;
+    let count = r.be(4) as u32;
     // Each record takes at least 7 bytes: refuse counts the payload cannot hold before
     // allocating for them.
     if count as usize > payload.len() / 7 {
-        return Err(DecodeError::CountMismatch {
+        r.fail(DecodeError::CountMismatch {
             count: i64::from(count),
         });
     }
-    let mut out = Vec::with_capacity(count as usize);
+    let mut out = Vec::with_capacity(if r.err.is_none() { count as usize } else { 0 });
     for _ in 0..count {
-        let len = r.len()?;
-        let body = r.take(len)?;
-        let mut b = Reader { data: body, pos: 0 };
-        let _attributes = b.be(1)? as u8;
-        let ts_delta = b.varint()?;
-        let offset_delta = b.varint()?;
-        let key = match b.be(1)? as u8 {
+        if r.err.is_some() {
+            break;
+        }
+        let len = r.len();
+        // The record's fields end where its length says.
+        r.end = r.pos + len;
+        let _attributes = r.be(1);
+        let ts_delta = r.varint();
+        let offset_delta = r.varint();
+        let key = match r.be(1) {
             0 => None,
-            _ => Some(b.bytes()?.to_vec()),
+            _ => Some(r.bytes().to_vec()),
         };
-        let value = b.bytes()?.to_vec();
-        let header_count = b.varint()?;
-        if header_count < 0 || header_count as u64 > body.len() as u64 {
-            return Err(DecodeError::InvalidLength(header_count));
+        let value = r.bytes().to_vec();
+        let header_count = r.varint();
+        if header_count < 0 || header_count as u64 > len as u64 {
+            r.fail(DecodeError::InvalidLength(header_count));
         }
-        let mut headers = Vec::with_capacity(header_count as usize);
+        let mut headers = Vec::new();
         for _ in 0..header_count {
-            let name = crate::text::utf8(b.bytes()?)
-                .ok_or(DecodeError::HeaderName)?
-                .to_owned();
-            let value = b.bytes()?.to_vec();
-            headers.push(Header { name, value });
+            if r.err.is_some() {
+                break;
+            }
+            let name = crate::text::utf8(r.bytes());
+            if name.is_none() {
+                r.fail(DecodeError::HeaderName);
+            }
+            headers.push(Header {
+                name: name.unwrap_or("").to_owned(),
+                value: r.bytes().to_vec(),
+            });
         }
-        if b.pos != body.len() {
-            return Err(DecodeError::Trailing(body.len() - b.pos));
+        if r.pos != r.end {
+            r.fail(DecodeError::Trailing(r.end - r.pos));
         }
+        r.end = payload.len();
         out.push(ConsumedRecord {
             offset: base_offset.wrapping_add(offset_delta),
             key,
@@ -584,9 +644,12 @@ fn decode_records(
         });
     }
     if r.pos != payload.len() {
-        return Err(DecodeError::Trailing(payload.len() - r.pos));
+        r.fail(DecodeError::Trailing(payload.len() - r.pos));
     }
-    Ok(out)
+    match r.err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// The records of a batch a [`BatchBuilder`] made, read without checks (the partition
@@ -700,8 +763,13 @@ mod tests {
             out.truncate(end);
             assert_eq!(out, bytes, "{v}");
             assert_eq!(varint_len(v), bytes.len());
-            let mut r = Reader { data: &out, pos: 0 };
-            assert_eq!(r.varint().unwrap(), v);
+            let mut r = Cursor {
+                data: &out,
+                pos: 0,
+                end: out.len(),
+                err: None,
+            };
+            assert_eq!((r.varint(), r.err), (v, None));
         }
     }
 
@@ -774,6 +842,28 @@ mod tests {
             decode_batch(&bytes[..bytes.len() - 1], 1 << 20),
             Err(DecodeError::Truncated { .. })
         ));
+    }
+
+    /// A codec named in the attributes that this build lacks (any but none without the
+    /// `codecs` feature; codes 4-7 always) is `UnsupportedCompression` with its code.
+    #[test]
+    fn a_codec_this_build_lacks_is_refused_with_its_code() {
+        let mut b = BatchBuilder::new();
+        b.push(&rec(Some(b"k"), b"value", 5));
+        let good = b.finish(Compression::None).into_bytes();
+        for code in 1..8i16 {
+            let mut bad = good.clone();
+            put_be(&mut bad, ATTRIBUTES_AT, 2, code as u64);
+            let crc = crc32c(&bad[ATTRIBUTES_AT..]);
+            put_be(&mut bad, CRC_AT, 4, u64::from(crc));
+            let expected = if code > 3 || !cfg!(feature = "codecs") {
+                DecodeError::UnsupportedCompression(code)
+            } else {
+                // The payload is not that codec's.
+                DecodeError::Decompress
+            };
+            assert_eq!(decode_batch(&bad, 1 << 20), Err(expected), "code {code}");
+        }
     }
 
     /// The walker of the log's own batches reads what the checked decoder reads, for

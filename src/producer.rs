@@ -19,7 +19,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::accumulator::{Limits, PartitionAccumulator};
-use crate::batch::{standalone_size, BatchBuilder, RecordRef};
+use crate::batch::{fill, standalone_size, BatchBuilder, Placed, RecordRef};
 use crate::config::{Compression, ProducerConfig, TopicConfig};
 use crate::error::{Error, MAX_SAFE_OFFSET};
 use crate::log::{PartitionInfo, PartitionLog};
@@ -302,6 +302,18 @@ impl Client {
         records: &[ConsumedRecord],
         now_ms: i64,
     ) -> Result<(), Error> {
+        self.restore_placed(topic, partition, &records, now_ms)
+    }
+
+    /// [`Client::restore`] of any records [`Placed`] (the bindings' staged records, put
+    /// back without a copy into [`ConsumedRecord`]s).
+    pub fn restore_placed(
+        &mut self,
+        topic: &str,
+        partition: u32,
+        records: &dyn Placed,
+        now_ms: i64,
+    ) -> Result<(), Error> {
         let topic = self
             .find_topic(topic)
             .ok()
@@ -319,28 +331,30 @@ impl Client {
                     partition,
                     partition_count: count,
                 })?;
-        let Some(first) = records.first().map(|r| r.offset) else {
+        let Some((first, _)) = records.get(0) else {
             return Ok(());
         };
         let hwm = log.high_watermark();
         let empty = log.info().records == 0;
-        let contiguous = records
-            .iter()
-            .enumerate()
-            .all(|(i, r)| r.offset == first + i as i64);
+        // Consecutive offsets, and the first bad timestamp.
+        let (mut count, mut contiguous, mut bad_time) = (0, true, None);
+        while let Some((offset, r)) = records.get(count) {
+            contiguous &= offset == first + count as i64;
+            if bad_time.is_none() && !(0..=MAX_SAFE_OFFSET).contains(&r.timestamp) {
+                bad_time = Some(r.timestamp);
+            }
+            count += 1;
+        }
         if !contiguous || first < hwm || (!empty && first != hwm) || first > MAX_SAFE_OFFSET {
             return Err(Error::OffsetOutOfRange {
                 offset: first,
                 high_watermark: hwm,
             });
         }
-        if let Some(r) = records
-            .iter()
-            .find(|r| !(0..=MAX_SAFE_OFFSET).contains(&r.timestamp))
-        {
-            return Err(Error::InvalidTimestamp(r.timestamp));
+        if let Some(t) = bad_time {
+            return Err(Error::InvalidTimestamp(t));
         }
-        log.check_room_from(first, records.len() as u64, partition)?;
+        log.check_room_from(first, count as u64, partition)?;
         let codec = topic.config.compression;
         if empty && first > hwm {
             // A partition a sink tracks stays tracked: its cursor starts at the restored
@@ -351,25 +365,13 @@ impl Client {
                 log.track_sink();
             }
         }
-        let mut builder = BatchBuilder::new();
-        for r in records {
-            let rec = RecordRef {
-                key: r.key.as_deref(),
-                value: &r.value,
-                timestamp: r.timestamp,
-                headers: &r.headers,
-            };
-            if !builder.push(&rec) {
-                let full = core::mem::take(&mut builder);
-                log.append(full.finish(codec), now_ms, partition)?;
-                builder.push(&rec);
-            }
-            if builder.size() >= RESTORE_BATCH_BYTES {
-                let full = core::mem::take(&mut builder);
-                log.append(full.finish(codec), now_ms, partition)?;
-            }
-        }
-        if !builder.is_empty() {
+        // Batches of `RESTORE_BATCH_BYTES` or a record more, or shorter where a record's
+        // timestamp cannot join the batch. An empty batch takes a record: each pass
+        // appends at least one.
+        let mut at = 0;
+        while at < count {
+            let mut builder = BatchBuilder::new();
+            at = fill(&mut builder, records, at, RESTORE_BATCH_BYTES);
             log.append(builder.finish(codec), now_ms, partition)?;
         }
         Ok(())
@@ -995,5 +997,54 @@ mod tests {
             )
             .unwrap();
         assert_eq!(c.flush(0).offset_of(p, &r), Some(46));
+    }
+
+    /// Restored records go into batches of 64 KiB or a record more, and a record whose
+    /// timestamp cannot join the open batch starts the next: the bytes the log holds are
+    /// those batches', and every record reads back as it was.
+    #[test]
+    fn restore_batches_by_size_and_timestamp() {
+        let mut c = client_with(1);
+        let far = 1 + i64::from(i32::MAX);
+        let stamps = [5, 5, 5, 5 + far, 6 + far, 7];
+        let records: Vec<_> = stamps
+            .iter()
+            .enumerate()
+            .map(|(i, &timestamp)| ConsumedRecord {
+                offset: 10 + i as i64,
+                key: (i % 2 == 0).then(|| vec![i as u8]),
+                value: vec![i as u8; 40_000],
+                timestamp,
+                headers: Vec::new(),
+            })
+            .collect();
+        c.restore("clicks", 0, &records, 0).unwrap();
+        // [0, 1] (80 KB: closed), [2] (3 cannot join), [3, 4] (5 cannot join), [5].
+        let all = &records[..];
+        let size = |from: usize, to: usize| {
+            let mut b = BatchBuilder::new();
+            for i in from..to {
+                assert!(b.push(&Placed::get(&all, i).unwrap().1));
+            }
+            b.size() as u64
+        };
+        let expected = size(0, 2) + size(2, 3) + size(3, 5) + size(5, 6);
+        let info = c.partition_info("clicks", 0).unwrap();
+        assert_eq!((info.bytes, info.records), (expected, 6));
+        assert_eq!(c.read("clicks", 0, 10, 10).unwrap(), records);
+        // A bad timestamp after a gap: the gap is what is reported, and nothing changed.
+        let mut bad = records.clone();
+        bad[4].timestamp = -1;
+        let mut c = client_with(1);
+        assert_eq!(
+            c.restore("clicks", 0, &bad, 0),
+            Err(Error::InvalidTimestamp(-1))
+        );
+        bad[5].offset = 99;
+        assert!(matches!(
+            c.restore("clicks", 0, &bad, 0),
+            Err(Error::OffsetOutOfRange { offset: 10, .. })
+        ));
+        assert_eq!(c.partition_info("clicks", 0).unwrap().records, 0);
     }
 }

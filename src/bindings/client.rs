@@ -287,10 +287,7 @@ pub extern "C" fn read(h: u32, partition: u32, from: f64, max: u32) -> f64 {
                         };
                         Fail::from(e).with(next)
                     })?;
-                put_u32(out, records.len() as u32);
-                for r in &records {
-                    convert::put_record(out, r);
-                }
+                convert::put_records(out, &records);
                 Ok(())
             })
         })
@@ -403,9 +400,7 @@ pub extern "C" fn send(h: u32, id: u32, count: u32, bytes: u32, group: u32, now:
 #[no_mangle]
 pub extern "C" fn send_full(h: u32, id: u32, count: u32, group: u32, now: f64) -> f64 {
     ret(staged(|s| {
-        let mut r = Reader::new(s);
-        let records: Vec<convert::Staged<'_>> =
-            (0..count).map(|_| convert::record(&mut r)).collect();
+        let records = convert::records(&mut Reader::new(s), count);
         let mut parts: Vec<RecordParts<'_>> = records
             .iter()
             .map(|s| RecordParts {
@@ -473,7 +468,8 @@ pub extern "C" fn producer_stats(h: u32, id: u32) -> f64 {
     })
 }
 
-/// Puts `count` staged records (after the topic's name; [`convert::restored`]) back into
+/// Puts `count` staged records (after the topic's name; [`convert::record`]: offset and
+/// timestamp, key, value, headers) back into
 /// the topic's `partition` at the offsets they had (see `Tributary.restore`).
 #[cfg(feature = "sink")]
 #[no_mangle]
@@ -482,10 +478,11 @@ pub extern "C" fn restore(h: u32, partition: u32, count: u32, now: f64) -> f64 {
         staged(|s| {
             let mut r = Reader::new(s);
             let topic = r.topic()?;
-            let records = convert::restored(&mut r, count);
+            let records = convert::records(&mut r, count);
             with(h, |i| {
                 i.check_open()?;
-                i.client.restore(topic, partition, &records, now as i64)?;
+                i.client
+                    .restore_placed(topic, partition, &records, now as i64)?;
                 i.run_poll(now as i64, false);
                 Ok(())
             })
@@ -514,43 +511,33 @@ pub extern "C" fn decode_batch(len: u32, max: u32) -> f64 {
             })?;
             put_f64(out, batch.base_offset as f64);
             put_f64(out, size as f64);
-            put_u32(out, batch.records.len() as u32);
-            for r in &batch.records {
-                convert::put_record(out, r);
-            }
+            convert::put_records(out, &batch.records);
             Ok(())
         })
     })
 }
 
-/// Encodes `count` staged records ([`convert::restored`], consecutive offsets) as one
-/// uncompressed record batch whose base offset is the first record's: its bytes.
+/// Encodes `count` staged records ([`convert::record`]: offset and timestamp, key,
+/// value, headers; consecutive offsets) as one uncompressed record batch whose base
+/// offset is the first record's: its bytes.
 #[cfg(feature = "sink")]
 #[no_mangle]
 pub extern "C" fn encode_batch(count: u32) -> f64 {
+    use crate::batch::{fill, BatchBuilder, Placed};
     answer(|out| {
         staged(|s| {
-            let records = convert::restored(&mut Reader::new(s), count);
-            let base = records
-                .first()
-                .ok_or_else(|| invalid_argument("encodeBatch needs at least one record"))?
-                .offset;
-            let mut b = crate::batch::BatchBuilder::new();
-            for (i, r) in records.iter().enumerate() {
-                if r.offset != base + i as i64 {
-                    return Err(invalid_argument("records must have consecutive offsets"));
-                }
-                let pushed = b.push(&crate::batch::RecordRef {
-                    key: r.key.as_deref(),
-                    value: &r.value,
-                    timestamp: r.timestamp,
-                    headers: &r.headers,
-                });
-                if !pushed {
-                    return Err(invalid_argument(
-                        "the records' timestamps are more than 2^31 - 1 ms apart",
-                    ));
-                }
+            let records = convert::records(&mut Reader::new(s), count);
+            let Some((base, _)) = records.get(0) else {
+                return Err(invalid_argument("encodeBatch needs at least one record"));
+            };
+            let mut b = BatchBuilder::new();
+            let n = fill(&mut b, &records, 0, usize::MAX);
+            if let Some((offset, _)) = records.get(n) {
+                return Err(invalid_argument(if offset != base + n as i64 {
+                    "records must have consecutive offsets"
+                } else {
+                    "the records' timestamps are more than 2^31 - 1 ms apart"
+                }));
             }
             let mut batch = b.finish(crate::Compression::None);
             batch.set_base_offset(base);

@@ -156,6 +156,7 @@ pub fn producer_config(r: &mut Reader<'_>, on_full: u32) -> Result<(ProducerConf
 /// length, header count, each header's name and value lengths, then the key, the value,
 /// and each header's name and value. The layout `read` answers with. The key and the
 /// value are borrowed from the staging area.
+#[derive(Debug)]
 pub struct Staged<'a> {
     pub a: f64,
     pub b: f64,
@@ -194,21 +195,34 @@ pub fn record<'a>(r: &mut Reader<'a>) -> Staged<'a> {
     }
 }
 
-/// `count` staged records with their offset and timestamp (`restore`, `encodeBatch`).
+/// `count` staged records ([`record`]).
+pub fn records<'a>(r: &mut Reader<'a>, count: u32) -> Vec<Staged<'a>> {
+    (0..count).map(|_| record(r)).collect()
+}
+
+/// Records staged with their offsets and timestamps (`restore`, `encodeBatch`).
 #[cfg(feature = "sink")]
-pub fn restored(r: &mut Reader<'_>, count: u32) -> Vec<crate::ConsumedRecord> {
-    (0..count)
-        .map(|_| {
-            let s = record(r);
-            crate::ConsumedRecord {
-                offset: s.a as i64,
-                key: s.key.map(<[u8]>::to_vec),
-                value: s.value.to_vec(),
+impl crate::batch::Placed for Vec<Staged<'_>> {
+    fn get(&self, i: usize) -> Option<(i64, crate::batch::RecordRef<'_>)> {
+        let s = <[Staged<'_>]>::get(self, i)?;
+        Some((
+            s.a as i64,
+            crate::batch::RecordRef {
+                key: s.key,
+                value: s.value,
                 timestamp: s.b as i64,
-                headers: s.headers,
-            }
-        })
-        .collect()
+                headers: &s.headers,
+            },
+        ))
+    }
+}
+
+/// A count, then each of `records` ([`put_record`]): what `read` and `decodeBatch` answer.
+pub fn put_records(out: &mut Vec<u8>, records: &[crate::ConsumedRecord]) {
+    super::put_u32(out, records.len() as u32);
+    for r in records {
+        put_record(out, r);
+    }
 }
 
 /// A record as `read` answers it (the layout [`record`] reads).
