@@ -21,7 +21,9 @@
 // where a class would only add `this.` to every line.
 import { sinkOpen, sinkDo, enc, fail, own, SAFE, U32, field, list, bare, arr } from "./tributary.js";
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// A leading BOM is kept (decoded, not dropped): a key or header value starting with one is
+// not text as sent (it goes as base64), and no NATS line or JSON starts with one.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const latin = new TextDecoder("latin1");
 const STATES = "connecting connected reconnecting offline failed closed".split(" ");
 // sinkDo kinds (src/bindings/sink.rs), written as numbers where they are used, each with
