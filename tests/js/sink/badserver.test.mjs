@@ -292,7 +292,7 @@ test("defect 9: close() waits for delivery, then reports what was not delivered;
   }
 });
 
-test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink's field names) change nothing the sink does or hands out", { timeout: 30_000 }, async () => {
+test("accessors on Object.prototype and Array.prototype (indexes 0..5, `length`, the sink's and the server JSON's field names) change nothing the sink does or hands out", { timeout: 30_000 }, async () => {
   // A scripted WebSocket in this process (no sockets: ws and Node's own code would meet
   // the accessors too); everything the sink does runs while they are there.
   let sock, wire = "", inbox = "";
@@ -320,7 +320,9 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink'
     "timer", "due", "phase", "ws", "out", "parser", "url", "maxPayload", "reason", "inboxId", "inbox", "last", "provAsked", "headers", "status", "seed", "auth_token",
     "user", "pass", "jwt", "published", "acked", "inFlight", "maxRetries", "ackTimeoutMs", "closeTimeoutMs", "duplicateWindowMs", "msgIdPrefix",
     // The PubAck's fields, read as its own (a reply without them is no acknowledgement).
-    "seq", "stream", "duplicate", "error", "err_code"];
+    "seq", "stream", "duplicate", "error", "err_code", "code",
+    // The INFO's (read as its own), more indexes, and `length` (Object.prototype's: Array.prototype's own cannot be replaced).
+    "max_payload", "nonce", "3", "4", "5", "length"];
   // Node's timer heap is filled by index: used once first (see boundary.test.mjs).
   for (let i = 0; i < 4; i++) clearTimeout(setTimeout(() => {}, 1e6 + i));
   // The test runner's output so far written first (its streams are arrays filled by index
@@ -329,7 +331,7 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink'
   const got = {};
   let flushed;
   for (const P of [Object.prototype, Array.prototype]) {
-    for (const k of names) Object.defineProperty(P, k, { configurable: true, get: () => "evil", set() {} });
+    for (const k of names) if (!Object.hasOwn(P, k)) Object.defineProperty(P, k, { configurable: true, get: () => "evil", set() {} });
   }
   try {
     const sink = client.connect("t", {
@@ -361,7 +363,7 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink'
     await sink.close();
     got.closed = sink.stats();
   } finally {
-    for (const P of [Object.prototype, Array.prototype]) for (const k of names) delete P[k];
+    for (const P of [Object.prototype, Array.prototype]) for (const k of names) if (k !== "length" || P === Object.prototype) delete P[k];
   }
   got.connect = got.connect && JSON.parse(got.connect);
   got.flushed = await flushed;
