@@ -384,3 +384,78 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..5, `length`,
   });
   for (const c of got.calls) if (typeof c !== "string") assert.equal(Object.getPrototypeOf(c), Array.prototype);
 });
+
+test("writes queued in a turn: a socket closed before the turn ends takes its bytes with it, a send() that throws is a lost connection; each connection begins CONNECT PING, SUB PING, then the records", { timeout: 30_000 }, async () => {
+  // A scripted WebSocket per connection, the bytes each was sent kept apart.
+  const socks = [];
+  let throwing = 0;
+  const latin = new TextDecoder("latin1");
+  class FakeWS {
+    constructor() {
+      this.wire = "";
+      socks.push(this);
+    }
+    send(b) {
+      if (throwing && !--throwing) throw new Error("send failed");
+      this.wire += latin.decode(b);
+    }
+    close() {}
+  }
+  const feed = (ws, text) => ws.onmessage({ data: new TextEncoder().encode(text) });
+  const ticks = async () => {
+    for (let i = 0; i < 10; i++) await null;
+  };
+  const next = async (n) => {
+    for (let i = 0; i < 200 && socks.length < n; i++) await sleep(5);
+    assert.equal(socks.length, n);
+    return socks[n - 1];
+  };
+  const login = async (ws) => {
+    feed(ws, `INFO {"headers":true,"max_payload":1048576}\r\n`);
+    await ticks();
+    feed(ws, "PONG\r\n");
+    await ticks();
+    feed(ws, "PONG\r\n");
+    await ticks();
+  };
+  // What a connection was sent, its CONNECT's JSON, inbox, timestamps and sizes blanked
+  // (the sizes are checked through nats-server in tests/js/app/sink.test.mjs).
+  const shape = (wire) => wire.replace(/^CONNECT \{.*\}/, "CONNECT {}").replace(/_INBOX\.[0-9a-f]+\./g, "_INBOX.x.")
+    .replace(/Tributary-Timestamp: \d+/g, "Tributary-Timestamp: T").replace(/^(HPUB \S+ \S+) \d+ \d+\r$/gm, "$1 H N\r");
+  const states = [];
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    const sink = client.connect("t", { server: "ws://127.0.0.1:9", WebSocket: FakeWS, msgIdPrefix: "m", backoffInitialMs: 10, backoffMaxMs: 20, onStateChange: (s, e) => states.push([s, e?.code]) });
+    const a = await next(1);
+    await login(a);
+    await client.topicProducer("t").sendAll([["a", "1"], ["b", "2"]]);
+    await ticks();
+    const records = (inbox) => ["a", "b"].map((k, i) => `HPUB t.0 ${inbox}0.${i} H N\r\nNATS/1.0\r\nNats-Msg-Id: m-0-${i}\r\nNats-Expected-Stream: t\r\nTributary-Key: ${k}\r\nTributary-Timestamp: T\r\n\r\n${i + 1}\r\n`).join("");
+    const begin = "CONNECT {}\r\nPING\r\nSUB _INBOX.x.> 1\r\nPING\r\n";
+    assert.equal(shape(a.wire), begin + records("_INBOX.x."));
+    // The server pings and the connection closes in the same turn: the PONG goes nowhere.
+    const sent = a.wire;
+    feed(a, "PING\r\n");
+    a.onclose({ code: 1006 });
+    await ticks();
+    assert.equal(a.wire, sent);
+    // The next connection's first write throws: a lost connection, then another.
+    const b = await next(2);
+    throwing = 1;
+    feed(b, `INFO {"headers":true,"max_payload":1048576}\r\n`);
+    await ticks();
+    assert.equal(b.wire, "");
+    assert.equal(sink.error?.code, "SINK_DISCONNECTED");
+    assert.match(sink.error.message, /send failed/);
+    const c = await next(3);
+    await login(c);
+    await ticks();
+    assert.equal(shape(c.wire), begin + records("_INBOX.x."));
+    assert.deepEqual(states, [["connected", undefined], ["reconnecting", "SINK_DISCONNECTED"], ["connected", undefined]]);
+    assert.equal(sink.stats().resent, 2);
+    await sink.close({ timeoutMs: 0 });
+  } finally {
+    await client.close({ timeoutMs: 0 });
+  }
+});
