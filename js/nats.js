@@ -21,7 +21,9 @@
 // where a class would only add `this.` to every line.
 import { sinkOpen, sinkDo, enc, fail, own, SAFE, U32, field, list, bare, arr } from "./tributary.js";
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// A leading BOM is kept (decoded, not dropped): a key or header value starting with one is
+// not text as sent (it goes as base64), and no NATS line or JSON starts with one.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const latin = new TextDecoder("latin1");
 const STATES = "connecting connected reconnecting offline failed closed".split(" ");
 // sinkDo kinds (src/bindings/sink.rs), written as numbers where they are used, each with
@@ -213,13 +215,17 @@ async function sign(seed, nonce) {
  * after which it takes nothing. It never throws.
  */
 export function Parser(max = MAX_INBOUND) {
-  let buf = new Uint8Array(0), dead = false;
+  // `held`: the bytes not taken yet (copies); `wait`: how many more a message whose body
+  // is still short needs before it is read again (its frames are gathered, not joined
+  // again at each: a body in 1-byte frames costs linear time, not quadratic).
+  let held = bare(0), wait = 0, dead = false;
   return {
     push(chunk) {
       const out = bare(0);
       if (dead) return [];
-      const b = buf.length ? cat([buf, chunk]) : chunk;
-      let at = 0;
+      if ((wait -= chunk.length) > 0) return add(held, chunk.slice()), [];
+      const b = held.length ? cat((add(held, chunk), held)) : chunk;
+      let at = (held.length = 0);
       try {
         for (let lf, start; (lf = b.indexOf(10, (start = at))) >= 0; ) {
           if (lf - at > MAX_LINE || b[lf - 1] !== 13 || lf === at) throw 0;
@@ -236,6 +242,7 @@ export function Parser(max = MAX_INBOUND) {
             if (!(size <= max) || !(head <= size)) throw 0;
             const end = at + size + 2;
             if (b.length < end) {
+              wait = end - b.length;
               at = start; // the line again, with its whole body
               break;
             }
@@ -257,10 +264,9 @@ export function Parser(max = MAX_INBOUND) {
           } else throw 0;
         }
         if (b.length - at > MAX_LINE && b.indexOf(10, at) < 0) throw 0;
-        buf = b.slice(at);
+        if (at < b.length) add(held, b.slice(at));
       } catch {
         dead = true;
-        buf = new Uint8Array(0);
         add(out, { op: "BAD" });
       }
       return arr(out);

@@ -411,3 +411,76 @@ test("restore into a topic whose sink is connected and idle: the restored record
     await server.stop();
   }
 });
+
+/** Every message of `stream` as { subject, headers: Map name -> [values], data } (nats over TCP). */
+async function readRaw(port, stream, n) {
+  const nc = await natsConnect({ servers: `127.0.0.1:${port}` });
+  try {
+    const consumer = await nc.jetstream().consumers.get(stream);
+    const out = [];
+    while (out.length < n) {
+      const m = await consumer.next({ expires: 5000 });
+      if (!m) break;
+      const headers = new Map();
+      for (const [k, v] of m.headers ?? []) headers.set(k, v);
+      out.push({ subject: m.subject, headers, data: m.data });
+    }
+    return out;
+  } finally {
+    await nc.close();
+  }
+}
+
+test("non-ASCII and BOM keys, header names and values, and stream name through nats-server: the header block's size is its UTF-8 size, every byte read back; a record one byte over max_payload is given up without a disconnect", { timeout: 120_000 }, async () => {
+  let client;
+  const max = 2048;
+  const server = await startNats({ name: "wire", extra: `max_payload: ${max}` });
+  try {
+    const stream = "wire-ström";
+    client = new Tributary({ seed: 12 });
+    client.createTopic("wire", { partitions: 1 });
+    const sink = client.connect("wire", { server: server.url, WebSocket, provision: true, stream, msgIdPrefix: "w", maxRetries: 0 });
+    const p = client.topicProducer("wire");
+    const ts = 1700000000000;
+    const b64 = (s) => Buffer.from(s).toString("base64url");
+    // [key, value, headers]: text keys and values stay text, a BOM stays (base64 then).
+    const records = [
+      ["kéy-日本", "välue-€", { "x-name": "wért 日本語 🎉", "ü-name": "€" }],
+      ["\uFEFFbom-key", "v", { h: "\uFEFFbom-value" }],
+      ["plain", "v", { h: "\uFEFF" }],
+    ];
+    for (const [k, v, headers] of records) await p.send(k, v, { headers, timestamp: ts });
+    // The header block the sink writes for the next record (offset 3), and a value that
+    // makes the message exactly max_payload in UTF-8 (the text's UTF-16 length is less).
+    const value3 = "€".repeat(100);
+    const head = `NATS/1.0\r\nNats-Msg-Id: w-0-3\r\nNats-Expected-Stream: ${stream}\r\nTributary-Key: é\r\nTributary-Timestamp: ${ts}\r\nh: ${value3}\r\n\r\n`;
+    const fill = max - Buffer.byteLength(head);
+    assert.ok(fill > 0 && head.length + fill < max - 150);
+    await p.send("é", "x".repeat(fill), { headers: { h: value3 }, timestamp: ts }); // offset 3: exactly max
+    await p.send("é", "x".repeat(fill + 1), { headers: { h: value3 }, timestamp: ts }); // offset 4: one over
+    await p.send("last", "end", { timestamp: ts });
+    await assert.rejects(client.flush(), (e) => {
+      assert.equal(e.code, "SINK_UNDELIVERED");
+      assert.deepEqual(e.undelivered, [{ partition: 0, fromOffset: 4, toOffset: 5 }]);
+      return true;
+    });
+    const stats = sink.stats();
+    assert.equal(stats.acked, 5);
+    assert.equal(stats.disconnects, 0, "no size the server refused");
+    const got = await readRaw(server.port, stream, 5);
+    const view = got.map((m) => [m.headers.get("Nats-Msg-Id")[0], Buffer.from(m.data).toString(),
+      Object.fromEntries([...m.headers].filter(([k]) => !/^(Nats-Msg-Id|Nats-Expected-Stream|Tributary-Timestamp)$/.test(k)))]);
+    assert.deepEqual(view, [
+      ["w-0-0", "välue-€", { "Tributary-Key": ["kéy-日本"], "x-name": ["wért 日本語 🎉"], "Tributary-Header-Base64": [`${b64("ü-name")}:${b64("€")}`] }],
+      ["w-0-1", "v", { "Tributary-Key-Base64": [b64("\uFEFFbom-key")], "h-Base64": [b64("\uFEFFbom-value")] }],
+      ["w-0-2", "v", { "Tributary-Key": ["plain"], "h-Base64": [b64("\uFEFF")] }],
+      ["w-0-3", "x".repeat(fill), { "Tributary-Key": ["é"], h: [value3] }],
+      ["w-0-5", "end", { "Tributary-Key": ["last"] }],
+    ]);
+    for (const m of got) assert.deepEqual(m.headers.get("Nats-Expected-Stream"), [stream]);
+    await sink.close();
+  } finally {
+    await client?.close();
+    await server.stop();
+  }
+});

@@ -292,7 +292,7 @@ test("defect 9: close() waits for delivery, then reports what was not delivered;
   }
 });
 
-test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink's field names) change nothing the sink does or hands out", { timeout: 30_000 }, async () => {
+test("accessors on Object.prototype and Array.prototype (indexes 0..5, `length`, the sink's and the server JSON's field names) change nothing the sink does or hands out", { timeout: 30_000 }, async () => {
   // A scripted WebSocket in this process (no sockets: ws and Node's own code would meet
   // the accessors too); everything the sink does runs while they are there.
   let sock, wire = "", inbox = "";
@@ -320,7 +320,9 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink'
     "timer", "due", "phase", "ws", "out", "parser", "url", "maxPayload", "reason", "inboxId", "inbox", "last", "provAsked", "headers", "status", "seed", "auth_token",
     "user", "pass", "jwt", "published", "acked", "inFlight", "maxRetries", "ackTimeoutMs", "closeTimeoutMs", "duplicateWindowMs", "msgIdPrefix",
     // The PubAck's fields, read as its own (a reply without them is no acknowledgement).
-    "seq", "stream", "duplicate", "error", "err_code"];
+    "seq", "stream", "duplicate", "error", "err_code", "code",
+    // The INFO's (read as its own), more indexes, and `length` (Object.prototype's: Array.prototype's own cannot be replaced).
+    "max_payload", "nonce", "3", "4", "5", "length"];
   // Node's timer heap is filled by index: used once first (see boundary.test.mjs).
   for (let i = 0; i < 4; i++) clearTimeout(setTimeout(() => {}, 1e6 + i));
   // The test runner's output so far written first (its streams are arrays filled by index
@@ -329,7 +331,7 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink'
   const got = {};
   let flushed;
   for (const P of [Object.prototype, Array.prototype]) {
-    for (const k of names) Object.defineProperty(P, k, { configurable: true, get: () => "evil", set() {} });
+    for (const k of names) if (!Object.hasOwn(P, k)) Object.defineProperty(P, k, { configurable: true, get: () => "evil", set() {} });
   }
   try {
     const sink = client.connect("t", {
@@ -361,7 +363,7 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink'
     await sink.close();
     got.closed = sink.stats();
   } finally {
-    for (const P of [Object.prototype, Array.prototype]) for (const k of names) delete P[k];
+    for (const P of [Object.prototype, Array.prototype]) for (const k of names) if (k !== "length" || P === Object.prototype) delete P[k];
   }
   got.connect = got.connect && JSON.parse(got.connect);
   got.flushed = await flushed;
@@ -381,4 +383,79 @@ test("accessors on Object.prototype and Array.prototype (indexes 0..2, the sink'
     calls: ["connected", [{ partition: 0, ackedOffset: 1, streamSeq: 1 }], [{ partition: 0, ackedOffset: 2, streamSeq: 1, givenUp: gap }], [{ partition: 0, ackedOffset: 3, streamSeq: 2 }], "closed"],
   });
   for (const c of got.calls) if (typeof c !== "string") assert.equal(Object.getPrototypeOf(c), Array.prototype);
+});
+
+test("writes queued in a turn: a socket closed before the turn ends takes its bytes with it, a send() that throws is a lost connection; each connection begins CONNECT PING, SUB PING, then the records", { timeout: 30_000 }, async () => {
+  // A scripted WebSocket per connection, the bytes each was sent kept apart.
+  const socks = [];
+  let throwing = 0;
+  const latin = new TextDecoder("latin1");
+  class FakeWS {
+    constructor() {
+      this.wire = "";
+      socks.push(this);
+    }
+    send(b) {
+      if (throwing && !--throwing) throw new Error("send failed");
+      this.wire += latin.decode(b);
+    }
+    close() {}
+  }
+  const feed = (ws, text) => ws.onmessage({ data: new TextEncoder().encode(text) });
+  const ticks = async () => {
+    for (let i = 0; i < 10; i++) await null;
+  };
+  const next = async (n) => {
+    for (let i = 0; i < 200 && socks.length < n; i++) await sleep(5);
+    assert.equal(socks.length, n);
+    return socks[n - 1];
+  };
+  const login = async (ws) => {
+    feed(ws, `INFO {"headers":true,"max_payload":1048576}\r\n`);
+    await ticks();
+    feed(ws, "PONG\r\n");
+    await ticks();
+    feed(ws, "PONG\r\n");
+    await ticks();
+  };
+  // What a connection was sent, its CONNECT's JSON, inbox, timestamps and sizes blanked
+  // (the sizes are checked through nats-server in tests/js/app/sink.test.mjs).
+  const shape = (wire) => wire.replace(/^CONNECT \{.*\}/, "CONNECT {}").replace(/_INBOX\.[0-9a-f]+\./g, "_INBOX.x.")
+    .replace(/Tributary-Timestamp: \d+/g, "Tributary-Timestamp: T").replace(/^(HPUB \S+ \S+) \d+ \d+\r$/gm, "$1 H N\r");
+  const states = [];
+  const client = new Tributary();
+  try {
+    client.createTopic("t", { partitions: 1 });
+    const sink = client.connect("t", { server: "ws://127.0.0.1:9", WebSocket: FakeWS, msgIdPrefix: "m", backoffInitialMs: 10, backoffMaxMs: 20, onStateChange: (s, e) => states.push([s, e?.code]) });
+    const a = await next(1);
+    await login(a);
+    await client.topicProducer("t").sendAll([["a", "1"], ["b", "2"]]);
+    await ticks();
+    const records = (inbox) => ["a", "b"].map((k, i) => `HPUB t.0 ${inbox}0.${i} H N\r\nNATS/1.0\r\nNats-Msg-Id: m-0-${i}\r\nNats-Expected-Stream: t\r\nTributary-Key: ${k}\r\nTributary-Timestamp: T\r\n\r\n${i + 1}\r\n`).join("");
+    const begin = "CONNECT {}\r\nPING\r\nSUB _INBOX.x.> 1\r\nPING\r\n";
+    assert.equal(shape(a.wire), begin + records("_INBOX.x."));
+    // The server pings and the connection closes in the same turn: the PONG goes nowhere.
+    const sent = a.wire;
+    feed(a, "PING\r\n");
+    a.onclose({ code: 1006 });
+    await ticks();
+    assert.equal(a.wire, sent);
+    // The next connection's first write throws: a lost connection, then another.
+    const b = await next(2);
+    throwing = 1;
+    feed(b, `INFO {"headers":true,"max_payload":1048576}\r\n`);
+    await ticks();
+    assert.equal(b.wire, "");
+    assert.equal(sink.error?.code, "SINK_DISCONNECTED");
+    assert.match(sink.error.message, /send failed/);
+    const c = await next(3);
+    await login(c);
+    await ticks();
+    assert.equal(shape(c.wire), begin + records("_INBOX.x."));
+    assert.deepEqual(states, [["connected", undefined], ["reconnecting", "SINK_DISCONNECTED"], ["connected", undefined]]);
+    assert.equal(sink.stats().resent, 2);
+    await sink.close({ timeoutMs: 0 });
+  } finally {
+    await client.close({ timeoutMs: 0 });
+  }
 });

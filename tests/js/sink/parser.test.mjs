@@ -116,3 +116,53 @@ test("nkeys: the documented user seed gives its public key through WebCrypto; ch
   assert.equal(decodeSeed("su"), null);
   assert.equal(b64url(Uint8Array.of(0, 1)), "AAE");
 });
+
+test("a message whose body comes in 1-byte frames is gathered, not joined again at each frame: bytes copied in proportion to its size", () => {
+  // What the parser copies (Uint8Array set and slice), counted: a hostile server trickling
+  // a 64 KiB body a byte a frame made it copy ~2 GiB (the pending bytes joined again at
+  // every frame), the page's event loop blocked for seconds per message.
+  const body = new Uint8Array(MAX_INBOUND).fill(120);
+  const bytes = concat(`MSG a.b 1 ${body.length}\r\n`, body, "\r\nPING\r\n");
+  const { set, slice } = Uint8Array.prototype;
+  let copied = 0;
+  Uint8Array.prototype.set = function (a, at) {
+    copied += a.length;
+    return set.call(this, a, at);
+  };
+  Uint8Array.prototype.slice = function (...args) {
+    const r = slice.apply(this, args);
+    copied += r.length;
+    return r;
+  };
+  let out;
+  try {
+    for (const step of [1, 7]) {
+      copied = 0;
+      out = feed(bytes, Array.from({ length: Math.ceil(bytes.length / step) - 1 }, (_, i) => (i + 1) * step));
+      assert.deepEqual(out.map((m) => m.op), ["MSG", "PING"]);
+      assert.ok(copied < 4 * bytes.length, `${copied} bytes copied for a ${bytes.length}-byte message in ${step}-byte frames`);
+    }
+  } finally {
+    Uint8Array.prototype.set = set;
+    Uint8Array.prototype.slice = slice;
+  }
+  assert.deepEqual(out[0].data, body);
+});
+
+test("sizes, verbs and statuses: signs, hex, 11 digits and a header over its total are BAD; exactly MAX_INBOUND is taken; verbs in any case; a 503 is a status", () => {
+  const ops = (text) => feed(enc.encode(text), []).map((m) => (m.op === "MSG" ? [m.op, m.reply, m.status, m.data.length] : m.op === "ERR" ? [m.op, m.text] : [m.op]));
+  for (const size of ["+2", "-2", "0x2", "2e0", "00000000002", " "]) assert.deepEqual(ops(`MSG a 1 ${size}\r\nhi\r\n`), [["BAD"]], size);
+  assert.deepEqual(ops("HMSG a 1 20 12\r\nNATS/1.0\r\n\r\n\r\n"), [["BAD"]], "header size over the total");
+  assert.deepEqual(ops("HMSG a 1 6 6\r\nNATS/2\r\n\r\n"), [["BAD"]], "no NATS/1.0 line");
+  assert.deepEqual(ops("MSG a 1 2 3 4\r\nhi\r\n"), [["BAD"]], "5 arguments");
+  assert.deepEqual(ops(`MSG a 1 ${MAX_INBOUND}\r\n${"x".repeat(MAX_INBOUND)}\r\n`), [["MSG", "", 0, MAX_INBOUND]]);
+  assert.deepEqual(ops("msg a 1 r  2\r\nhi\r\nping\r\npong\r\n+ok\r\n"), [["MSG", "r", 0, 2], ["PING"], ["PONG"], ["OK"]]);
+  assert.deepEqual(ops("HMSG _INBOX.x.0.1 1 _INBOX.x.0.1 16 16\r\nNATS/1.0 503\r\n\r\n\r\nHMSG a 1 30 31\r\nNATS/1.0 503 No Responders\r\n\r\nx\r\n"),
+    [["MSG", "_INBOX.x.0.1", 503, 0], ["MSG", "", 503, 1]]);
+  assert.deepEqual(ops("-ERR 'Permissions Violation for Subscription to \"_INBOX.x.>\"'\r\n-err Unknown Protocol Operation\r\n-ERR\r\n"),
+    [["ERR", 'Permissions Violation for Subscription to "_INBOX.x.>"'], ["ERR", "Unknown Protocol Operation"], ["ERR", ""]]);
+  for (const json of ["5", "[]", "null", '"x"', ""]) assert.deepEqual(ops(`INFO ${json}\r\n`), [["BAD"]], json);
+  // A frame that is a view into a larger buffer: only its own bytes.
+  const big = enc.encode("xxPING\r\nyy");
+  assert.deepEqual(new Parser().push(big.subarray(2, 8)), [{ op: "PING" }]);
+});
