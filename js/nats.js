@@ -85,8 +85,10 @@ const NUMBERS = [["maxRetries", U32, -1], ["ackTimeoutMs", SAFE, 5000], ["connec
   ["backoffInitialMs", SAFE, 100], ["backoffMaxMs", SAFE, 5000], ["maxInFlight", U32, 1024],
   ["duplicateWindowMs", SAFE, 120000], ["closeTimeoutMs", SAFE, 5000]];
 
-// An empty token, or a wildcard one, anywhere; blanks and control characters.
-const badSubject = (s) => /[\s\x00-\x1f\x7f]|(^|\.)[*>]?(\.|$)/.test(s);
+// An empty token, or a wildcard one, anywhere; blanks and control characters; over 1024
+// bytes (the lines that carry a subject prefix and the inbox prefix stay within
+// nats-server's 4096-byte control line: HPUB, SUB, the provisioning PUB).
+const badSubject = (s) => enc.encode(s).length > 1024 || /[\s\x00-\x1f\x7f]|(^|\.)[*>]?(\.|$)/.test(s);
 
 /** Reads and checks `connect`'s options (own properties only); the core checks the numbers it keeps. */
 export function sinkOptions(topic, o) {
@@ -104,9 +106,9 @@ export function sinkOptions(topic, o) {
   const stream = str(o, "stream") ?? topic;
   if (!stream || enc.encode(stream).length > 255 || /[\s\x00-\x1f\x7f.*>/\\]/.test(stream)) throw bad("stream", "not a valid JetStream stream name");
   const prefix = str(o, "subjectPrefix") ?? topic;
-  if (badSubject(prefix)) throw bad("subjectPrefix", "not a valid NATS subject");
+  if (badSubject(prefix)) throw bad("subjectPrefix", "not a valid NATS subject of at most 1024 bytes");
   const inbox = str(o, "inboxPrefix") ?? "_INBOX";
-  if (badSubject(inbox)) throw bad("inboxPrefix", "not a valid NATS subject");
+  if (badSubject(inbox)) throw bad("inboxPrefix", "not a valid NATS subject of at most 1024 bytes");
   const token = str(o, "token"), user = str(o, "user"), pass = str(o, "pass"), creds = str(o, "creds"), seed = str(o, "nkeySeed");
   if ([token, user, creds, seed].filter((x) => x !== undefined).length > 1) throw bad("credentials", "give one of token, user/pass, creds or nkeySeed");
   let auth = {};

@@ -31,7 +31,7 @@ export interface SinkOptions {
     server?: string;
     /** The JetStream stream (default: the topic's name). */
     stream?: string;
-    /** Subjects are `<subjectPrefix>.<partition>` (default prefix: the topic's name). */
+    /** Subjects are `<subjectPrefix>.<partition>` (default prefix: the topic's name; at most 1024 bytes of UTF-8, no blanks or wildcards). */
     subjectPrefix?: string;
     /** Token auth. Credentials never appear in errors, logs or stats. */
     token?: string;
@@ -62,7 +62,7 @@ export interface SinkOptions {
     duplicateWindowMs?: number;
     /** First part of every Nats-Msg-Id (`<prefix>-<partition>-<offset>`; default: random, drawn once per client, so a record keeps its id across sinks). */
     msgIdPrefix?: string;
-    /** Replies come to `<inboxPrefix>.<random>.>` (default "_INBOX"): the credentials must be allowed to subscribe there. */
+    /** Replies come to `<inboxPrefix>.<random>.>` (default "_INBOX"; at most 1024 bytes): the credentials must be allowed to subscribe there. */
     inboxPrefix?: string;
     /** How long `close()` waits for delivery by default (default 5000 ms). */
     closeTimeoutMs?: number;

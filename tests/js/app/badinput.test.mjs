@@ -178,6 +178,9 @@ const matrix = [
   ["connect WebSocket 5", () => client.connect("s", sinkOptions({ WebSocket: 5 })), "INVALID_CONFIG"],
   ["connect token and user", () => client.connect("s", sinkOptions({ token: "t", user: "u" })), "INVALID_CONFIG"],
   ["connect creds and nkeySeed", () => client.connect("s", sinkOptions({ creds: "x", nkeySeed: "y" })), "INVALID_CONFIG"],
+  // Past 1024 bytes the HPUB line could pass nats-server's 4096-byte control line: refused at every reconnect.
+  ["connect subjectPrefix of 1025 bytes", () => client.connect("s", sinkOptions({ subjectPrefix: "é".repeat(512) + "a" })), "INVALID_CONFIG"],
+  ["connect inboxPrefix of 1025 bytes", () => client.connect("s", sinkOptions({ inboxPrefix: "a".repeat(1025) })), "INVALID_CONFIG"],
   ["connect creds not a creds file", () => client.connect("s", sinkOptions({ creds: "not a creds file" })), "INVALID_CONFIG"],
   ["connect nkeySeed with a bad checksum", () => client.connect("s", sinkOptions({ nkeySeed: "SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZWCAOQGGTLVKVI" })), "INVALID_CONFIG"],
   ["connect token with a lone surrogate", () => client.connect("s", sinkOptions({ token: "\ud800" })), "INVALID_CONFIG"],
@@ -189,6 +192,14 @@ const matrix = [
 for (const [name, call, code, todo] of matrix) {
   test(`${name} → ${code}`, todo ? { todo } : {}, () => expectCode(call, code));
 }
+
+test("subjectPrefix and inboxPrefix of 1024 bytes are taken", async () => {
+  const c = new Tributary();
+  c.createTopic("s");
+  const sink = c.connect("s", sinkOptions({ subjectPrefix: "é".repeat(512), inboxPrefix: "a".repeat(1024) }));
+  assert.equal(sink.state, "connecting");
+  await c.close();
+});
 
 test("a closed producer: send, sendAll and stats are CLOSED", async () => {
   const closing = client.topicProducer("t");
