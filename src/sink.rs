@@ -281,6 +281,8 @@ struct Part {
     cache_base: i64,
     /// In the ready queue.
     queued: bool,
+    /// The next partition in the ready queue (or in a list `publish` keeps aside).
+    link: u32,
     /// In the moved list (its cursor moved since the last report).
     moved: bool,
 }
@@ -313,7 +315,7 @@ pub struct Sink {
     ping_sent_at: Option<i64>,
     actions: Vec<Action>,
     /// Partitions with records to hand out (or on hold), round robin.
-    ready: VecDeque<u32>,
+    ready: List,
     /// Partitions whose cursor moved since the last [`Sink::take_acked`].
     moved: Vec<u32>,
     /// Handed-out records in send order, for timeouts: `(sent_at, partition, offset)`.
@@ -377,7 +379,7 @@ impl Sink {
             window,
             ping_sent_at: None,
             actions: Vec::new(),
-            ready: VecDeque::new(),
+            ready: List::EMPTY,
             moved: Vec::new(),
             sent: VecDeque::new(),
             // The first poll looks at every partition for records to send.
@@ -509,15 +511,12 @@ impl Sink {
                 if let Some(&(t, ..)) = self.sent.front() {
                     d = d.min(t + ack);
                 }
-                for i in 0..self.ready.len() {
-                    let h = self
-                        .ready
-                        .get(i)
-                        .and_then(|&p| self.parts.get(p as usize))
-                        .map_or(0, |part| part.hold_until);
-                    if h > 0 {
-                        d = d.min(h);
+                let mut p = self.ready.head;
+                while let Some(part) = self.parts.get(p as usize) {
+                    if part.hold_until > 0 {
+                        d = d.min(part.hold_until);
                     }
+                    p = part.link;
                 }
                 d
             }
@@ -726,7 +725,7 @@ impl Sink {
         // Every refusal counts; one in flight rewinds (the others of its window are gone).
         self.stats.errors += 1;
         if in_flight {
-            self.retry(client, partition, now_ms);
+            self.charge(client, partition, now_ms, true);
         }
     }
 
@@ -860,22 +859,19 @@ impl Sink {
     /// Counts an attempt on each partition's first record still in flight (its connection
     /// is gone), giving up those past the budget (the cursor passes them).
     fn charge_in_flight(&mut self, client: &mut Client, now_ms: i64) {
-        let Some(max) = self.config.max_retries else {
+        if self.config.max_retries.is_none() {
             return;
-        };
+        }
         for p in 0..self.parts.len() as u32 {
-            let Some(part) = self.parts.get_mut(p as usize) else {
-                continue;
-            };
             // Only the partition's first unacknowledged record carries the count (a settled
             // front is passed by the next advance).
-            if part.flights.front().is_none_or(|f| f.acked != 0) {
-                continue;
-            }
-            part.attempts = part.attempts.saturating_add(1);
-            if part.attempts > max {
-                self.give_up_front(p);
-                self.advance(client, p, now_ms);
+            if self
+                .parts
+                .get(p as usize)
+                .and_then(|part| part.flights.front())
+                .is_some_and(|f| f.acked == 0)
+            {
+                self.charge(client, p, now_ms, false);
             }
         }
     }
@@ -907,9 +903,7 @@ impl Sink {
     // ---- delivery --------------------------------------------------------------------
 
     fn enqueue(&mut self, p: u32) {
-        if let Some(part) = self.parts.get_mut(p as usize) {
-            part.enqueue(&mut self.ready, p);
-        }
+        enqueue(&mut self.parts, &mut self.ready, p);
     }
 
     fn note_moved(&mut self, p: u32) {
@@ -941,27 +935,6 @@ impl Sink {
         }
     }
 
-    /// Gives up partition `p`'s first unacknowledged record: recorded, reported.
-    fn give_up_front(&mut self, p: u32) {
-        let Some(first) = self
-            .parts
-            .get(p as usize)
-            .and_then(|part| part.flights.front())
-            .map(|f| f.offset)
-        else {
-            return;
-        };
-        self.give_up(p, first);
-        let Some(part) = self.parts.get_mut(p as usize) else {
-            return;
-        };
-        if let Some(f) = part.flights.front_mut() {
-            f.acked = 1;
-        }
-        part.attempts = 0;
-        part.hold_until = 0;
-    }
-
     /// Records `offset` of partition `p` as given up and reports it, once.
     fn give_up(&mut self, p: u32, offset: i64) {
         let Some(part) = self.parts.get_mut(p as usize) else {
@@ -978,38 +951,63 @@ impl Sink {
         }
     }
 
-    /// Rewinds partition `p` to its first unacknowledged record after a refusal or a
-    /// timeout, to be sent again after a backoff; gives the record up past `max_retries`.
-    fn retry(&mut self, client: &mut Client, p: u32, now_ms: i64) {
+    /// An attempt on partition `p`'s first unacknowledged record (in flight): past
+    /// `max_retries` it is given up (recorded, reported, passed by the cursor). With
+    /// `rewind` (a refusal or a timeout) the partition is sent again from its first
+    /// unacknowledged record, after a backoff unless the record was given up.
+    fn charge(&mut self, client: &mut Client, p: u32, now_ms: i64, rewind: bool) {
         let Some(part) = self.parts.get_mut(p as usize) else {
             return;
         };
         let attempts = part.attempts.saturating_add(1);
         part.attempts = attempts;
-        let delay = self.backoff(attempts.saturating_sub(1));
+        let delay = if rewind {
+            self.backoff(attempts.saturating_sub(1))
+        } else {
+            0
+        };
         let give_up = self.config.max_retries.is_some_and(|m| attempts > m);
         if give_up {
-            self.give_up_front(p);
+            let first = self
+                .parts
+                .get(p as usize)
+                .and_then(|part| part.flights.front())
+                .map_or(0, |f| f.offset);
+            self.give_up(p, first);
         }
         let Some(part) = self.parts.get_mut(p as usize) else {
             return;
         };
-        self.in_flight -= part.rewind();
-        if !give_up {
-            part.hold_until = now_ms + delay;
+        if give_up {
+            if let Some(f) = part.flights.front_mut() {
+                f.acked = 1;
+            }
+            part.attempts = 0;
+            part.hold_until = 0;
         }
-        self.enqueue(p);
-        self.advance(client, p, now_ms);
+        if rewind {
+            self.in_flight -= part.rewind();
+            if !give_up {
+                part.hold_until = now_ms + delay;
+            }
+            self.enqueue(p);
+        }
+        if give_up || rewind {
+            self.advance(client, p, now_ms);
+        }
     }
 
     fn rewind_all(&mut self, _now_ms: i64) {
         let mut in_flight = 0;
-        for (p, part) in self.parts.iter_mut().enumerate() {
+        for p in 0..self.parts.len() as u32 {
+            let Some(part) = self.parts.get_mut(p as usize) else {
+                continue;
+            };
             part.rewind();
             part.hold_until = 0;
             in_flight += part.flights.len();
             if part.next < part.sent_high || !part.flights.is_empty() {
-                part.enqueue(&mut self.ready, p as u32);
+                self.enqueue(p);
             }
         }
         self.in_flight = in_flight;
@@ -1047,7 +1045,7 @@ impl Sink {
                 self.actions.push(Action::Ping);
                 self.ping_sent_at = Some(now_ms);
             }
-            self.retry(client, p, now_ms);
+            self.charge(client, p, now_ms, true);
         }
     }
 
@@ -1064,25 +1062,31 @@ impl Sink {
         // Appends since the last look: partitions with new records join the ready queue.
         if appends != self.appends {
             self.appends = appends;
-            for (p, (part, log)) in self.parts.iter_mut().zip(logs.iter()).enumerate() {
-                if part.next < log.high_watermark() {
-                    part.enqueue(&mut self.ready, p as u32);
+            for (p, log) in logs.iter().enumerate() {
+                if self
+                    .parts
+                    .get(p)
+                    .is_some_and(|part| part.next < log.high_watermark())
+                {
+                    enqueue(&mut self.parts, &mut self.ready, p as u32);
                 }
             }
         }
         let at_least_once = self.config.delivery == Delivery::AtLeastOnce;
-        let mut held = Vec::new();
+        let mut held = List::EMPTY;
         while self.in_flight < self.window || !at_least_once {
-            let Some(p) = self.ready.pop_front() else {
+            let p = self.ready.head;
+            let Some(part) = self.parts.get(p as usize) else {
                 break;
             };
+            self.ready.head = part.link;
             let (Some(part), Some(log)) =
                 (self.parts.get_mut(p as usize), logs.get_mut(p as usize))
             else {
                 continue;
             };
             if part.hold_until > now_ms {
-                held.push(p);
+                held.push(&mut self.parts, p);
                 continue;
             }
             part.hold_until = 0;
@@ -1140,23 +1144,63 @@ impl Sink {
                 part.note_moved(&mut self.moved, p);
             }
             // Round robin: more of it later, after the others.
-            self.ready.push_back(p);
+            self.ready.push(&mut self.parts, p);
         }
-        for &p in &held {
-            self.ready.push_back(p);
+        self.ready.append(&mut self.parts, held);
+    }
+}
+
+/// A queue of partitions linked through their [`Part::link`] (no allocation; a partition
+/// is in one list at most).
+#[derive(Debug, Clone, Copy)]
+struct List {
+    /// The first partition; [`NONE`]: the list is empty.
+    head: u32,
+    /// The last partition (meaningless when empty).
+    tail: u32,
+}
+
+/// No partition.
+const NONE: u32 = u32::MAX;
+
+impl List {
+    const EMPTY: List = List {
+        head: NONE,
+        tail: NONE,
+    };
+
+    /// Puts partition `p` (in no list) last.
+    fn push(&mut self, parts: &mut [Part], p: u32) {
+        if let Some(part) = parts.get_mut(p as usize) {
+            part.link = NONE;
+            self.append(parts, List { head: p, tail: p });
+        }
+    }
+
+    /// Puts the partitions of `other` after this list's.
+    fn append(&mut self, parts: &mut [Part], other: List) {
+        if other.head == NONE {
+            return;
+        }
+        match parts.get_mut(self.tail as usize) {
+            Some(last) if self.head != NONE => last.link = other.head,
+            _ => self.head = other.head,
+        }
+        self.tail = other.tail;
+    }
+}
+
+/// Partition `p` joins the ready queue, if not in it.
+fn enqueue(parts: &mut [Part], ready: &mut List, p: u32) {
+    if let Some(part) = parts.get_mut(p as usize) {
+        if !part.queued {
+            part.queued = true;
+            ready.push(parts, p);
         }
     }
 }
 
 impl Part {
-    /// Joins the ready queue, if not in it.
-    fn enqueue(&mut self, ready: &mut VecDeque<u32>, p: u32) {
-        if !self.queued {
-            self.queued = true;
-            ready.push_back(p);
-        }
-    }
-
     /// Joins the moved list, if not in it.
     fn note_moved(&mut self, moved: &mut Vec<u32>, p: u32) {
         if !self.moved {
