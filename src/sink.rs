@@ -917,15 +917,14 @@ impl Sink {
         let Some(part) = self.parts.get_mut(p as usize) else {
             return;
         };
-        let mut popped = false;
         while part.flights.front().is_some_and(|f| f.acked != 0) {
             part.flights.pop_front();
             self.in_flight -= 1;
             part.attempts = 0;
-            popped = true;
         }
+        // (A settled flight popped moves the cursor past the one last reported.)
         let cursor = part.cursor();
-        if popped || cursor > part.reported {
+        if cursor > part.reported {
             if let Ok(logs) = client.logs_mut(&self.topic) {
                 if let Some(log) = logs.get_mut(p as usize) {
                     log.ack(cursor, now_ms);
@@ -961,6 +960,7 @@ impl Sink {
         };
         let attempts = part.attempts.saturating_add(1);
         part.attempts = attempts;
+        let first = part.flights.front().map_or(0, |f| f.offset);
         let delay = if rewind {
             self.backoff(attempts.saturating_sub(1))
         } else {
@@ -968,11 +968,6 @@ impl Sink {
         };
         let give_up = self.config.max_retries.is_some_and(|m| attempts > m);
         if give_up {
-            let first = self
-                .parts
-                .get(p as usize)
-                .and_then(|part| part.flights.front())
-                .map_or(0, |f| f.offset);
             self.give_up(p, first);
         }
         let Some(part) = self.parts.get_mut(p as usize) else {
