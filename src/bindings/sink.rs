@@ -250,19 +250,7 @@ fn act(
             }
         }
         STATS => {
-            let x = s.stats();
-            for n in [
-                x.published,
-                x.acked,
-                x.duplicates,
-                x.resent,
-                x.timeouts,
-                x.errors,
-                x.failed_records,
-                x.connects,
-                x.disconnects,
-                x.in_flight,
-            ] {
+            for &n in s.counters() {
                 put_f64(out, n as f64);
             }
             return Some(());
