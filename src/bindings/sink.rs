@@ -149,15 +149,11 @@ pub extern "C" fn sink_open(h: u32, configured: u32, seed: f64, now: f64) -> f64
                 i.ids = i.ids.wrapping_add(1);
                 let id = i.ids;
                 i.sinks.push(Slot { sink, id });
-                for v in [
-                    f64::from(id),
-                    f64::from(tc.partitions),
-                    f64::from(tc.replication_factor),
-                    num(tc.retention.max_age_ms.map(|v| v as f64)),
-                    num(tc.retention.max_bytes.map(|v| v as f64)),
-                ] {
-                    put_f64(out, v);
-                }
+                put_f64(out, f64::from(id));
+                put_f64(out, f64::from(tc.partitions));
+                put_f64(out, f64::from(tc.replication_factor));
+                put_f64(out, num(tc.retention.max_age_ms.map(|v| v as f64)));
+                put_f64(out, num(tc.retention.max_bytes.map(|v| v as f64)));
                 Ok(())
             })
         })
