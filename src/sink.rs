@@ -724,12 +724,9 @@ impl Sink {
         let Some(part) = self.parts.get_mut(partition as usize) else {
             return;
         };
-        let Some(f) = part.flight_mut(offset) else {
+        let Some(f) = part.unsettled(offset) else {
             return;
         };
-        if f.acked != 0 {
-            return;
-        }
         f.acked = 1;
         part.last_seq = part.last_seq.max(seq);
         self.counts[ACKED] += 1;
@@ -753,8 +750,8 @@ impl Sink {
         let in_flight = self
             .parts
             .get_mut(partition as usize)
-            .and_then(|p| p.flight_mut(offset))
-            .is_some_and(|f| f.acked == 0);
+            .and_then(|p| p.unsettled(offset))
+            .is_some();
         // Every refusal counts; one in flight rewinds (the others of its window are gone).
         self.counts[ERRORS] += 1;
         if in_flight {
@@ -774,13 +771,11 @@ impl Sink {
             let f = self
                 .parts
                 .get_mut(partition as usize)
-                .and_then(|part| part.flight_mut(offset));
+                .and_then(|part| part.unsettled(offset));
             if let Some(f) = f {
-                if f.acked == 0 {
-                    f.acked = 1;
-                    self.counts[PUBLISHED] -= 1;
-                    self.advance(client, partition, now_ms);
-                }
+                f.acked = 1;
+                self.counts[PUBLISHED] -= 1;
+                self.advance(client, partition, now_ms);
             }
         } else {
             self.counts[ACKED] -= 1;
@@ -1057,8 +1052,8 @@ impl Sink {
             let live = self
                 .parts
                 .get_mut(p as usize)
-                .and_then(|part| part.flight_mut(offset))
-                .is_some_and(|f| f.acked == 0 && f.sent_at == t);
+                .and_then(|part| part.unsettled(offset))
+                .is_some_and(|f| f.sent_at == t);
             if !live {
                 self.sent.pop_front();
                 continue;
@@ -1258,13 +1253,14 @@ impl Part {
         dropped
     }
 
-    fn flight_mut(&mut self, offset: i64) -> Option<&mut Flight> {
+    /// The flight of record `offset`, if in flight and not settled.
+    fn unsettled(&mut self, offset: i64) -> Option<&mut Flight> {
         let front = self.flights.front()?.offset;
         // A wrapped index (an offset before the front, or far past it) finds no flight or
         // another one, which the filter refuses.
         self.flights
             .get_mut((offset - front) as usize)
-            .filter(|f| f.offset == offset)
+            .filter(|f| f.offset == offset && f.acked == 0)
     }
 
     // Not `contains`: its search is unrolled for i64 slices (+54 B gzip of wasm, measured).
