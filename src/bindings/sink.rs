@@ -52,7 +52,9 @@ fn put_record(out: &mut Vec<u8>, p: u32, r: &ConsumedRecord) {
 }
 
 /// Polls the sink and writes what the host must do (the actions, then the records to
-/// publish), then the progress and the state.
+/// publish), then the progress and the state. Not inlined into `act`: the wasm is 64 B
+/// gzip smaller so (measured).
+#[inline(never)]
 fn answer_to(slot: &mut Slot, client: &mut crate::Client, t: i64, out: &mut Vec<u8>) {
     let s = &mut slot.sink;
     s.tick(client, t);
