@@ -52,7 +52,9 @@ fn put_record(out: &mut Vec<u8>, p: u32, r: &ConsumedRecord) {
 }
 
 /// Polls the sink and writes what the host must do (the actions, then the records to
-/// publish), then the progress and the state.
+/// publish), then the progress and the state. Not inlined into `act`: the wasm is 64 B
+/// gzip smaller so (measured).
+#[inline(never)]
 fn answer_to(slot: &mut Slot, client: &mut crate::Client, t: i64, out: &mut Vec<u8>) {
     let s = &mut slot.sink;
     s.tick(client, t);
@@ -149,15 +151,11 @@ pub extern "C" fn sink_open(h: u32, configured: u32, seed: f64, now: f64) -> f64
                 i.ids = i.ids.wrapping_add(1);
                 let id = i.ids;
                 i.sinks.push(Slot { sink, id });
-                for v in [
-                    f64::from(id),
-                    f64::from(tc.partitions),
-                    f64::from(tc.replication_factor),
-                    num(tc.retention.max_age_ms.map(|v| v as f64)),
-                    num(tc.retention.max_bytes.map(|v| v as f64)),
-                ] {
-                    put_f64(out, v);
-                }
+                put_f64(out, f64::from(id));
+                put_f64(out, f64::from(tc.partitions));
+                put_f64(out, f64::from(tc.replication_factor));
+                put_f64(out, num(tc.retention.max_age_ms.map(|v| v as f64)));
+                put_f64(out, num(tc.retention.max_bytes.map(|v| v as f64)));
                 Ok(())
             })
         })
@@ -250,19 +248,7 @@ fn act(
             }
         }
         STATS => {
-            let x = s.stats();
-            for n in [
-                x.published,
-                x.acked,
-                x.duplicates,
-                x.resent,
-                x.timeouts,
-                x.errors,
-                x.failed_records,
-                x.connects,
-                x.disconnects,
-                x.in_flight,
-            ] {
+            for &n in s.counters() {
                 put_f64(out, n as f64);
             }
             return Some(());
