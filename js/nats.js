@@ -557,7 +557,7 @@ function apply(s, out) {
       else if (op === 2) detach(s);
       else if (op === 3) send(s, "PING\r\n");
       else if (op === 4) {
-        const p = u32(), offset = f64(), ts = f64(), kl = v.getInt32((at += 4) - 4, true);
+        const p = u32(), offset = f64(), ts = f64(), kl = u32() | 0; // -1: no key
         const vl = u32(), lens = list(u32(), () => [u32(), u32()]);
         const key = kl < 0 ? null : bytes(kl), value = bytes(vl), hs = lens.map(([n, l]) => [bytes(n), bytes(l)]);
         if (!hpub(s, p, offset, ts, key, value, hs)) add(s.q, [7 /* TOO_LARGE */, p, offset]);
@@ -778,11 +778,11 @@ function data(s, e) {
 
 function login(s, sig, pk) {
   const { auth, name } = s.cfg;
-  // Fields left undefined are not sent.
+  // Fields left undefined are not sent: `auth` gives what its kind has (auth_token, user
+  // and pass, jwt), never the seed.
   const o = {
     name, lang: "tributary", version: "js", protocol: 1, verbose: false, echo: false, headers: true, no_responders: true,
-    auth_token: auth.auth_token, user: auth.user, pass: auth.pass, jwt: auth.jwt,
-    nkey: pk && !auth.jwt ? publicNkey(pk) : undefined, sig: sig && b64url(sig),
+    ...auth, seed: undefined, nkey: pk && !auth.jwt ? publicNkey(pk) : undefined, sig: sig && b64url(sig),
   };
   s.phase = 3;
   s.inbox = `${s.cfg.inbox}.${randomHex()}.`;
