@@ -330,18 +330,11 @@ export class Sink {
   }
 
   /** Resolves when every record appended before the call is acknowledged; rejects with `undelivered` otherwise (see README). */
-  flush(options) {
-    let s, timeout;
-    try {
-      s = me(this);
-      if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
-      timeout = timeoutOf(options);
-      if (timeout !== undefined && !whole(timeout, 2147483647)) {
-        throw fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647");
-      }
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  async flush(options) {
+    const s = me(this);
+    if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
+    const timeout = timeoutOf(options);
+    if (timeout !== undefined && !whole(timeout, 2147483647)) throw fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647");
     return wait(s, timeout, true);
   }
 
@@ -388,10 +381,8 @@ export function installSink(Tributary, TopicProducer) {
     value: function connect(topic, options) {
       sinkOpen(this, topic, none); // only checks that it may go on
       const cfg = sinkOptions(topic, options);
-      if (cfg.msgIdPrefix === undefined) {
-        if (!prefixes.has(this)) prefixes.set(this, randomHex());
-        cfg.msgIdPrefix = prefixes.get(this);
-      }
+      if (!prefixes.has(this)) prefixes.set(this, randomHex());
+      cfg.msgIdPrefix ??= prefixes.get(this);
       const sink = new Sink(sinks);
       // The sink's state, made below: every field in its literal (defined; an assignment
       // of a new one may meet a setter on Object.prototype). `phase`, where the connection
