@@ -333,9 +333,7 @@ export class Sink {
   async flush(options) {
     const s = me(this);
     if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
-    const timeout = timeoutOf(options);
-    if (timeout !== undefined && !whole(timeout, 2147483647)) throw fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647");
-    return wait(s, timeout, true);
+    return wait(s, timeoutArg(options, 2147483647), true);
   }
 
   /** Goes offline: closes the connection and stays down until `resume()`. */
@@ -356,14 +354,18 @@ export class Sink {
    * with SINK_CLOSED. Unacknowledged records stay in the log for a later `connect`.
    */
   async close(options) {
-    const s = me(this);
-    const t = timeoutOf(options);
-    if (t !== undefined && !whole(t)) throw fail("INVALID_ARGUMENT", "timeoutMs must be a whole number");
-    await closeSink(s, t);
+    await closeSink(me(this), timeoutArg(options, SAFE));
   }
 }
 
 const timeoutOf = (options) => (options && typeof options === "object" ? own(options, "timeoutMs") : undefined);
+
+/** `timeoutMs` of flush's or close's options, checked. */
+function timeoutArg(options, max) {
+  const t = timeoutOf(options);
+  if (t !== undefined && !whole(t, max)) throw fail("INVALID_ARGUMENT", `timeoutMs must be a whole number 0..=${max}`);
+  return t;
+}
 
 function me(sink) {
   const s = sinks.get(sink);
