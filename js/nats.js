@@ -330,19 +330,10 @@ export class Sink {
   }
 
   /** Resolves when every record appended before the call is acknowledged; rejects with `undelivered` otherwise (see README). */
-  flush(options) {
-    let s, timeout;
-    try {
-      s = me(this);
-      if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
-      timeout = timeoutOf(options);
-      if (timeout !== undefined && !whole(timeout, 2147483647)) {
-        throw fail("INVALID_ARGUMENT", "timeoutMs must be 0..=2147483647");
-      }
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return wait(s, timeout, true);
+  async flush(options) {
+    const s = me(this);
+    if (options !== undefined && (typeof options !== "object" || options === null)) throw fail("INVALID_ARGUMENT", "options must be an object");
+    return wait(s, timeoutArg(options, 2147483647), true);
   }
 
   /** Goes offline: closes the connection and stays down until `resume()`. */
@@ -363,14 +354,18 @@ export class Sink {
    * with SINK_CLOSED. Unacknowledged records stay in the log for a later `connect`.
    */
   async close(options) {
-    const s = me(this);
-    const t = timeoutOf(options);
-    if (t !== undefined && !whole(t)) throw fail("INVALID_ARGUMENT", "timeoutMs must be a whole number");
-    await closeSink(s, t);
+    await closeSink(me(this), timeoutArg(options, SAFE));
   }
 }
 
 const timeoutOf = (options) => (options && typeof options === "object" ? own(options, "timeoutMs") : undefined);
+
+/** `timeoutMs` of flush's or close's options, checked. */
+function timeoutArg(options, max) {
+  const t = timeoutOf(options);
+  if (t !== undefined && !whole(t, max)) throw fail("INVALID_ARGUMENT", `timeoutMs must be a whole number 0..=${max}`);
+  return t;
+}
 
 function me(sink) {
   const s = sinks.get(sink);
@@ -388,10 +383,8 @@ export function installSink(Tributary, TopicProducer) {
     value: function connect(topic, options) {
       sinkOpen(this, topic, none); // only checks that it may go on
       const cfg = sinkOptions(topic, options);
-      if (cfg.msgIdPrefix === undefined) {
-        if (!prefixes.has(this)) prefixes.set(this, randomHex());
-        cfg.msgIdPrefix = prefixes.get(this);
-      }
+      if (!prefixes.has(this)) prefixes.set(this, randomHex());
+      cfg.msgIdPrefix ??= prefixes.get(this);
       const sink = new Sink(sinks);
       // The sink's state, made below: every field in its literal (defined; an assignment
       // of a new one may meet a setter on Object.prototype). `phase`, where the connection
@@ -557,7 +550,7 @@ function apply(s, out) {
       else if (op === 2) detach(s);
       else if (op === 3) send(s, "PING\r\n");
       else if (op === 4) {
-        const p = u32(), offset = f64(), ts = f64(), kl = v.getInt32((at += 4) - 4, true);
+        const p = u32(), offset = f64(), ts = f64(), kl = u32() | 0; // -1: no key
         const vl = u32(), lens = list(u32(), () => [u32(), u32()]);
         const key = kl < 0 ? null : bytes(kl), value = bytes(vl), hs = lens.map(([n, l]) => [bytes(n), bytes(l)]);
         if (!hpub(s, p, offset, ts, key, value, hs)) add(s.q, [7 /* TOO_LARGE */, p, offset]);
@@ -778,11 +771,11 @@ function data(s, e) {
 
 function login(s, sig, pk) {
   const { auth, name } = s.cfg;
-  // Fields left undefined are not sent.
+  // Fields left undefined are not sent: `auth` gives what its kind has (auth_token, user
+  // and pass, jwt), never the seed.
   const o = {
     name, lang: "tributary", version: "js", protocol: 1, verbose: false, echo: false, headers: true, no_responders: true,
-    auth_token: auth.auth_token, user: auth.user, pass: auth.pass, jwt: auth.jwt,
-    nkey: pk && !auth.jwt ? publicNkey(pk) : undefined, sig: sig && b64url(sig),
+    ...auth, seed: undefined, nkey: pk && !auth.jwt ? publicNkey(pk) : undefined, sig: sig && b64url(sig),
   };
   s.phase = 3;
   s.inbox = `${s.cfg.inbox}.${randomHex()}.`;
