@@ -438,7 +438,7 @@ export function installSink(Tributary, TopicProducer) {
     return c ? c.flush() : producerFlush.call(this);
   };
   proto.close = async function (options) {
-    const t = timeoutOf(options);
+    const t = timeoutArg(options, SAFE);
     flush.call(this);
     await Promise.all(sinksOf(this).map((s) => closeSink(s, t)));
     return close.call(this);

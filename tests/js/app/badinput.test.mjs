@@ -181,6 +181,9 @@ const matrix = [
   // Past 1024 bytes the HPUB line could pass nats-server's 4096-byte control line: refused at every reconnect.
   ["connect subjectPrefix of 1025 bytes", () => client.connect("s", sinkOptions({ subjectPrefix: "é".repeat(512) + "a" })), "INVALID_CONFIG"],
   ["connect inboxPrefix of 1025 bytes", () => client.connect("s", sinkOptions({ inboxPrefix: "a".repeat(1025) })), "INVALID_CONFIG"],
+  // A client's close with a bad timeoutMs is refused before it closes anything (the table's client stays open).
+  ["client close timeoutMs a string", () => client.close({ timeoutMs: "5" }), "INVALID_ARGUMENT"],
+  ["client close timeoutMs -1", () => client.close({ timeoutMs: -1 }), "INVALID_ARGUMENT"],
   ["connect creds not a creds file", () => client.connect("s", sinkOptions({ creds: "not a creds file" })), "INVALID_CONFIG"],
   ["connect nkeySeed with a bad checksum", () => client.connect("s", sinkOptions({ nkeySeed: "SUAMLK2ZNL35WSMW37E7UD4VZ7ELPKW7DHC3BWBSD2GCZWCAOQGGTLVKVI" })), "INVALID_CONFIG"],
   ["connect token with a lone surrogate", () => client.connect("s", sinkOptions({ token: "\ud800" })), "INVALID_CONFIG"],
