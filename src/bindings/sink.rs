@@ -248,7 +248,7 @@ fn act(
             }
         }
         STATS => {
-            for &n in s.counters() {
+            for n in s.counters() {
                 put_f64(out, n as f64);
             }
             return Some(());
