@@ -52,7 +52,9 @@ const noServers = () => bad("servers", "give one or more ws:// or wss:// URLs");
 const timedOut = () => fail("SINK_TIMEOUT", "the server did not answer in time");
 /** Appends to `a`, an array without a prototype (`bare`): an index stored is its own, never
  * a setter's on Array.prototype or Object.prototype (which `push` on an array would meet). */
-const add = (a, ...v) => {
+const add = (a, ...v) => addAll(a, v);
+/** Appends the items of `v` to `a`, as `add` does. */
+const addAll = (a, v) => {
   for (let i = 0; i < v.length; ) a[a.length] = v[i++];
 };
 const closedEarly = () => fail("SINK_CLOSED", "the sink closed before the records were acknowledged");
@@ -703,7 +705,7 @@ function send(s, ...parts) {
       }
     });
   }
-  for (let i = 0; i < parts.length; ) out[out.length] = parts[i++];
+  addAll(out, parts);
 }
 
 function data(s, e) {
